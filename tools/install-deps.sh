@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one list of Debian packages vkv needs to build, test, benchmark and chart.
+# Used by the README's commands and by .ci/run, so a fresh Debian 12 machine and CI
+# install exactly the same things. Idempotent: does nothing when all are present.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config
+  clang-14 libclang-rt-14-dev clang-format
+  libtbb-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libcuckoo-dev
+  python3 gnuplot-nox
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
