@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Turns the ```cpp blocks of docs/guide.md into one GoogleTest translation unit.
+
+Why: a user's manual whose examples do not compile is worse than none. The build
+runs this script whenever the guide (or this script) changes and compiles and runs
+every example as its own test, so an edit that breaks an example breaks the build.
+
+Conventions, written in a block's info string after ``cpp``, e.g.
+``` ```cpp {decl group=manual-retry requires=retry} ```; GitHub and most renderers
+only look at the first word, so the attributes never show:
+
+  (none)           the block is a sequence of statements; it becomes the body of
+                   TEST(Guide, <Name>) and runs. State outcomes with EXPECT_/ASSERT_.
+  decl             the block holds declarations (types, functions, TEST()s); it is
+                   compiled at namespace scope. Its TEST()s run; other code runs only
+                   when a statements block of the same group calls it.
+  prelude          declarations shared by every example (the running Customer type);
+                   compiled once at global scope, before every other block.
+  group=NAME       blocks of one group share a namespace, so a later statements block
+                   can call what an earlier decl block defined. Without a group each
+                   block gets a namespace of its own.
+  requires=A,B     compile the block only when the build has these features (the
+                   build probes them, see tests/cmake/guide.cmake); otherwise the block
+                   becomes a test that reports itself as skipped, never a broken build.
+  norun            statements that are compiled but not run (e.g. ones that would
+                   wait forever without a second process).
+  name=Name        the test's name; by default it is made from the nearest heading.
+
+#include lines anywhere in a block are hoisted to the top of the generated file.
+Blocks marked ```text (or any other language) are shown and never compiled;
+```c++/```cxx/```cc are refused so that nothing meant to compile slips through.
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+FENCE = re.compile(r"^(?P<indent> {0,12})(?P<ticks>`{3,})(?P<info>[^`]*)$")
+HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
+KNOWN_FLAGS = {"decl", "prelude", "norun"}
+KNOWN_KEYS = {"group", "requires", "name"}
+REFUSED_LANGS = {"c++", "cxx", "cc", "cplusplus", "hpp", "h", "c"}
+
+# The generated file pre-includes these so that examples can stay short; the
+# guide says so in "About the examples".
+STANDARD_INCLUDES = [
+    "<vkv/vkv.hpp>",
+    "<gtest/gtest.h>",
+    "<algorithm>",
+    "<atomic>",
+    "<cctype>",
+    "<chrono>",
+    "<cstdint>",
+    "<functional>",
+    "<future>",
+    "<iostream>",
+    "<memory>",
+    "<optional>",
+    "<ostream>",
+    "<random>",
+    "<span>",
+    "<stdexcept>",
+    "<string>",
+    "<thread>",
+    "<vector>",
+]
+
+
+class GuideError(Exception):
+    pass
+
+
+class Block:
+    def __init__(self, line, info, lines, heading):
+        self.line = line  # 1-based line of the first content line in the guide
+        self.lines = lines
+        self.heading = heading
+        self.flags = set()
+        self.attrs = {}
+        self._parse_info(info)
+
+    def _parse_info(self, info):
+        match = re.fullmatch(r"\s*\{(?P<body>[^}]*)\}\s*", info) if info.strip() else None
+        if info.strip() and not match:
+            raise GuideError(f"line {self.line - 1}: attributes must be written as {{a b=c}}, got {info!r}")
+        if not match:
+            return
+        for token in match.group("body").split():
+            if "=" in token:
+                key, value = token.split("=", 1)
+                if key not in KNOWN_KEYS or not value:
+                    raise GuideError(f"line {self.line - 1}: unknown or empty attribute {token!r}")
+                self.attrs[key] = value
+            elif token in KNOWN_FLAGS:
+                self.flags.add(token)
+            else:
+                raise GuideError(f"line {self.line - 1}: unknown attribute {token!r}")
+        if "prelude" in self.flags and (self.flags - {"prelude"} or self.attrs):
+            raise GuideError(f"line {self.line - 1}: a prelude block takes no other attribute")
+        if "norun" in self.flags and "decl" in self.flags:
+            raise GuideError(f"line {self.line - 1}: norun applies to statement blocks only")
+
+    @property
+    def requires(self):
+        value = self.attrs.get("requires", "")
+        return [f for f in value.split(",") if f]
+
+
+def parse_guide(text):
+    blocks = []
+    heading = "Guide"
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = FENCE.match(line)
+        if not fence:
+            h = HEADING.match(line)
+            if h:
+                heading = h.group("text")
+            i += 1
+            continue
+        indent = len(fence.group("indent"))
+        ticks = fence.group("ticks")
+        info = fence.group("info").strip()
+        lang, _, rest = info.partition(" ")
+        if "{" in lang:  # ```cpp{decl}
+            lang, brace, tail = lang.partition("{")
+            rest = brace + tail + (" " + rest if rest else "")
+        start = i + 1
+        j = start
+        while j < len(lines):
+            close = lines[j].strip()
+            if close.startswith(ticks) and set(close) == {"`"}:
+                break
+            j += 1
+        else:
+            raise GuideError(f"line {i + 1}: code block never closed")
+        body = [l[indent:] if l[:indent].strip() == "" else l for l in lines[start:j]]
+        if lang.lower() in REFUSED_LANGS:
+            raise GuideError(
+                f"line {i + 1}: use ```cpp for examples that compile and ```text for ones that do not")
+        if lang == "cpp":
+            blocks.append(Block(start + 1, rest, body, heading))
+        i = j + 1
+    return blocks
+
+
+def camel(text):
+    words = re.findall(r"[A-Za-z0-9]+", text)
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Example"
+    return name if not name[0].isdigit() else "Example" + name
+
+
+def generate(output_path, blocks, features, display_path):
+    include_lines = list(STANDARD_INCLUDES)
+    for block in blocks:
+        for idx, l in enumerate(block.lines):
+            m = re.match(r"^\s*#\s*include\s+(?P<what>[<\"].+[>\"])\s*$", l)
+            if m:
+                if m.group("what") not in include_lines:
+                    include_lines.append(m.group("what"))
+                block.lines[idx] = ""  # keeps the #line numbering right
+
+    out = []
+
+    def emit(text=""):
+        out.extend(text.split("\n"))
+
+    def emit_restore_line():
+        # The next physical line is len(out) + 1; point diagnostics back at this file.
+        out.append(f'#line {len(out) + 2} "{generated_name}"')
+
+    generated_name = str(output_path).replace("\\", "/")
+    emit(f"// Generated from {display_path} by tools/extract-guide-snippets.py. Do not edit.")
+    emit("// Each example of the guide is one test; see the script for the conventions.")
+    for inc in include_lines:
+        emit(f"#include {inc}")
+    emit()
+
+    quoted_path = display_path.replace("\\", "/")
+
+    def emit_code(block):
+        emit(f'#line {block.line} "{quoted_path}"')
+        out.extend(block.lines)
+        emit_restore_line()
+
+    for block in blocks:
+        if "prelude" in block.flags:
+            emit_code(block)
+            emit()
+
+    used_names = {}
+    compiled = skipped = 0
+    group_requires = {}  # what a group's decl blocks need, every later block of it needs too
+    for number, block in enumerate(blocks, 1):
+        if "prelude" in block.flags:
+            continue
+        base = block.attrs.get("name") or camel(block.heading)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", base):
+            raise GuideError(f"line {block.line - 1}: test name {base!r} must be alphanumeric")
+        used_names[base] = used_names.get(base, 0) + 1
+        name = base if used_names[base] == 1 else f"{base}{used_names[base]}"
+        if "name" in block.attrs and used_names[base] > 1:
+            raise GuideError(f"line {block.line - 1}: test name {base!r} used twice")
+        namespace = "guide_" + re.sub(r"[^A-Za-z0-9]", "_", block.attrs.get("group", f"block{number}"))
+        is_decl = "decl" in block.flags
+        group = block.attrs.get("group")
+        needed = list(dict.fromkeys(group_requires.get(group, []) + block.requires))
+        if group and is_decl:
+            group_requires[group] = needed
+        missing = [f for f in needed if f not in features]
+        if not is_decl and any(re.match(r"^\s*TEST(_F|_P)?\s*\(", l) for l in block.lines):
+            raise GuideError(f"line {block.line - 1}: a block holding TEST()s must be marked {{decl}}")
+        emit(f"// {display_path}:{block.line - 1} ({block.heading})")
+        emit(f"namespace {namespace} {{")
+        if missing:
+            skipped += 1
+            reason = ", ".join(missing)
+            emit(f"TEST(Guide, {name}) {{")
+            emit(f'  GTEST_SKIP() << "example at {quoted_path}:{block.line - 1} needs: {reason}";')
+            emit("}")
+        elif is_decl:
+            compiled += 1
+            emit_code(block)
+        elif "norun" in block.flags:
+            compiled += 1
+            emit(f"[[maybe_unused]] void norun_{name}() {{")
+            emit_code(block)
+            emit("}")
+            # A test that only states the example compiled would assert nothing;
+            # norun blocks are compiled, not run, and are not tests.
+        else:
+            compiled += 1
+            emit(f"TEST(Guide, {name}) {{")
+            emit_code(block)
+            emit("}")
+        emit(f"}}  // namespace {namespace}")
+        emit()
+    return "\n".join(out) + "\n", compiled, skipped
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("guide", type=Path)
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--features", default="", help="comma-separated features this build has")
+    parser.add_argument("--display-path", help="path of the guide as diagnostics show it")
+    args = parser.parse_args()
+    features = {f for f in args.features.split(",") if f}
+    try:
+        text = args.guide.read_text(encoding="utf-8")
+        blocks = parse_guide(text)
+        if not any("prelude" not in b.flags for b in blocks):
+            raise GuideError("no ```cpp examples found; refusing to generate an empty test")
+        source, compiled, skipped = generate(
+            args.output, blocks, features, args.display_path or str(args.guide))
+    except GuideError as error:
+        print(f"{args.guide}: error: {error}", file=sys.stderr)
+        return 1
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(source, encoding="utf-8")
+    print(f"extract-guide-snippets: {compiled} examples compiled, {skipped} waiting for features")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
