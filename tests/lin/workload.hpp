@@ -1,0 +1,305 @@
+// Random concurrent workload that records a history for the linearizability checker
+// (tests only).
+//
+// Threads run random operations on a few hot keys; each call is stamped with a global
+// logical clock before it is invoked and after it returns. Many short rounds, each on
+// fresh keys, keep every per-key history short enough for the exhaustive search while
+// the total number of checked operations stays large.
+#pragma once
+
+#include <atomic>
+#include <barrier>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+#include <vkv/vkv.hpp>
+
+#include "lin/checker.hpp"
+
+namespace vkv_test::lin {
+
+using LinStore = vkv::Store<Value>;
+
+struct WorkloadConfig {
+  int threads = 4;
+  int ops_per_thread = 8;  // per round
+  int keys = 2;            // hot keys per round
+  int rounds = 100;
+  std::uint64_t seed = 1;
+};
+
+// One recorded call, versions still as the store issued them.
+struct RawRec {
+  Value value;
+  vkv::Version version;
+  std::uint64_t revision = 0;
+  bool deleted = false;
+};
+
+struct RawOp {
+  int round = 0;
+  int key = 0;
+  int client = 0;
+  OpKind kind = OpKind::find;
+  Value value;
+  vkv::Version expected;
+  bool include_deleted = false;
+  Outcome outcome = Outcome::ok;
+  std::optional<RawRec> record;
+  std::optional<RawRec> current;
+  std::optional<vkv::Version> actual;
+  std::uint64_t call = 0;
+  std::uint64_t ret = 0;
+  // Set when an error object contradicts the call (wrong code, id, expected version):
+  // a contract violation that the register model cannot see.
+  const char* anomaly = nullptr;
+};
+
+template <class R>
+RawRec raw(const R& r) {
+  return RawRec{r.value, r.version, r.revision, r.deleted};
+}
+
+inline std::string key_name(int round, int key) {
+  return "r" + std::to_string(round) + "k" + std::to_string(key);
+}
+
+namespace detail {
+
+// Runs one client's operations for one round. Knows only what its own responses told
+// it, like a real client: expected versions come from those.
+template <class S>
+class Client {
+ public:
+  Client(S& store, std::atomic<std::uint64_t>& clock, int id, std::uint64_t seed)
+      : store_(store), clock_(clock), id_(id), rng_(seed) {}
+
+  void run_round(int round, const WorkloadConfig& cfg, std::vector<RawOp>& out) {
+    known_.assign(static_cast<std::size_t>(cfg.keys), {});
+    for (int i = 0; i < cfg.ops_per_thread; ++i) {
+      const int key = static_cast<int>(rng_() % static_cast<unsigned>(cfg.keys));
+      out.push_back(one_op(round, key, i));
+    }
+  }
+
+ private:
+  bool coin(unsigned percent) { return rng_() % 100 < percent; }
+
+  vkv::Version pick_expected(int key) {
+    const std::vector<vkv::Version>& seen = known_[static_cast<std::size_t>(key)];
+    if (seen.empty() || coin(5)) return vkv::Version{};
+    if (coin(80)) return seen.back();
+    return seen[rng_() % seen.size()];  // possibly stale
+  }
+
+  void learn(int key, const std::optional<RawRec>& r) {
+    if (r) known_[static_cast<std::size_t>(key)].push_back(r->version);
+  }
+
+  template <class Res>
+  void from_result(RawOp& op, Res&& res) {
+    if (res.ok()) {
+      op.outcome = Outcome::ok;
+      op.record = raw(res.value());
+      return;
+    }
+    switch (res.error()) {
+      case vkv::Errc::not_found:
+        op.outcome = Outcome::not_found;
+        break;
+      case vkv::Errc::conflict:
+        op.outcome = Outcome::conflict;
+        if (res.current()) op.current = raw(*res.current());
+        break;
+      case vkv::Errc::duplicate_key:
+        op.outcome = Outcome::duplicate;
+        break;
+    }
+  }
+
+  template <class F>
+  void throwing(RawOp& op, const std::string& key, F&& f) {
+    try {
+      f();
+      op.outcome = Outcome::ok;
+    } catch (const vkv::OptimisticLockError& e) {
+      op.outcome = Outcome::conflict;
+      op.actual = e.actual_version();
+      if (e.code() != vkv::Errc::conflict || e.entity_id() != key ||
+          e.expected_version() != op.expected) {
+        op.anomaly = "OptimisticLockError fields do not match the call";
+      }
+    } catch (const vkv::EntityNotFoundError& e) {
+      op.outcome = Outcome::not_found;
+      if (e.code() != vkv::Errc::not_found || e.entity_id() != key) {
+        op.anomaly = "EntityNotFoundError fields do not match the call";
+      }
+    } catch (const vkv::DuplicateKeyError& e) {
+      op.outcome = Outcome::duplicate;
+      if (e.code() != vkv::Errc::duplicate_key || e.entity_id() != key) {
+        op.anomaly = "DuplicateKeyError fields do not match the call";
+      }
+    }
+  }
+
+  RawOp one_op(int round, int key, int seq) {
+    RawOp op;
+    op.round = round;
+    op.key = key;
+    op.client = id_;
+    const std::string name = key_name(round, key);
+    // Unique and a != b, so a swapped or stale value is always visible.
+    const std::int64_t unique = (std::int64_t{round} << 24) | (std::int64_t{id_} << 12) | seq;
+    op.value = Value{unique + 1, -unique - 7};
+    const bool use_try = coin(50);
+    const unsigned pick = static_cast<unsigned>(rng_() % 100);
+    vkv::WriteOptions wopts;
+    const auto mutate = [](Value& v) { v = patched(v); };
+
+    op.kind = pick < 12   ? OpKind::create
+              : pick < 40 ? OpKind::find
+              : pick < 58 ? OpKind::update
+              : pick < 70 ? OpKind::patch
+              : pick < 81 ? OpKind::soft_delete
+              : pick < 91 ? OpKind::restore
+                          : OpKind::erase;
+    if (op.kind != OpKind::create && op.kind != OpKind::find) op.expected = pick_expected(key);
+    if (op.kind == OpKind::find || op.kind == OpKind::update || op.kind == OpKind::patch) {
+      op.include_deleted = coin(30);
+      wopts.include_soft_deleted = op.include_deleted;
+    }
+
+    // acq_rel: a call stamped after another's return then happens after that return
+    // (both are RMWs on one atomic), which is the real-time order the checker needs.
+    op.call = clock_.fetch_add(1, std::memory_order_acq_rel);
+    switch (op.kind) {
+      case OpKind::create:
+        if (use_try) {
+          from_result(op, store_.try_create(name, op.value));
+        } else {
+          throwing(op, name, [&] { op.record = raw(store_.create(name, op.value)); });
+        }
+        break;
+      case OpKind::find: {
+        const auto r = store_.find(name, vkv::ReadOptions{op.include_deleted});
+        op.outcome = r ? Outcome::ok : Outcome::not_found;
+        if (r) op.record = raw(*r);
+        break;
+      }
+      case OpKind::update:
+        if (use_try) {
+          from_result(op, store_.try_update_with_version(name, op.expected, op.value, wopts));
+        } else {
+          throwing(op, name, [&] {
+            op.record = raw(store_.update_with_version(name, op.expected, op.value, wopts));
+          });
+        }
+        break;
+      case OpKind::patch:
+        if (use_try) {
+          from_result(op, store_.try_patch_with_version(name, op.expected, mutate, wopts));
+        } else {
+          throwing(op, name, [&] {
+            op.record = raw(store_.patch_with_version(name, op.expected, mutate, wopts));
+          });
+        }
+        break;
+      case OpKind::soft_delete:
+        if (use_try) {
+          from_result(op, store_.try_soft_delete(name, op.expected));
+        } else {
+          throwing(op, name, [&] { op.record = raw(store_.soft_delete(name, op.expected)); });
+        }
+        break;
+      case OpKind::restore:
+        if (use_try) {
+          from_result(op, store_.try_restore(name, op.expected));
+        } else {
+          throwing(op, name, [&] { op.record = raw(store_.restore(name, op.expected)); });
+        }
+        break;
+      case OpKind::erase:
+        if (use_try) {
+          from_result(op, store_.try_erase(name, op.expected));
+        } else {
+          throwing(op, name, [&] { store_.erase(name, op.expected); });
+        }
+        break;
+    }
+    op.ret = clock_.fetch_add(1, std::memory_order_acq_rel);
+
+    learn(key, op.record);
+    learn(key, op.current);
+    if (op.actual) known_[static_cast<std::size_t>(key)].push_back(*op.actual);
+    return op;
+  }
+
+  S& store_;
+  std::atomic<std::uint64_t>& clock_;
+  int id_;
+  std::mt19937_64 rng_;
+  std::vector<std::vector<vkv::Version>> known_;
+};
+
+}  // namespace detail
+
+// Runs cfg.rounds rounds; in each, cfg.threads threads start together (barrier) and
+// each runs cfg.ops_per_thread operations on cfg.keys fresh keys. Returns every call.
+template <class S>
+std::vector<RawOp> run_workload(S& store, const WorkloadConfig& cfg) {
+  std::atomic<std::uint64_t> clock{1};
+  std::barrier start(cfg.threads);
+  std::vector<std::vector<RawOp>> per_thread(static_cast<std::size_t>(cfg.threads));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < cfg.threads; ++t) {
+    threads.emplace_back([&, t] {
+      detail::Client<S> client(store, clock, t, cfg.seed * 7919 + static_cast<std::uint64_t>(t));
+      std::vector<RawOp>& out = per_thread[static_cast<std::size_t>(t)];
+      out.reserve(static_cast<std::size_t>(cfg.rounds * cfg.ops_per_thread));
+      for (int round = 0; round < cfg.rounds; ++round) {
+        start.arrive_and_wait();
+        client.run_round(round, cfg, out);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<RawOp> all;
+  for (std::vector<RawOp>& ops : per_thread) all.insert(all.end(), ops.begin(), ops.end());
+  return all;
+}
+
+// Splits a recorded run into one checker history per (round, key), naming versions by
+// small numbers (0 = nil) in the order first seen.
+inline std::vector<std::vector<Operation>> per_key_histories(const std::vector<RawOp>& all,
+                                                             const WorkloadConfig& cfg) {
+  std::unordered_map<vkv::Version, VersionId> ids;
+  ids.emplace(vkv::Version{}, 0);
+  auto id_of = [&](const vkv::Version& v) {
+    return ids.emplace(v, static_cast<VersionId>(ids.size())).first->second;
+  };
+  auto rec = [&](const std::optional<RawRec>& r) -> std::optional<Rec> {
+    if (!r) return std::nullopt;
+    return Rec{r->value, id_of(r->version), r->revision, r->deleted};
+  };
+  std::vector<std::vector<Operation>> histories(static_cast<std::size_t>(cfg.rounds * cfg.keys));
+  for (const RawOp& raw_op : all) {
+    Operation op;
+    op.client = raw_op.client;
+    op.input = Input{raw_op.kind, raw_op.value, id_of(raw_op.expected), raw_op.include_deleted};
+    op.output.outcome = raw_op.outcome;
+    op.output.record = rec(raw_op.record);
+    op.output.current = rec(raw_op.current);
+    if (raw_op.actual) op.output.actual = id_of(*raw_op.actual);
+    op.call = raw_op.call;
+    op.ret = raw_op.ret;
+    histories[static_cast<std::size_t>(raw_op.round * cfg.keys + raw_op.key)].push_back(op);
+  }
+  return histories;
+}
+
+}  // namespace vkv_test::lin
