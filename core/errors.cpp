@@ -1,0 +1,90 @@
+// Error formatting and the Version text forms (not on any hot path).
+#include "vkv/errors.hpp"
+
+#include <utility>
+
+namespace vkv {
+
+const char* errc_name(Errc code) noexcept {
+  switch (code) {
+    case Errc::not_found:
+      return "not_found";
+    case Errc::conflict:
+      return "conflict";
+    case Errc::duplicate_key:
+      return "duplicate_key";
+  }
+  return "unknown";
+}
+
+std::string error_message(const ErrorInfo& info) {
+  std::string message = info.entity_type + " " + info.entity_id + ": ";
+  switch (info.code) {
+    case Errc::conflict:
+      message += "version mismatch (expected " + info.expected.to_string() + ", found " +
+                 info.actual.to_string() + ")";
+      break;
+    case Errc::not_found:
+      message += info.reason.empty() ? std::string("not found") : info.reason;
+      break;
+    case Errc::duplicate_key:
+      message += "already exists";
+      break;
+  }
+  return message;
+}
+
+void throw_error(const ErrorInfo& info) {
+  switch (info.code) {
+    case Errc::conflict:
+      throw OptimisticLockError(info.entity_type, info.entity_id, info.expected, info.actual);
+    case Errc::duplicate_key:
+      throw DuplicateKeyError(info.entity_type, info.entity_id);
+    case Errc::not_found:
+      break;
+  }
+  throw EntityNotFoundError(info.entity_type, info.entity_id,
+                            info.reason.empty() ? std::string("not found") : info.reason);
+}
+
+Error::Error(Errc code, std::string entity_type, std::string entity_id, const std::string& message)
+    : std::runtime_error(message),
+      code_(code),
+      entity_type_(std::move(entity_type)),
+      entity_id_(std::move(entity_id)) {}
+
+namespace {
+ErrorInfo make_info(Errc code, const std::string& type, const std::string& id) {
+  ErrorInfo info;
+  info.code = code;
+  info.entity_type = type;
+  info.entity_id = id;
+  return info;
+}
+}  // namespace
+
+OptimisticLockError::OptimisticLockError(std::string entity_type, std::string entity_id,
+                                         const Version& expected, const Version& actual)
+    : Error(Errc::conflict, entity_type, entity_id,
+            [&] {
+              ErrorInfo info = make_info(Errc::conflict, entity_type, entity_id);
+              info.expected = expected;
+              info.actual = actual;
+              return error_message(info);
+            }()),
+      expected_(expected),
+      actual_(actual) {}
+
+EntityNotFoundError::EntityNotFoundError(std::string entity_type, std::string entity_id,
+                                         const std::string& reason)
+    : Error(Errc::not_found, entity_type, entity_id, [&] {
+        ErrorInfo info = make_info(Errc::not_found, entity_type, entity_id);
+        info.reason = reason;
+        return error_message(info);
+      }()) {}
+
+DuplicateKeyError::DuplicateKeyError(std::string entity_type, std::string entity_id)
+    : Error(Errc::duplicate_key, entity_type, entity_id,
+            error_message(make_info(Errc::duplicate_key, entity_type, entity_id))) {}
+
+}  // namespace vkv

@@ -1,0 +1,161 @@
+// Backoff delays, the per-thread random source and short waits.
+#include "vkv/retry.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace vkv {
+
+namespace detail {
+
+namespace {
+
+__extension__ typedef unsigned __int128 uint128;  // GCC/Clang extension, silenced for -Wpedantic
+
+std::uint64_t splitmix(std::uint64_t& state) noexcept {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+struct Xoshiro256 {
+  std::uint64_t s[4];
+  Xoshiro256() noexcept {
+    std::uint64_t seed =
+        std::hash<std::thread::id>()(std::this_thread::get_id()) ^
+        static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this)) ^
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    try {
+      std::random_device device;
+      seed ^= (static_cast<std::uint64_t>(device()) << 32) | device();
+    } catch (...) {
+      // No entropy device: the thread identity, address and time above still differ.
+    }
+    for (auto& word : s) word = splitmix(seed);
+  }
+  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(s[1] * 5, 7) * 9;
+    const std::uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+  }
+};
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Sleeping for less than this overshoots by about the timer slack (50 us by default
+// on Linux), so shorter waits spin and yield instead.
+constexpr std::chrono::nanoseconds kSleepThreshold = std::chrono::microseconds(200);
+constexpr std::chrono::nanoseconds kSleepMargin = std::chrono::microseconds(100);
+
+}  // namespace
+
+std::uint64_t thread_random() noexcept {
+  thread_local Xoshiro256 generator;
+  return generator.next();
+}
+
+std::uint64_t uniform_closed(std::uint64_t low, std::uint64_t high) noexcept {
+  const std::uint64_t span = high - low;
+  if (span == ~std::uint64_t{0}) return thread_random();
+  // Lemire's multiply-shift with rejection: unbiased.
+  const std::uint64_t range = span + 1;
+  uint128 product = static_cast<uint128>(thread_random()) * range;
+  auto fraction = static_cast<std::uint64_t>(product);
+  if (fraction < range) {
+    const std::uint64_t threshold = (0 - range) % range;
+    while (fraction < threshold) {
+      product = static_cast<uint128>(thread_random()) * range;
+      fraction = static_cast<std::uint64_t>(product);
+    }
+  }
+  return low + static_cast<std::uint64_t>(product >> 64);
+}
+
+std::chrono::nanoseconds exponential_delay(const RetryPolicy& policy, int retry) noexcept {
+  const double cap = static_cast<double>(std::max<std::int64_t>(0, policy.max_delay.count()));
+  const double base = static_cast<double>(std::max<std::int64_t>(0, policy.retry_delay.count()));
+  const double value = base * std::pow(policy.backoff_multiplier, retry);
+  // Saturate: NaN, infinities and anything past the cap become the cap.
+  if (!(value < cap)) return std::chrono::nanoseconds(static_cast<std::int64_t>(cap));
+  if (!(value > 0)) return std::chrono::nanoseconds(0);
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(value));
+}
+
+void wait_for(std::chrono::nanoseconds delay) noexcept {
+  if (delay.count() <= 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + delay;
+  if (delay >= kSleepThreshold) std::this_thread::sleep_for(delay - kSleepMargin);
+  unsigned spins = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < 16; ++i) cpu_relax();
+    // Yield now and then so an oversubscribed core can run the thread we wait for.
+    if (++spins % 64 == 0) std::this_thread::yield();
+  }
+}
+
+}  // namespace detail
+
+std::chrono::nanoseconds Backoff::next() noexcept {
+  const RetryPolicy& policy = *policy_;
+  const int n = retry_++;
+  const auto cap = std::chrono::nanoseconds(std::max<std::int64_t>(0, policy.max_delay.count()));
+  const auto base = std::chrono::nanoseconds(std::max<std::int64_t>(0, policy.retry_delay.count()));
+  std::chrono::nanoseconds delay{0};
+  switch (policy.jitter) {
+    case Jitter::none:
+      delay = detail::exponential_delay(policy, n);
+      break;
+    case Jitter::full: {
+      const auto e = detail::exponential_delay(policy, n);
+      delay = std::chrono::nanoseconds(
+          detail::uniform_closed(0, static_cast<std::uint64_t>(e.count())));
+      break;
+    }
+    case Jitter::equal: {
+      const auto e = static_cast<std::uint64_t>(detail::exponential_delay(policy, n).count());
+      const std::uint64_t half = e / 2;
+      delay = std::chrono::nanoseconds(half + detail::uniform_closed(0, e - half));
+      break;
+    }
+    case Jitter::decorrelated: {
+      if (n == 0) {
+        delay = std::min(cap, base);
+      } else {
+        const auto b = static_cast<std::uint64_t>(base.count());
+        // 3 * d(n-1), saturating.
+        const auto prev = static_cast<std::uint64_t>(previous_.count());
+        const std::uint64_t tripled = prev > ~std::uint64_t{0} / 3 ? ~std::uint64_t{0} : prev * 3;
+        const std::uint64_t high = std::max(b, tripled);
+        const std::uint64_t drawn = detail::uniform_closed(b, high);
+        delay = std::chrono::nanoseconds(static_cast<std::int64_t>(
+            std::min<std::uint64_t>(static_cast<std::uint64_t>(cap.count()), drawn)));
+      }
+      break;
+    }
+  }
+  previous_ = delay;
+  return delay;
+}
+
+}  // namespace vkv

@@ -1,0 +1,183 @@
+// Internal (users never include this directly): epoch-based memory reclamation.
+//
+// Why epochs: a reader pays one store to a thread-private cache line on entry and one
+// on exit, whatever it reads inside; hazard pointers would need a store and a fence
+// per pointer read, RCU (liburcu) would ask users to register threads. The measured
+// costs are in docs/design.md ("Reclamation") and bench/reclaim_benchmark.cpp.
+//
+// Thread safety
+//   Every function here may be called from any thread at any time. A thread is
+//   attached on its first call (no registration asked of users) and detached by a
+//   thread_local destructor when it exits; its unreclaimed garbage then moves to a
+//   shared orphan list that any thread frees later.
+//
+// Invariants:
+//   1. global_epoch only grows, by one at a time, and only when every thread that is
+//      inside a Guard has announced the current global epoch.
+//   2. An object retired while global_epoch read E (read after it was unlinked) is
+//      freed only once global_epoch >= E + 2: every thread that could have loaded a
+//      pointer to it has left the Guard it loaded it in.
+//   3. A ThreadRecord is never freed; it is owned by at most one live thread at a time
+//      (in_use), so its owner-only fields need no atomics.
+//   4. Retiring never allocates: callers reserve() capacity before the compare-and-swap
+//      that unlinks, so nothing can fail after a write has been committed.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace vkv::detail::epoch {
+
+using Deleter = void (*)(void*) noexcept;
+
+struct Retired {
+  void* object;
+  Deleter deleter;
+  std::uint64_t epoch;  // global_epoch read after the object was unlinked
+  std::size_t bytes;    // for pending_bytes(); not needed to free
+};
+
+// One per attached thread (reused after the thread exits).
+struct alignas(64) ThreadRecord {
+  // Written only by the owner; read by threads trying to advance the epoch.
+  // 0 = outside any Guard; otherwise (epoch << 1) | 1.
+  std::atomic<std::uint64_t> announced{0};
+  // Written only by the owner (plain relaxed stores, no read-modify-write), read by
+  // pending() / pending_bytes() for monitoring.
+  std::atomic<std::size_t> limbo_count{0};
+  std::atomic<std::size_t> limbo_bytes{0};
+
+  alignas(64) unsigned nesting = 0;  // owner-only from here on
+  std::vector<Retired> limbo;
+  std::uint64_t version_counter = 0;  // see detail/version_generator.hpp
+  std::uint64_t index = 0;  // dense and unique: 0, 1, 2, ... never reused by another record
+
+  std::atomic<bool> in_use{true};  // acquire/release hand-over between owners
+  ThreadRecord* next = nullptr;    // registry link, set before publication, never changed
+};
+
+// How a thread's announcement is ordered before its loads of shared pointers.
+// symmetric: a seq_cst fence on every outermost Guard entry.
+// asymmetric: only a compiler fence on entry; the (rare) thread that advances the
+//   epoch runs membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which makes every running
+//   thread of the process execute a full barrier (the scheme of liburcu's "memb"
+//   flavour and folly's asymmetric fences). Used when the kernel supports it, unless
+//   VKV_EPOCH_FENCE=symmetric is set or the build is under ThreadSanitizer (which does
+//   not model membarrier).
+enum class FenceMode { symmetric, asymmetric };
+FenceMode fence_mode() noexcept;
+// For benchmarks and tests: switch modes. Only while no other thread uses vkv.
+void set_fence_mode(FenceMode mode);
+
+extern std::atomic<std::uint64_t> global_epoch;
+// Written once at start-up (and by set_fence_mode), read relaxed on every Guard entry.
+extern std::atomic<bool> asymmetric_fence;
+
+inline constinit thread_local ThreadRecord* tls_record = nullptr;
+
+// Slow path: attach this thread (reuse a free record or make one). May throw bad_alloc.
+ThreadRecord* attach_thread();
+
+inline ThreadRecord& this_thread() {
+  ThreadRecord* record = tls_record;
+  if (record == nullptr) [[unlikely]] {
+    record = attach_thread();
+  }
+  return *record;
+}
+
+// The calling thread's record index: unique among live threads, dense from 0.
+inline std::uint64_t this_thread_index() { return this_thread().index; }
+
+// Tries to advance global_epoch by one; false if some thread inside a Guard has not
+// yet announced the current epoch.
+bool try_advance() noexcept;
+// Frees what the calling thread (and the orphan list, if uncontended) may free.
+void collect(ThreadRecord& record) noexcept;
+
+// Objects a thread may hold unreclaimed before it tries to advance and free.
+inline constexpr std::size_t kCollectThreshold = 128;
+
+// While a Guard lives, nothing retired can be freed under the calling thread: it may
+// load shared pointers and dereference them. Guards nest (only the outermost one
+// announces). A Guard never blocks and is never held across user callbacks.
+class Guard {
+ public:
+  Guard() : record_(this_thread()) {
+    if (record_.nesting++ == 0) {
+      const std::uint64_t epoch = global_epoch.load(std::memory_order_relaxed);
+      if (asymmetric_fence.load(std::memory_order_relaxed)) {
+        // Relaxed store + compiler fence: the epoch-advancing thread's membarrier()
+        // orders this store before our later loads (see FenceMode).
+        record_.announced.store((epoch << 1) | 1, std::memory_order_relaxed);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+      } else {
+        // The announcement must be ordered before our later loads of shared pointers
+        // (store-load ordering): a seq_cst fence, pairing with the one in try_advance().
+        record_.announced.store((epoch << 1) | 1, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+      }
+    }
+  }
+  ~Guard() {
+    if (--record_.nesting == 0) {
+      // release: everything we read under the Guard happens-before a thread that
+      // observes 0 (acquire) and then frees.
+      record_.announced.store(0, std::memory_order_release);
+    }
+  }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+ private:
+  ThreadRecord& record_;
+};
+
+// Ensures the calling thread can retire `count` more objects without allocating.
+// Call before the compare-and-swap that unlinks them. May throw std::bad_alloc
+// (and then nothing has changed).
+inline void reserve(std::size_t count) {
+  ThreadRecord& record = this_thread();
+  const std::size_t needed = record.limbo.size() + count;
+  if (needed > record.limbo.capacity()) {
+    std::size_t grown = record.limbo.capacity() * 2;
+    if (grown < kCollectThreshold * 2) grown = kCollectThreshold * 2;
+    record.limbo.reserve(grown < needed ? needed : grown);
+  }
+}
+
+// Hands `object` over for freeing with `deleter` once no Guard can still see it.
+// The object must already be unreachable for new readers. Never allocates: the
+// capacity was reserved (invariant 4).
+inline void retire(void* object, Deleter deleter, std::size_t bytes) noexcept {
+  ThreadRecord& record = *tls_record;  // attached by reserve()
+  // seq_cst: the epoch is read after the unlinking compare-and-swap (which precedes
+  // this call in program order) and takes part in the same total order as the
+  // announcements and try_advance's fence.
+  record.limbo.push_back({object, deleter, global_epoch.load(std::memory_order_seq_cst), bytes});
+  record.limbo_count.store(record.limbo.size(), std::memory_order_relaxed);
+  record.limbo_bytes.store(record.limbo_bytes.load(std::memory_order_relaxed) + bytes,
+                           std::memory_order_relaxed);
+  if (record.limbo.size() >= kCollectThreshold) collect(record);
+}
+
+template <class U>
+void retire(U* object) noexcept {
+  retire(
+      object, [](void* p) noexcept { delete static_cast<U*>(p); }, sizeof(U));
+}
+
+// Monitoring: objects retired and not yet freed, over all threads and the orphan
+// list (a racy but never torn sum), and their bytes.
+std::size_t pending() noexcept;
+std::size_t pending_bytes() noexcept;
+
+// For tests and shutdown: advances the epoch and frees everything the calling thread
+// and the orphan list hold, as far as other threads' Guards allow. Returns what is
+// still pending afterwards over all threads. With no other thread inside a Guard and
+// no other live thread holding garbage, it returns 0.
+std::size_t drain() noexcept;
+
+}  // namespace vkv::detail::epoch

@@ -1,0 +1,231 @@
+// Internal (users never include this directly): the sharded index from key to
+// record slot.
+//
+// Each shard is a tbb::concurrent_hash_map whose mapped value is the RecordSlot
+// itself, stored inline in the map's node (one allocation per key, one pointer chase
+// less per lookup). The map's allocator defers every deallocation through the epoch
+// scheme, so a slot stays readable after its entry is erased until no Guard can see it.
+//
+// Thread safety
+//   find(), insert_or_revive(), remove_if_erased() may run concurrently from any
+//   threads; callers hold an epoch::Guard across them and for as long as they use a
+//   returned slot. visit_shard() may run concurrently with all of them.
+//
+// Invariants:
+//   1. An index accessor is held only inside this class, never across user code.
+//   2. An entry whose slot is erased (head == nullptr) is either revived by a create
+//      holding the entry's read accessor, or removed by an eraser holding its write
+//      accessor; the two exclude each other, so a removed slot is never revived.
+//   3. The map is mutated (insert, erase) only under the shard's structure lock in
+//      shared mode; visit_shard() takes it exclusively, because iterating a
+//      concurrent_hash_map is not safe against concurrent insert/erase.
+//   4. Deallocation is deferred (epoch::retire) while the index lives; callers
+//      epoch::reserve(2) before a create or erase, which covers the one node the map
+//      may free during an insert and the one it frees on erase.
+#pragma once
+
+#include <oneapi/tbb/concurrent_hash_map.h>
+#include <oneapi/tbb/spin_rw_mutex.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+#include "vkv/detail/epoch.hpp"
+#include "vkv/detail/version_generator.hpp"
+
+namespace vkv::detail {
+
+struct AllocatorState {
+  // Set by the owner's destructor, when no other thread can use the index: frees
+  // then need no grace period.
+  std::atomic<bool> immediate{false};
+};
+
+template <class U>
+class DeferredAllocator {
+ public:
+  using value_type = U;
+  template <class V>
+  struct rebind {
+    using other = DeferredAllocator<V>;
+  };
+
+  explicit DeferredAllocator(const AllocatorState* state) noexcept : state_(state) {}
+  template <class V>
+  DeferredAllocator(const DeferredAllocator<V>& other) noexcept  // NOLINT: rebinding
+      : state_(other.state()) {}
+
+  U* allocate(std::size_t n) {
+    if constexpr (alignof(U) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+      return static_cast<U*>(::operator new(n * sizeof(U), std::align_val_t(alignof(U))));
+    } else {
+      return static_cast<U*>(::operator new(n * sizeof(U)));
+    }
+  }
+
+  void deallocate(U* p, std::size_t n) noexcept {
+    // relaxed: set before destruction by the only thread that can still use the map.
+    if (state_->immediate.load(std::memory_order_relaxed)) {
+      free(p);
+    } else {
+      epoch::retire(p, &free, n * sizeof(U));
+    }
+  }
+
+  const AllocatorState* state() const noexcept { return state_; }
+  friend bool operator==(const DeferredAllocator& a, const DeferredAllocator& b) noexcept {
+    return a.state_ == b.state_;
+  }
+
+ private:
+  static void free(void* p) noexcept {
+    if constexpr (alignof(U) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+      ::operator delete(p, std::align_val_t(alignof(U)));
+    } else {
+      ::operator delete(p);
+    }
+  }
+  const AllocatorState* state_;
+};
+
+template <class Key, class Slot, class Hash, class KeyEqual>
+class ShardedIndex {
+ public:
+  // A key with its hash computed once: shard choice and the map lookup share it.
+  struct HashedKey {
+    const Key& key;
+    std::size_t hash;
+  };
+
+  struct HashCompare {
+    using is_transparent = void;
+    Hash hasher;
+    KeyEqual key_equal;
+    std::size_t hash(const Key& key) const { return hasher(key); }
+    std::size_t hash(const HashedKey& key) const { return key.hash; }
+    bool equal(const Key& a, const Key& b) const { return key_equal(a, b); }
+    bool equal(const HashedKey& a, const Key& b) const { return key_equal(a.key, b); }
+  };
+
+  using value_type = std::pair<const Key, Slot>;
+  using Map = tbb::concurrent_hash_map<Key, Slot, HashCompare, DeferredAllocator<value_type>>;
+
+  struct alignas(64) Shard {
+    Shard(const HashCompare& compare, const AllocatorState* state)
+        : map(compare, DeferredAllocator<value_type>(state)) {}
+    Map map;
+    tbb::spin_rw_mutex structure_mutex;  // invariant 3
+    // Records not soft-deleted, for size(): relaxed, exact once writers are quiet.
+    std::atomic<std::int64_t> live{0};
+  };
+
+  explicit ShardedIndex(std::size_t requested_shards, Hash hash = Hash(), KeyEqual eq = KeyEqual())
+      : hash_compare_{std::move(hash), std::move(eq)} {
+    std::size_t count = requested_shards;
+    if (count == 0) {
+      const std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
+      count = std::max<std::size_t>(8, hw * 4);
+    }
+    count = std::bit_ceil(count);
+    shard_bits_ = static_cast<unsigned>(std::countr_zero(count));
+    shard_count_ = count;
+    shards_ = std::allocator<Shard>().allocate(count);
+    std::size_t built = 0;
+    try {
+      for (; built < count; ++built) new (&shards_[built]) Shard(hash_compare_, &allocator_state_);
+    } catch (...) {
+      destroy(built);
+      throw;
+    }
+  }
+
+  ~ShardedIndex() {
+    allocator_state_.immediate.store(true, std::memory_order_relaxed);
+    destroy(shard_count_);
+  }
+
+  ShardedIndex(const ShardedIndex&) = delete;
+  ShardedIndex& operator=(const ShardedIndex&) = delete;
+
+  HashedKey hashed(const Key& key) const { return HashedKey{key, hash_compare_.hasher(key)}; }
+
+  Shard& shard_for(const HashedKey& key) const noexcept {
+    if (shard_bits_ == 0) return shards_[0];
+    // The map buckets on the low bits of the hash; the shard comes from the high bits
+    // of a mixed hash, so weak hashes (std::hash<int> is the identity) still spread.
+    return shards_[mix64(key.hash) >> (64 - shard_bits_)];
+  }
+
+  std::size_t shard_count() const noexcept { return shard_count_; }
+  Shard& shard(std::size_t i) const noexcept { return shards_[i]; }
+
+  // The slot of `key`, or nullptr. The caller holds a Guard.
+  const Slot* find(const HashedKey& key) const {
+    typename Map::const_accessor accessor;
+    if (!shard_for(key).map.find(accessor, key)) return nullptr;
+    return &accessor->second;
+  }
+
+  enum class InsertOutcome { inserted, revived, exists };
+
+  // Makes `fresh` the record of `key`: a new entry, or the revival of an erased slot.
+  // Otherwise leaves everything as it was and sets `existing` to the current node.
+  // The caller holds a Guard and has reserved two retirements (invariant 4).
+  template <class Node>
+  InsertOutcome insert_or_revive(const HashedKey& key, Node* fresh, Node*& existing) {
+    Shard& shard = shard_for(key);
+    tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/false);
+    typename Map::const_accessor accessor;
+    if (shard.map.emplace(accessor, std::piecewise_construct, std::forward_as_tuple(key.key),
+                          std::forward_as_tuple(fresh))) {
+      return InsertOutcome::inserted;
+    }
+    existing = nullptr;
+    // The read accessor excludes remove_if_erased() (invariant 2).
+    if (accessor->second.install(existing, fresh)) return InsertOutcome::revived;
+    return InsertOutcome::exists;
+  }
+
+  // After an erase won its compare-and-swap on `slot`: drops the entry unless a create
+  // revived it meanwhile (or someone else dropped it).
+  void remove_if_erased(const HashedKey& key, const Slot* slot) {
+    Shard& shard = shard_for(key);
+    tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/false);
+    typename Map::accessor accessor;
+    if (shard.map.find(accessor, key) && &accessor->second == slot &&
+        accessor->second.load() == nullptr) {
+      shard.map.erase(accessor);
+    }
+  }
+
+  // Calls visit(key, slot) for every entry of shard i, with the shard's structure
+  // lock held exclusively: visit must not call into the index or run user code.
+  template <class Visit>
+  void visit_shard(std::size_t i, Visit&& visit) const {
+    Shard& shard = shards_[i];
+    tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/true);
+    for (auto& entry : shard.map) visit(entry.first, entry.second);
+  }
+
+ private:
+  void destroy(std::size_t built) noexcept {
+    for (std::size_t i = 0; i < built; ++i) shards_[i].~Shard();
+    std::allocator<Shard>().deallocate(shards_, shard_count_);
+  }
+
+  HashCompare hash_compare_;
+  AllocatorState allocator_state_;
+  Shard* shards_ = nullptr;
+  std::size_t shard_count_ = 0;
+  unsigned shard_bits_ = 0;
+};
+
+}  // namespace vkv::detail

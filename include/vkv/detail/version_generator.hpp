@@ -1,0 +1,60 @@
+// Internal (users never include this directly): making fresh versions.
+//
+// A version is an RFC 9562 version-4 UUID whose 122 free bits are a keyed bijection
+// (a two-round Feistel network over 60 + 62 bits) of (thread record index, that
+// record's counter). So:
+//   - no shared state on the hot path: the counter lives in the calling thread's
+//     epoch ThreadRecord, which only that thread writes;
+//   - never the same version twice in a process: distinct (index, counter) pairs map
+//     to distinct UUIDs, and a reused ThreadRecord keeps counting where it stopped;
+//   - unpredictable from outside: the keys come from std::random_device at start-up,
+//     and every output bit depends on both inputs.
+// Version 7 was not chosen: it needs a clock read per version (20+ ns) and leaks
+// write times. Measured in bench/ops_benchmark.cpp (BM_Version_Generate).
+#pragma once
+
+#include <cstdint>
+
+#include "vkv/detail/epoch.hpp"
+#include "vkv/version.hpp"
+
+namespace vkv::detail {
+
+// Keys of the Feistel rounds; set from std::random_device before main.
+extern std::uint64_t version_keys[2];
+
+inline std::uint64_t mix64(std::uint64_t x) noexcept {
+  // splitmix64's finaliser: a bijection on 64 bits with full avalanche.
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+inline Version make_version(std::uint64_t stream, std::uint64_t counter) noexcept {
+  constexpr std::uint64_t mask60 = (std::uint64_t{1} << 60) - 1;
+  constexpr std::uint64_t mask62 = (std::uint64_t{1} << 62) - 1;
+  // Feistel: (L, R) -> (L ^ F1(R), R ^ F2(L ^ F1(R))): invertible for any F1, F2.
+  const std::uint64_t left = (stream ^ mix64(counter ^ version_keys[0])) & mask60;
+  const std::uint64_t right = (counter ^ mix64(left ^ version_keys[1])) & mask62;
+  // Layout: hi = 48 bits | version 4 | 12 bits; lo = variant 10 | 62 bits.
+  const std::uint64_t hi = ((left >> 12) << 16) | (std::uint64_t{4} << 12) | (left & 0xfff);
+  const std::uint64_t lo = (std::uint64_t{2} << 62) | right;
+  boost::uuids::uuid uuid;
+  for (int i = 0; i < 8; ++i) {
+    uuid.data[i] = static_cast<std::uint8_t>(hi >> (56 - 8 * i));
+    uuid.data[8 + i] = static_cast<std::uint8_t>(lo >> (56 - 8 * i));
+  }
+  return Version(uuid);
+}
+
+// A version never issued before in this process. May throw std::bad_alloc only on a
+// thread's first use of vkv (attaching the thread).
+inline Version next_version() {
+  epoch::ThreadRecord& record = epoch::this_thread();
+  return make_version(record.index, record.version_counter++);
+}
+
+}  // namespace vkv::detail

@@ -1,0 +1,125 @@
+// Retrying optimistic writes: policies, backoff delays, with_optimistic_retry.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <type_traits>
+#include <utility>
+
+#include "vkv/errors.hpp"
+#include "vkv/result.hpp"
+
+namespace vkv {
+
+enum class Jitter { none, full, equal, decorrelated };
+
+struct RetryEvent {
+  int attempt;                     // 1 = first retry
+  std::chrono::nanoseconds delay;  // the wait before that retry
+};
+
+// How with_optimistic_retry and Store::update_with_retry back off after a conflict.
+// Delays for retry n = 0, 1, 2, ... with b = retry_delay, c = max_delay,
+// m = backoff_multiplier, e(n) = min(c, b * m^n) (saturating):
+//   none: e(n); full: uniform(0, e(n)); equal: e(n)/2 + uniform(0, e(n)/2);
+//   decorrelated: d(0) = min(c, b), d(n) = min(c, uniform(b, max(b, 3 * d(n-1)))).
+// Ranges are closed, in nanoseconds.
+struct RetryPolicy {
+  // Retries after the first attempt; negative counts as 0.
+  int max_retries = 3;
+  // Base delay. Default chosen by the contention sweep: see docs/benchmarks.md,
+  // "Retry defaults" (bench/contention_benchmark.cpp). In-memory conflicts clear in
+  // well under a microsecond, so the base is a small fraction of a database's.
+  std::chrono::nanoseconds retry_delay{std::chrono::nanoseconds(500)};
+  double backoff_multiplier = 2.0;
+  // Cap on any one delay (default chosen by the same measurement).
+  std::chrono::nanoseconds max_delay{std::chrono::microseconds(50)};
+  Jitter jitter = Jitter::full;
+  // Optional; called before each wait, on the retrying thread, outside any lock.
+  std::function<void(const RetryEvent&)> on_retry;
+};
+
+namespace detail {
+
+// A fast per-thread pseudo-random source (xoshiro256**, seeded per thread from
+// std::random_device and the thread's identity). Not for cryptography.
+std::uint64_t thread_random() noexcept;
+// Uniform in the closed range [low, high] (low <= high).
+std::uint64_t uniform_closed(std::uint64_t low, std::uint64_t high) noexcept;
+
+// e(n) = min(c, b * m^n), saturating, never negative.
+std::chrono::nanoseconds exponential_delay(const RetryPolicy& policy, int retry) noexcept;
+
+// Waits `delay` without overshooting short delays: spins with the CPU's pause
+// instruction and yields for delays below the OS timer's resolution, sleeps the
+// bulk of long ones and spins the rest.
+void wait_for(std::chrono::nanoseconds delay) noexcept;
+
+}  // namespace detail
+
+// The delays of one retry loop, per RetryPolicy's formulas. Keeps the state the
+// decorrelated formula needs.
+//
+// Thread safety: one Backoff per retry loop; not shared between threads.
+class Backoff {
+ public:
+  explicit Backoff(const RetryPolicy& policy) noexcept : policy_(&policy) {}
+
+  // The delay before retry number `retries_done()` + 1 (n = retries_done()).
+  std::chrono::nanoseconds next() noexcept;
+  int retries_done() const noexcept { return retry_; }
+
+ private:
+  const RetryPolicy* policy_;
+  int retry_ = 0;
+  std::chrono::nanoseconds previous_{0};
+};
+
+namespace detail {
+template <class R>
+struct is_result : std::false_type {};
+template <class R>
+struct is_result<Result<R>> : std::true_type {};
+
+inline int retry_budget(const RetryPolicy& policy) noexcept {
+  return policy.max_retries < 0 ? 0 : policy.max_retries;
+}
+
+// Waits before a retry: reports it to on_retry, then waits.
+inline void before_retry(const RetryPolicy& policy, Backoff& backoff) {
+  const int attempt = backoff.retries_done() + 1;
+  const std::chrono::nanoseconds delay = backoff.next();
+  if (policy.on_retry) policy.on_retry(RetryEvent{attempt, delay});
+  wait_for(delay);
+}
+}  // namespace detail
+
+// Calls attempt(); while it throws OptimisticLockError (or returns a Result whose
+// error() is Errc::conflict) and retries remain, waits and calls it again.
+// Anything else, EntityNotFoundError included, goes straight to the caller. With
+// retries spent, the last OptimisticLockError is rethrown (or the last conflict
+// Result returned). attempts = max_retries + 1.
+template <class F>
+auto with_optimistic_retry(F&& attempt, const RetryPolicy& policy = {}) -> std::invoke_result_t<F> {
+  using R = std::invoke_result_t<F>;
+  const int retries = detail::retry_budget(policy);
+  Backoff backoff(policy);
+  for (;;) {
+    if constexpr (detail::is_result<std::remove_cvref_t<R>>::value) {
+      R result = std::invoke(attempt);
+      if (result.ok() || result.error() != Errc::conflict || backoff.retries_done() >= retries) {
+        return result;
+      }
+    } else {
+      try {
+        return std::invoke(attempt);
+      } catch (const OptimisticLockError&) {
+        if (backoff.retries_done() >= retries) throw;
+      }
+    }
+    detail::before_retry(policy, backoff);
+  }
+}
+
+}  // namespace vkv
