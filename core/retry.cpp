@@ -2,6 +2,7 @@
 #include "vkv/retry.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -93,13 +94,24 @@ std::uint64_t uniform_closed(std::uint64_t low, std::uint64_t high) noexcept {
 }
 
 std::chrono::nanoseconds exponential_delay(const RetryPolicy& policy, int retry) noexcept {
-  const double cap = static_cast<double>(std::max<std::int64_t>(0, policy.max_delay.count()));
-  const double base = static_cast<double>(std::max<std::int64_t>(0, policy.retry_delay.count()));
-  const double value = base * std::pow(policy.backoff_multiplier, retry);
-  // Saturate: NaN, infinities and anything past the cap become the cap.
-  if (!(value < cap)) return std::chrono::nanoseconds(static_cast<std::int64_t>(cap));
+  const std::int64_t cap = std::max<std::int64_t>(0, policy.max_delay.count());
+  const std::int64_t base = std::max<std::int64_t>(0, policy.retry_delay.count());
+  if (base == 0) return std::chrono::nanoseconds(0);
+  // Exact integer doubling for the usual multiplier of 2 (no rounding from pow()).
+  if (policy.backoff_multiplier == 2.0 && retry >= 0) {
+    // base << retry stays below 2^63 while retry < countl_zero(base).
+    if (retry >= std::countl_zero(static_cast<std::uint64_t>(base))) {
+      return std::chrono::nanoseconds(cap);
+    }
+    const std::int64_t value = base << retry;
+    return std::chrono::nanoseconds(std::min(value, cap));
+  }
+  const double value = static_cast<double>(base) * std::pow(policy.backoff_multiplier, retry);
+  // Saturate: NaN, infinities and anything at or past the cap become the cap itself
+  // (converting a double of 2^63 back to int64 would overflow, so compare, never cast, there).
+  if (!(value < static_cast<double>(cap))) return std::chrono::nanoseconds(cap);
   if (!(value > 0)) return std::chrono::nanoseconds(0);
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(value));
+  return std::chrono::nanoseconds(std::min(cap, static_cast<std::int64_t>(value)));
 }
 
 void wait_for(std::chrono::nanoseconds delay) noexcept {
@@ -133,9 +145,11 @@ std::chrono::nanoseconds Backoff::next() noexcept {
       break;
     }
     case Jitter::equal: {
+      // e/2 + uniform(0, e/2) over the reals is [e/2, e]; in whole nanoseconds that is
+      // [ceil(e/2), e], so an odd e never yields a delay below e/2.
       const auto e = static_cast<std::uint64_t>(detail::exponential_delay(policy, n).count());
-      const std::uint64_t half = e / 2;
-      delay = std::chrono::nanoseconds(half + detail::uniform_closed(0, e - half));
+      const std::uint64_t low = e - e / 2;
+      delay = std::chrono::nanoseconds(detail::uniform_closed(low, e));
       break;
     }
     case Jitter::decorrelated: {

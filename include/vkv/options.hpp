@@ -1,6 +1,7 @@
 // Options of reads, writes and stores, and the conflict event.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -45,6 +46,21 @@ struct StoreOptions {
   // Number of index shards (each a tbb::concurrent_hash_map), rounded up to a power
   // of two. 0 = four per hardware thread, at least 8 (see docs/design.md, "Index").
   std::size_t shards = 0;
+
+  // Contention-adaptive mode (off by default; see docs/benchmarks.md,
+  // "Contention-adaptive mode", for the measurement behind that default). When on,
+  // update_with_retry tracks each key's recent conflict rate (per stripe of key
+  // hashes) and, while it is above contention_threshold, makes that key's writers take
+  // turns across read..compare-and-swap instead of colliding. Cold keys and readers
+  // are unaffected; a writer waits at most contention_max_wait for its turn, then
+  // writes optimistically, so no update is lost and nothing can deadlock.
+  bool contention_adaptive = false;
+  // Conflict rate above which a key counts as hot (0.10 after the seed's "if conflicts
+  // happen frequently (>10%), consider pessimistic locking"). A key cools down below
+  // half of it.
+  double contention_threshold = 0.10;
+  // The longest a writer waits for its turn before going optimistic.
+  std::chrono::nanoseconds contention_max_wait{std::chrono::microseconds(200)};
 };
 
 }  // namespace vkv

@@ -16,6 +16,9 @@ struct StoreStats {
   std::uint64_t not_found = 0;  // writes refused as not found (find misses are not counted)
   std::uint64_t retries = 0;    // retries made by this store's update_with_retry
   std::uint64_t retries_exhausted = 0;
+  // Attempts of update_with_retry made holding a key's turn (contention-adaptive mode
+  // only; see StoreOptions::contention_adaptive). Always 0 with the mode off.
+  std::uint64_t turns = 0;
 
   // conflicts / (writes + conflicts); 0 when both are 0.
   double conflict_rate() const {

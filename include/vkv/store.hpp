@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "vkv/detail/contention.hpp"
 #include "vkv/detail/counters.hpp"
 #include "vkv/detail/epoch.hpp"
 #include "vkv/detail/key_text.hpp"
@@ -173,8 +174,15 @@ class Store {
   // returned (no extra read). mutate may therefore run more than once. Throws
   // EntityNotFoundError if the record is absent or soft-deleted (also when that
   // happens between retries), OptimisticLockError once the retries are spent.
+  //
+  // With StoreOptions::contention_adaptive, writers of a hot key take turns across one
+  // attempt (read, mutate, compare-and-swap); see detail/contention.hpp. mutate then
+  // runs holding the key's turn, which is not a lock: other writers wait for it at
+  // most StoreOptions::contention_max_wait and then go optimistic, so mutate may still
+  // block or call back into the store (the same key included) without a deadlock.
   template <class Mutate>
   record_type update_with_retry(const Key& id, Mutate&& mutate, RetryPolicy policy = {}) {
+    if (contention_) return adaptive_update_with_retry(id, mutate, policy);
     WriteOutcome current = read_for_write(id);
     if (current.verdict != Verdict::ok) {
       counters_.add(detail::Counter::not_found);
@@ -438,6 +446,252 @@ class Store {
     return true;
   }
 
+  // update_with_retry in contention-adaptive mode. The loop of the optimistic one, plus:
+  // before each attempt, a hot key's writer waits (bounded) for the key's turn and then
+  // re-reads (the record moved on while it waited); after each attempt the outcome
+  // feeds the key's heat estimate. The compare-and-swap still decides every write.
+  template <class Mutate>
+  record_type adaptive_update_with_retry(const Key& id, Mutate& mutate,
+                                         const RetryPolicy& policy) {
+    const std::size_t stripe = detail::ContentionTable::stripe_of(index_.hashed(id).hash);
+    const int retries = detail::retry_budget(policy);
+    Backoff backoff(policy);
+    std::optional<record_type> known;  // the record a conflict returned, if any
+    for (;;) {
+      detail::ContentionTable::Turn turn = contention_->enter(stripe);
+      if (turn.held()) counters_.add(detail::Counter::turns);
+      if (turn.held() || !known) {
+        WriteOutcome current = read_for_write(id);
+        if (current.verdict != Verdict::ok) {
+          counters_.add(detail::Counter::not_found);
+          throw_error(not_found_info(id, current.verdict));
+        }
+        known = std::move(current.record);
+      }
+      T value = known->value;
+      std::invoke(mutate, value);
+      const Version expected = known->version;
+      WriteOutcome outcome = update_impl(id, expected, std::move(value), WriteOptions{}, true);
+      const bool conflict = outcome.verdict == Verdict::conflict;
+      // A turn already counted its entry; it adds only conflicts from outsiders.
+      if (!turn.held() || conflict) contention_->record(stripe, conflict);
+      turn.release();  // before any callback below
+      if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
+      if (!conflict) throw_error(not_found_info(id, outcome.verdict));
+      notify_conflict(id, expected, outcome.actual);
+      if (backoff.retries_done() >= retries) {
+        counters_.add(detail::Counter::retries_exhausted);
+        throw OptimisticLockError(options_.entity_type, detail::key_text(id), expected,
+                                  outcome.actual);
+      }
+      counters_.add(detail::Counter::retries);
+      detail::before_retry(policy, backoff);
+      known = std::move(outcome.record);
+    }
+  }
+
+  static std::unique_ptr<detail::ContentionTable> make_contention_table(
+      const StoreOptions& options) {
+    if (!options.contention_adaptive) return nullptr;
+    return std::make_unique<detail::ContentionTable>(options.contention_threshold,
+                                                     options.contention_max_wait);
+  }
+
+  struct CommitOutcome {
+    Verdict verdict = Verdict::ok;
+    std::size_t failed_entry = 0;
+    Version actual;
+    std::vector<record_type> records;
+    WriteOutcome as_write_outcome() const {
+      WriteOutcome outcome;
+      outcome.verdict = verdict;
+      outcome.actual = actual;
+      return outcome;
+    }
+  };
+
+  void reject_duplicate_ids(const transaction_type& tx) const {
+    struct KeyPtrHash {
+      const Hash* hash;
+      std::size_t operator()(const Key* key) const { return (*hash)(*key); }
+    };
+    struct KeyPtrEqual {
+      const KeyEqual* equal;
+      bool operator()(const Key* a, const Key* b) const { return (*equal)(*a, *b); }
+    };
+    const Hash hash{};
+    const KeyEqual equal{};
+    std::unordered_set<const Key*, KeyPtrHash, KeyPtrEqual> seen(
+        tx.size() * 2, KeyPtrHash{&hash}, KeyPtrEqual{&equal});
+    for (const auto& entry : tx.entries()) {
+      if (!seen.insert(&entry.id).second) {
+        throw std::invalid_argument("vkv: transaction names " + options_.entity_type + " " +
+                                    detail::key_text(entry.id) + " twice");
+      }
+    }
+  }
+
+  // One attempt of a commit: the owner's side of detail/transaction_descriptor.hpp.
+  // Returns ok, a verdict naming the first failing entry, or `aborted` == true when
+  // another thread decided the commit failed before it could finish (then nothing
+  // changed and the caller tries again).
+  CommitOutcome commit_attempt(const transaction_type& tx, bool& aborted) {
+    using Op = typename transaction_type::Op;
+    using Descriptor = detail::TxDescriptor<T>;
+    const auto& entries = tx.entries();
+    const std::size_t size = entries.size();
+    aborted = false;
+    CommitOutcome outcome;
+    auto descriptor = std::make_unique<Descriptor>(size);
+    std::vector<std::unique_ptr<node_type>> fresh(size);
+    std::vector<std::optional<record_type>> records(size);
+    std::vector<const slot_type*> slots(size, nullptr);
+    std::vector<HashedKey> keys;
+    keys.reserve(size);
+    for (const auto& entry : entries) keys.push_back(index_.hashed(entry.id));
+    std::vector<Version> versions(size);
+    for (std::size_t i = 0; i < size; ++i) {
+      if (entries[i].op == Op::update || entries[i].op == Op::soft_delete) {
+        versions[i] = detail::next_version();
+      }
+    }
+
+    detail::epoch::Guard guard;
+    std::size_t installed = 0;
+    for (std::size_t i = 0; i < size && outcome.verdict == Verdict::ok; ++i) {
+      const auto& entry = entries[i];
+      detail::TxEntry<T>& slot_entry = descriptor->entries[i];
+      const slot_type* slot = index_.find(keys[i]);
+      slots[i] = slot;
+      node_type* current = slot != nullptr ? slot->load_for_write() : nullptr;
+      node_type* built_from = nullptr;
+      for (;;) {
+        const WriteKind kind = entry.op == Op::erase ? WriteKind::erase
+                               : entry.op == Op::soft_delete ? WriteKind::soft_delete
+                                                             : WriteKind::update;
+        outcome.verdict = decide(current, entry.expected, kind, /*include_deleted=*/false);
+        if (outcome.verdict != Verdict::ok) {
+          outcome.failed_entry = i;
+          if (outcome.verdict == Verdict::conflict) outcome.actual = current->version;
+          break;
+        }
+        if (built_from != current) {  // everything that can throw, before installing
+          slot_entry.expected = current;
+          switch (entry.op) {
+            case Op::check:
+              slot_entry.desired = current;
+              records[i].emplace(make_record(entry.id, *current));
+              break;
+            case Op::erase:
+              slot_entry.desired = nullptr;
+              records[i].emplace(make_record(entry.id, *current));
+              break;
+            case Op::update:
+            case Op::soft_delete:
+              fresh[i] = entry.op == Op::update ? make_node(*entry.value, false)
+                                                : make_node(current->value, true);
+              fresh[i]->version = versions[i];
+              fresh[i]->revision = current->revision + 1;
+              slot_entry.desired = fresh[i].get();
+              records[i].emplace(make_record(entry.id, *fresh[i]));
+              break;
+          }
+          built_from = current;
+        }
+        detail::epoch::reserve(2);
+        std::uintptr_t seen = detail::node_word(current);
+        // acq_rel: release publishes the entry (and the nodes it points to) to threads
+        // that meet it; acquire on failure lets us read what is there instead.
+        if (slot->word.compare_exchange_strong(seen, detail::entry_word(&slot_entry),
+                                               std::memory_order_acq_rel,
+                                               std::memory_order_acquire)) {
+          ++installed;
+          // release: a helper that sees installed == size (acquire) may decide success.
+          descriptor->installed.store(installed, std::memory_order_release);
+          break;
+        }
+        current = slot->load_for_write();
+      }
+      // Someone met one of our entries and aborted us: stop, undo, try again.
+      if (descriptor->status.load(std::memory_order_acquire) != detail::TxStatus::undecided) break;
+    }
+
+    // Decide. On our own failure we abort; otherwise success unless someone aborted us.
+    const detail::TxStatus status =
+        outcome.verdict == Verdict::ok && installed == size
+            ? detail::decide_commit(*descriptor)
+            : [&] {
+                detail::TxStatus expected_status = detail::TxStatus::undecided;
+                descriptor->status.compare_exchange_strong(expected_status,
+                                                           detail::TxStatus::failed,
+                                                           std::memory_order_acq_rel,
+                                                           std::memory_order_acquire);
+                return descriptor->status.load(std::memory_order_acquire);
+              }();
+    const bool succeeded = status == detail::TxStatus::succeeded;
+
+    // Release: every installed entry becomes the node the decision selects.
+    std::uint64_t writes = 0;
+    for (std::size_t i = 0; i < installed; ++i) {
+      detail::TxEntry<T>& slot_entry = descriptor->entries[i];
+      node_type* selected = succeeded ? slot_entry.desired : slot_entry.expected;
+      std::uintptr_t seen = detail::entry_word(&slot_entry);
+      // acq_rel: as in resolve_entry(); a failure means a helper released it already.
+      if (slots[i]->word.compare_exchange_strong(seen, detail::node_word(selected),
+                                                 std::memory_order_acq_rel,
+                                                 std::memory_order_acquire) &&
+          succeeded && slot_entry.desired != slot_entry.expected) {
+        detail::epoch::retire(slot_entry.expected);
+      }
+    }
+    if (succeeded) {
+      for (std::size_t i = 0; i < size; ++i) {
+        const detail::TxEntry<T>& slot_entry = descriptor->entries[i];
+        if (entries[i].op == Op::check) continue;
+        ++writes;
+        fresh[i].release();  // now owned by the slot (or already retired by a helper)
+        const int was_live = slot_entry.expected->deleted ? 0 : 1;
+        const int now_live = slot_entry.desired != nullptr && !slot_entry.desired->deleted ? 1 : 0;
+        if (now_live != was_live) {
+          // relaxed: a statistic, exact once writers are quiet.
+          index_.shard_for(keys[i]).live.fetch_add(now_live - was_live, std::memory_order_relaxed);
+        }
+        if (entries[i].op == Op::erase) index_.remove_if_erased(keys[i], slots[i]);
+      }
+      counters_.add(detail::Counter::writes, writes);
+      outcome.records.reserve(size);
+      for (auto& record : records) outcome.records.push_back(std::move(*record));
+    } else if (outcome.verdict == Verdict::ok) {
+      aborted = true;  // undecided entries were ours; nothing changed
+    }
+    // Helpers may still hold the descriptor (under their Guards): retire it.
+    detail::epoch::reserve(1);
+    detail::epoch::retire(descriptor.release());
+    return outcome;
+  }
+
+  CommitOutcome commit_impl(const transaction_type& tx) {
+    reject_duplicate_ids(tx);
+    if (tx.empty()) return CommitOutcome{};
+    // An attempt is aborted only when another thread met one of our entries before
+    // we installed them all; it then made progress itself. Back off (randomised,
+    // capped) so that overlapping commits do not keep aborting each other.
+    RetryPolicy backoff_policy;
+    backoff_policy.retry_delay = std::chrono::nanoseconds(200);
+    backoff_policy.max_delay = std::chrono::microseconds(20);
+    backoff_policy.jitter = Jitter::full;
+    Backoff backoff(backoff_policy);
+    for (;;) {
+      bool aborted = false;
+      CommitOutcome outcome = commit_attempt(tx, aborted);
+      if (!aborted) {
+        count_failure(outcome.verdict);
+        return outcome;
+      }
+      detail::wait_for(backoff.next());
+    }
+  }
+
   // The record to start a read-modify-write from: ok with a copy, or not found.
   WriteOutcome read_for_write(const Key& id) const {
     WriteOutcome outcome;
@@ -523,6 +777,9 @@ class Store {
   StoreOptions options_;
   index_type index_;
   mutable detail::StoreCounters counters_;
+  // Contention-adaptive mode's turns and heat; null when the mode is off. Initialised
+  // here (after options_) so that no constructor needs to mention it.
+  std::unique_ptr<detail::ContentionTable> contention_ = make_contention_table(options_);
 };
 
 }  // namespace vkv

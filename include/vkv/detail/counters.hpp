@@ -31,6 +31,7 @@ enum class Counter : std::size_t {
   not_found,
   retries,
   retries_exhausted,
+  turns,
   count_
 };
 
@@ -67,6 +68,7 @@ class StoreCounters {
     stats.not_found = totals[static_cast<std::size_t>(Counter::not_found)];
     stats.retries = totals[static_cast<std::size_t>(Counter::retries)];
     stats.retries_exhausted = totals[static_cast<std::size_t>(Counter::retries_exhausted)];
+    stats.turns = totals[static_cast<std::size_t>(Counter::turns)];
     return stats;
   }
 

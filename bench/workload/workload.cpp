@@ -1,0 +1,437 @@
+// The shared contention driver (see workload.hpp).
+//
+// Measurement rules: workers start together on a std::barrier that the driver also
+// waits on; the driver times the cell with steady_clock from the barrier until every
+// worker has joined. Each worker counts into its own heap-allocated tally (allocated
+// by the worker itself, padded), so nothing shared is written while measuring except
+// what the strategy under test writes. Tallies are merged after join().
+#include "workload.hpp"
+
+#include <oneapi/tbb/concurrent_hash_map.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <barrier>
+#include <bit>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vkv/vkv.hpp>
+
+#include "vkv/detail/version_generator.hpp"
+
+namespace vkv::workload {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using CounterStore = vkv::Store<std::uint64_t, std::uint64_t>;
+
+struct MixHashCompare {
+  static std::size_t hash(std::uint64_t key) {
+    return static_cast<std::size_t>(vkv::detail::mix64(key));
+  }
+  static bool equal(std::uint64_t a, std::uint64_t b) { return a == b; }
+};
+using LockedMap = tbb::concurrent_hash_map<std::uint64_t, std::uint64_t, MixHashCompare>;
+
+constexpr std::array<std::pair<Strategy, std::string_view>, 7> kStrategyNames{{
+    {Strategy::no_backoff, "no-backoff"},
+    {Strategy::exponential, "exponential"},
+    {Strategy::full_jitter, "full-jitter"},
+    {Strategy::equal_jitter, "equal-jitter"},
+    {Strategy::decorrelated_jitter, "decorrelated-jitter"},
+    {Strategy::adaptive, "adaptive"},
+    {Strategy::pessimistic, "pessimistic"},
+}};
+
+// Log-linear latency histogram: exact below 32 ns, then 32 sub-buckets per power of
+// two (about 3 % resolution), up to 2^64 ns.
+class Histogram {
+ public:
+  static constexpr std::size_t kSub = 32;
+  static constexpr std::size_t kBuckets = kSub + 59 * kSub;
+
+  void add(std::uint64_t value) noexcept {
+    ++counts_[index(value)];
+    ++total_;
+  }
+  void merge(const Histogram& other) noexcept {
+    for (std::size_t i = 0; i < kBuckets; ++i) counts_[i] += other.counts_[i];
+    total_ += other.total_;
+  }
+  std::uint64_t total() const noexcept { return total_; }
+  // The value below which a fraction q of the samples lie (bucket midpoint).
+  double quantile(double q) const noexcept {
+    if (total_ == 0) return 0;
+    const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total_)));
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < kBuckets; ++i) {
+      seen += counts_[i];
+      if (seen >= std::max<std::uint64_t>(rank, 1)) return midpoint(i);
+    }
+    return midpoint(kBuckets - 1);
+  }
+
+ private:
+  static std::size_t index(std::uint64_t v) noexcept {
+    if (v < kSub) return static_cast<std::size_t>(v);
+    const int width = std::bit_width(v);  // >= 6
+    const int shift = width - 6;
+    const std::uint64_t sub = (v >> shift) & (kSub - 1);
+    return std::min(kBuckets - 1,
+                    kSub + static_cast<std::size_t>(shift) * kSub + static_cast<std::size_t>(sub));
+  }
+  static double midpoint(std::size_t i) noexcept {
+    if (i < kSub) return static_cast<double>(i);
+    const std::size_t shift = (i - kSub) / kSub;
+    const std::size_t sub = (i - kSub) % kSub;
+    const double low = std::ldexp(static_cast<double>(kSub + sub), static_cast<int>(shift));
+    const double width = std::ldexp(1.0, static_cast<int>(shift));
+    return low + width / 2;
+  }
+
+  std::array<std::uint64_t, kBuckets> counts_{};
+  std::uint64_t total_ = 0;
+};
+
+// xoshiro256** seeded by splitmix64: fast, and deterministic per (seed, thread).
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) noexcept {
+    for (auto& word : s_) word = splitmix(seed);
+  }
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = std::rotl(s_[3], 45);
+    return result;
+  }
+  double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+
+ private:
+  static std::uint64_t splitmix(std::uint64_t& state) noexcept {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t s_[4];
+};
+
+// One worker's counts; each worker allocates its own (first touch on its core) and
+// the padding keeps neighbouring allocations off its lines.
+struct alignas(64) Tally {
+  std::uint64_t writes = 0, reads = 0, attempts = 0, gave_up = 0;
+  Histogram latency;
+  std::vector<std::uint64_t> retries;  // retries[r]: committed writes that took r retries
+  char pad[64] = {};
+};
+
+double zeta(std::uint64_t n, double theta) {
+  double sum = 0;
+  for (std::uint64_t i = 1; i <= n; ++i) sum += 1.0 / std::pow(static_cast<double>(i), theta);
+  return sum;
+}
+
+}  // namespace
+
+// ---- ZipfGenerator: YCSB's ZipfianGenerator.nextLong(), constants as YCSB computes them.
+ZipfGenerator::ZipfGenerator(std::uint64_t items, double theta)
+    : items_(items), theta_(theta), zetan_(0), alpha_(0), eta_(0), half_pow_theta_(0) {
+  if (items == 0) throw std::invalid_argument("ZipfGenerator: no items");
+  if (!(theta > 0) || theta == 1.0) throw std::invalid_argument("ZipfGenerator: theta");
+  zetan_ = zeta(items, theta);
+  const double zeta2 = zeta(2, theta);
+  alpha_ = 1.0 / (1.0 - theta);
+  eta_ = (1.0 - std::pow(2.0 / static_cast<double>(items), 1.0 - theta)) / (1.0 - zeta2 / zetan_);
+  half_pow_theta_ = std::pow(0.5, theta);
+}
+
+std::uint64_t ZipfGenerator::operator()(double u) const noexcept {
+  const double uz = u * zetan_;
+  if (uz < 1.0) return 0;
+  if (uz < 1.0 + half_pow_theta_) return std::min<std::uint64_t>(1, items_ - 1);
+  const double rank = static_cast<double>(items_) * std::pow(eta_ * u - eta_ + 1.0, alpha_);
+  if (!(rank >= 0)) return 0;
+  return std::min(items_ - 1, static_cast<std::uint64_t>(rank));
+}
+
+// ---- names
+std::string_view strategy_name(Strategy s) {
+  for (const auto& [strategy, name] : kStrategyNames) {
+    if (strategy == s) return name;
+  }
+  return "unknown";
+}
+std::optional<Strategy> parse_strategy(std::string_view text) {
+  for (const auto& [strategy, name] : kStrategyNames) {
+    if (name == text) return strategy;
+  }
+  return std::nullopt;
+}
+std::vector<Strategy> all_strategies() {
+  std::vector<Strategy> all;
+  for (const auto& entry : kStrategyNames) all.push_back(entry.first);
+  return all;
+}
+std::string_view distribution_name(Distribution d) {
+  return d == Distribution::zipf ? "zipf" : "uniform";
+}
+std::optional<Distribution> parse_distribution(std::string_view text) {
+  if (text == "uniform") return Distribution::uniform;
+  if (text == "zipf") return Distribution::zipf;
+  return std::nullopt;
+}
+
+RetryPolicy policy_for(const CellConfig& config) {
+  RetryPolicy policy;
+  policy.max_retries = config.max_retries;
+  if (config.base_delay.count() > 0) policy.retry_delay = config.base_delay;
+  if (config.max_delay.count() > 0) policy.max_delay = config.max_delay;
+  switch (config.strategy) {
+    case Strategy::no_backoff:
+      policy.retry_delay = std::chrono::nanoseconds(0);
+      policy.jitter = Jitter::none;
+      break;
+    case Strategy::exponential:
+      policy.jitter = Jitter::none;
+      break;
+    case Strategy::full_jitter:
+    case Strategy::adaptive:
+      policy.jitter = Jitter::full;
+      break;
+    case Strategy::equal_jitter:
+      policy.jitter = Jitter::equal;
+      break;
+    case Strategy::decorrelated_jitter:
+      policy.jitter = Jitter::decorrelated;
+      break;
+    case Strategy::pessimistic:
+      break;
+  }
+  return policy;
+}
+
+// ---- Arena
+struct Arena::Impl {
+  explicit Impl(std::size_t n) : keys(n) {}
+
+  std::size_t keys;
+  std::unique_ptr<CounterStore> optimistic;
+  std::unique_ptr<CounterStore> adaptive;
+  std::unique_ptr<LockedMap> locked;
+  // Committed writes so far on each structure: the invariant's right-hand side.
+  std::uint64_t optimistic_total = 0, adaptive_total = 0, locked_total = 0;
+  std::map<double, std::unique_ptr<ZipfGenerator>> zipf;
+
+  CounterStore& store(bool adaptive_mode) {
+    std::unique_ptr<CounterStore>& slot = adaptive_mode ? adaptive : optimistic;
+    if (!slot) {
+      StoreOptions options;
+      options.entity_type = "Counter";
+      options.contention_adaptive = adaptive_mode;
+      slot = std::make_unique<CounterStore>(std::move(options));
+      for (std::uint64_t k = 0; k < keys; ++k) slot->create(k, 0);
+    }
+    return *slot;
+  }
+  LockedMap& map() {
+    if (!locked) {
+      locked = std::make_unique<LockedMap>(keys);
+      for (std::uint64_t k = 0; k < keys; ++k) locked->insert({k, 0});
+    }
+    return *locked;
+  }
+  const ZipfGenerator& zipf_for(double theta) {
+    std::unique_ptr<ZipfGenerator>& slot = zipf[theta];
+    if (!slot) slot = std::make_unique<ZipfGenerator>(keys, theta);
+    return *slot;
+  }
+};
+
+Arena::Arena(std::size_t keys) : impl_(std::make_unique<Impl>(keys)) {
+  if (keys == 0) throw std::invalid_argument("Arena: no keys");
+}
+Arena::~Arena() = default;
+std::size_t Arena::keys() const noexcept { return impl_->keys; }
+
+namespace {
+
+std::uint64_t store_sum(const CounterStore& store) {
+  std::uint64_t sum = 0;
+  store.for_each([&](const CounterStore::record_type& r) { sum += r.value; });
+  return sum;
+}
+std::uint64_t map_sum(const LockedMap& map) {
+  std::uint64_t sum = 0;
+  for (const auto& entry : map) sum += entry.second;
+  return sum;
+}
+
+}  // namespace
+
+CellResult run_cell(const CellConfig& config) {
+  Arena arena(config.keys);
+  return run_cell(config, arena);
+}
+
+CellResult run_cell(const CellConfig& config, Arena& arena) {
+  if (config.threads < 1) throw std::invalid_argument("run_cell: threads < 1");
+  if (config.keys != arena.keys()) throw std::invalid_argument("run_cell: arena key count");
+  if (!(config.write_share >= 0 && config.write_share <= 1)) {
+    throw std::invalid_argument("run_cell: write_share outside [0, 1]");
+  }
+  if (config.duration.count() <= 0) throw std::invalid_argument("run_cell: duration");
+  Arena::Impl& impl = *arena.impl_;
+  const bool pessimistic = config.strategy == Strategy::pessimistic;
+  const bool adaptive = config.strategy == Strategy::adaptive;
+  CounterStore* store = pessimistic ? nullptr : &impl.store(adaptive);
+  LockedMap* map = pessimistic ? &impl.map() : nullptr;
+  const ZipfGenerator* zipf =
+      config.distribution == Distribution::zipf ? &impl.zipf_for(config.zipf_theta) : nullptr;
+  const RetryPolicy policy = policy_for(config);
+  const std::uint64_t turns_before = store ? store->stats().turns : 0;
+  // write_share as a threshold on 64 random bits (1.0 must mean "always").
+  const bool always_write = config.write_share >= 1.0;
+  const auto write_below = static_cast<std::uint64_t>(config.write_share * 0x1.0p64);
+  const std::uint64_t keys = config.keys;
+  const auto retry_bins = static_cast<std::size_t>(std::max(0, config.max_retries)) + 1;
+
+  // relaxed: a stop signal only needs to arrive eventually; the tallies it guards are
+  // read after join(), which orders them.
+  std::atomic<bool> stop{false};
+  std::barrier start(config.threads + 1);
+  std::vector<std::unique_ptr<Tally>> tallies(static_cast<std::size_t>(config.threads));
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(config.threads));
+  for (int t = 0; t < config.threads; ++t) {
+    workers.emplace_back([&, t] {
+      auto tally = std::make_unique<Tally>();
+      tally->retries.assign(retry_bins, 0);
+      Rng rng(config.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(t) + 1);
+      // Attach this thread to the store's epoch scheme before the clock starts.
+      if (store) (void)store->find(0);
+      start.arrive_and_wait();
+      while (!stop.load(std::memory_order_relaxed)) {
+        const std::uint64_t key = zipf ? (*zipf)(rng.unit()) : rng.next() % keys;
+        const bool write = always_write || rng.next() < write_below;
+        const auto began = Clock::now();
+        bool committed = true;
+        std::uint64_t calls = 0;
+        if (write) {
+          if (map) {
+            LockedMap::accessor locked;  // the key's write lock, held across the RMW
+            map->find(locked, key);
+            ++locked->second;
+            calls = 1;
+          } else {
+            try {
+              store->update_with_retry(
+                  key, [&calls](std::uint64_t& value) { ++calls, ++value; }, policy);
+            } catch (const OptimisticLockError&) {
+              committed = false;
+            }
+          }
+          tally->attempts += calls;
+        } else if (map) {
+          LockedMap::const_accessor locked;
+          map->find(locked, key);
+          calls = locked->second;  // the read itself; the value is not used
+        } else {
+          committed = store->find(key).has_value();
+        }
+        const auto ended = Clock::now();
+        if (!committed) {
+          ++tally->gave_up;
+          continue;
+        }
+        tally->latency.add(static_cast<std::uint64_t>((ended - began).count()));
+        if (write) {
+          ++tally->writes;
+          ++tally->retries[std::min<std::size_t>(calls - 1, retry_bins - 1)];
+        } else {
+          ++tally->reads;
+        }
+      }
+      tallies[static_cast<std::size_t>(t)] = std::move(tally);
+    });
+  }
+
+  start.arrive_and_wait();
+  const auto began = Clock::now();
+  const auto deadline = began + config.duration;
+  for (auto now = Clock::now(); now < deadline; now = Clock::now()) {
+    std::this_thread::sleep_until(std::min(deadline, now + std::chrono::milliseconds(50)));
+    if (config.progress) {
+      const double done = std::chrono::duration<double>(Clock::now() - began) / config.duration;
+      config.progress(std::min(1.0, done));
+    }
+  }
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& worker : workers) worker.join();
+  const auto ended = Clock::now();
+
+  CellResult result;
+  result.config = config;
+  result.seconds = std::chrono::duration<double>(ended - began).count();
+  Histogram latency;
+  std::vector<std::uint64_t> retries(retry_bins, 0);
+  for (const auto& tally : tallies) {
+    result.writes += tally->writes;
+    result.reads += tally->reads;
+    result.attempts += tally->attempts;
+    result.gave_up += tally->gave_up;
+    latency.merge(tally->latency);
+    for (std::size_t r = 0; r < retry_bins; ++r) retries[r] += tally->retries[r];
+  }
+  result.committed = result.writes + result.reads;
+  // Every attempt that did not commit failed its compare-and-swap.
+  result.conflicts = result.attempts - result.writes;
+  result.goodput = result.seconds > 0 ? static_cast<double>(result.committed) / result.seconds : 0;
+  result.conflict_rate = result.attempts == 0 ? 0
+                                              : static_cast<double>(result.conflicts) /
+                                                    static_cast<double>(result.attempts);
+  if (result.writes > 0) {
+    std::uint64_t sum = 0;
+    for (std::size_t r = 0; r < retry_bins; ++r) sum += r * retries[r];
+    result.retries_mean = static_cast<double>(sum) / static_cast<double>(result.writes);
+    const auto rank =
+        static_cast<std::uint64_t>(std::ceil(0.99 * static_cast<double>(result.writes)));
+    std::uint64_t seen = 0;
+    for (std::size_t r = 0; r < retry_bins; ++r) {
+      seen += retries[r];
+      if (seen >= rank) {
+        result.retries_p99 = static_cast<double>(r);
+        break;
+      }
+    }
+  }
+  result.latency_p50_ns = latency.quantile(0.50);
+  result.latency_p99_ns = latency.quantile(0.99);
+  result.latency_p999_ns = latency.quantile(0.999);
+  if (store) result.turns = store->stats().turns - turns_before;
+
+  // The invariant: no update lost, none counted twice.
+  std::uint64_t& total = pessimistic ? impl.locked_total
+                         : adaptive  ? impl.adaptive_total
+                                     : impl.optimistic_total;
+  total += result.writes;
+  const std::uint64_t sum = pessimistic ? map_sum(*map) : store_sum(*store);
+  if (sum != total) {
+    throw std::logic_error("run_cell(" + std::string(strategy_name(config.strategy)) +
+                           "): sum of counters " + std::to_string(sum) + " != committed writes " +
+                           std::to_string(total));
+  }
+  return result;
+}
+
+}  // namespace vkv::workload

@@ -1,0 +1,127 @@
+// The shared contention driver: runs real threads doing reads and read-modify-writes
+// on a real vkv::Store (or, for the pessimistic baseline, on a locked
+// tbb::concurrent_hash_map) and measures goodput, conflicts, retries and latency.
+// Used by bench/contention_benchmark.cpp and by vkv-lab.
+//
+// Thread safety: run_cell() may be called from one thread at a time per Arena (it
+// starts its own worker threads). Different Arenas are independent.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "vkv/retry.hpp"
+
+namespace vkv::workload {
+
+// How a writer handles a conflict. Every strategy but pessimistic runs
+// Store::update_with_retry with a RetryPolicy of the named shape; adaptive also turns
+// on StoreOptions::contention_adaptive; pessimistic takes a per-key write lock (a
+// tbb::concurrent_hash_map write accessor) across the read-modify-write.
+enum class Strategy {
+  no_backoff,           // retry at once (retry_delay 0)
+  exponential,          // Jitter::none
+  full_jitter,          // Jitter::full
+  equal_jitter,         // Jitter::equal
+  decorrelated_jitter,  // Jitter::decorrelated
+  adaptive,             // Jitter::full + contention-adaptive turns
+  pessimistic,          // lock per key, no optimism
+};
+enum class Distribution { uniform, zipf };
+
+// "no-backoff", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter",
+// "adaptive", "pessimistic".
+std::string_view strategy_name(Strategy);
+std::optional<Strategy> parse_strategy(std::string_view);
+std::vector<Strategy> all_strategies();
+// "uniform", "zipf".
+std::string_view distribution_name(Distribution);
+std::optional<Distribution> parse_distribution(std::string_view);
+
+struct CellConfig {
+  int threads = 2;
+  std::size_t keys = 1;
+  Distribution distribution = Distribution::uniform;
+  double zipf_theta = 0.99;
+  double write_share = 1.0;  // fraction of ops that are read-modify-writes
+  Strategy strategy = Strategy::full_jitter;
+  std::chrono::milliseconds duration{200};
+  std::uint64_t seed = 42;
+
+  // --- Added members ---
+  // The retry policy's knobs for the optimistic strategies; zero = RetryPolicy's
+  // defaults. max_retries is high so that goodput compares strategies by the work
+  // they waste, not by how often they give up (gave_up counts the rest).
+  std::chrono::nanoseconds base_delay{0};
+  std::chrono::nanoseconds max_delay{0};
+  int max_retries = 1000;
+  // Optional progress hook for long sweeps: called from the calling thread (the
+  // driver) about every 50 ms of the cell, with the fraction of the duration done
+  // (0..1); never from a worker.
+  std::function<void(double done)> progress;
+};
+
+struct CellResult {
+  CellConfig config;
+  double seconds = 0;
+  std::uint64_t committed = 0;  // committed writes + reads done
+  std::uint64_t writes = 0, reads = 0, attempts = 0, conflicts = 0, gave_up = 0;
+  double goodput = 0;                        // committed ops per second
+  double conflict_rate = 0;                  // failed CAS / write attempts
+  double retries_mean = 0, retries_p99 = 0;  // retries per committed write
+  double latency_p50_ns = 0, latency_p99_ns = 0, latency_p999_ns = 0;  // per committed op
+  // --- Added members ---
+  std::uint64_t turns = 0;  // adaptive: attempts made holding a key's turn
+};
+
+// The structures a cell runs on, for one key count, built on first use and reused by
+// later cells (a million keys take a while to create). Every cell checks the
+// invariant "sum of all counters == committed writes so far" on what it used.
+class Arena {
+ public:
+  explicit Arena(std::size_t keys);
+  ~Arena();
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  std::size_t keys() const noexcept;
+
+  struct Impl;
+
+ private:
+  friend CellResult run_cell(const CellConfig&, Arena&);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs one cell on a fresh Arena of config.keys keys: real threads on a real
+// vkv::Store. Throws std::invalid_argument for a bad config and std::logic_error if
+// the counters' invariant breaks.
+CellResult run_cell(const CellConfig&);
+// Same, on structures built earlier (arena.keys() must equal config.keys).
+CellResult run_cell(const CellConfig&, Arena& arena);
+
+// The RetryPolicy an optimistic strategy runs with (pessimistic: the defaults).
+RetryPolicy policy_for(const CellConfig&);
+
+// YCSB's Zipfian generator (Gray et al., "Quickly generating billion-record synthetic
+// databases", SIGMOD 1994), NOT scrambled: rank 0 is the hottest key. vkv hashes keys
+// before use, so adjacency of hot keys has no locality effect to hide.
+class ZipfGenerator {
+ public:
+  ZipfGenerator(std::uint64_t items, double theta);
+  // u uniform in [0, 1).
+  std::uint64_t operator()(double u) const noexcept;
+  std::uint64_t items() const noexcept { return items_; }
+  double theta() const noexcept { return theta_; }
+
+ private:
+  std::uint64_t items_;
+  double theta_, zetan_, alpha_, eta_, half_pow_theta_;
+};
+
+}  // namespace vkv::workload
