@@ -61,6 +61,16 @@ int probe() {
   return vkv::with_optimistic_retry([] { return 1; }, policy);
 }
 ]=])
+  set(probe_contention [=[
+std::uint64_t probe() {
+  vkv::StoreOptions o;
+  o.contention_adaptive = true;
+  o.contention_threshold = 0.25;
+  o.contention_max_wait = std::chrono::microseconds(100);
+  S s(o);
+  return s.stats().turns;
+}
+]=])
   set(probe_update_with_retry [=[
 R probe(S& s) { return s.update_with_retry("k", [](P& p) { p.n += 1; }, vkv::RetryPolicy{}); }
 ]=])
@@ -88,14 +98,14 @@ void probe(S& s, const vkv::Version& v) {
 ]=])
 
   if(NOT "${VKV_GUIDE_PROBE_FINGERPRINT}" STREQUAL "${fingerprint}")
-    foreach(feature IN ITEMS retry update_with_retry batch transaction stats)
+    foreach(feature IN ITEMS retry update_with_retry batch transaction stats contention)
       unset(VKV_GUIDE_HAS_${feature} CACHE)
     endforeach()
     set(VKV_GUIDE_PROBE_FINGERPRINT "${fingerprint}" CACHE INTERNAL "public headers the guide probes saw")
   endif()
 
   set(features "")
-  foreach(feature IN ITEMS retry update_with_retry batch transaction stats)
+  foreach(feature IN ITEMS retry update_with_retry batch transaction stats contention)
     check_cxx_source_compiles("${common}${probe_${feature}}" VKV_GUIDE_HAS_${feature})
     if(VKV_GUIDE_HAS_${feature})
       list(APPEND features ${feature})
