@@ -7,8 +7,10 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "vkv/detail/key_text.hpp"
 #include "vkv/detail/record_slot.hpp"
 #include "vkv/detail/sharded_index.hpp"
+#include "vkv/detail/transaction_descriptor.hpp"
 #include "vkv/detail/version_generator.hpp"
 #include "vkv/errors.hpp"
 #include "vkv/options.hpp"
@@ -237,6 +240,38 @@ class Store {
     return results;
   }
 
+  // @name Atomic multi-record commit.
+
+  // Applies every check and write of `tx` at one instant, or nothing. Returns the
+  // written records in the transaction's order (checks: the record as checked;
+  // erases: the record as it was before). Throws like the single-record operations,
+  // naming the first entry (in the transaction's order) that failed, and
+  // std::invalid_argument if the transaction names an id twice.
+  // Concurrency: lock-free on the record slots (a multi-word compare-and-swap with
+  // descriptors, detail/transaction_descriptor.hpp); readers never wait for it.
+  std::vector<record_type> commit(const transaction_type& tx) {
+    CommitOutcome outcome = commit_impl(tx);
+    if (outcome.verdict != Verdict::ok) {
+      const auto& entry = tx.entries()[outcome.failed_entry];
+      throw_if_failed(entry.id, entry.expected, outcome.as_write_outcome());
+    }
+    return std::move(outcome.records);
+  }
+
+  // The non-throwing twin (std::invalid_argument and std::bad_alloc still throw). On
+  // failure, Result::current() is empty.
+  Result<std::vector<record_type>> try_commit(const transaction_type& tx) {
+    CommitOutcome outcome = commit_impl(tx);
+    if (outcome.verdict == Verdict::ok) return std::move(outcome.records);
+    const auto& entry = tx.entries()[outcome.failed_entry];
+    if (outcome.verdict == Verdict::conflict) {
+      notify_conflict(entry.id, entry.expected, outcome.actual);
+      return Result<std::vector<record_type>>(
+          conflict_info(entry.id, entry.expected, outcome.actual));
+    }
+    return Result<std::vector<record_type>>(not_found_info(entry.id, outcome.verdict));
+  }
+
   // @name Whole-store views.
 
   // Records not soft-deleted (exact when no write is in flight).
@@ -329,25 +364,35 @@ class Store {
   WriteOutcome write(const Key& id, const Version& expected, WriteKind kind, bool include_deleted,
                      bool want_copies, Build&& build) {
     const Version fresh_version = detail::next_version();
-    detail::epoch::reserve(2);  // the replaced node, and an erased index entry
     const HashedKey key = index_.hashed(id);
     WriteOutcome outcome;
     {
       detail::epoch::Guard guard;
       const slot_type* slot = index_.find(key);
-      node_type* current = slot != nullptr ? slot->load() : nullptr;
-      outcome.verdict = decide(current, expected, kind, include_deleted);
-      if (outcome.verdict == Verdict::ok) {
-        std::unique_ptr<node_type> fresh = build(*current);
-        if (fresh) {
-          fresh->version = fresh_version;
-          fresh->revision = current->revision + 1;
-          outcome.record.emplace(make_record(id, *fresh));
-        } else if (want_copies) {
-          outcome.record.emplace(make_record(id, *current));
+      node_type* current = slot != nullptr ? slot->load_for_write() : nullptr;
+      std::unique_ptr<node_type> fresh;
+      bool built = false;
+      for (;;) {
+        outcome.verdict = decide(current, expected, kind, include_deleted);
+        if (outcome.verdict != Verdict::ok) break;
+        if (!built) {
+          // A node with our expected version is the node we first saw (versions are
+          // unique), so what we build from it stays valid if we come back here.
+          fresh = build(*current);
+          built = true;
+          if (fresh) {
+            fresh->version = fresh_version;
+            fresh->revision = current->revision + 1;
+            outcome.record.emplace(make_record(id, *fresh));
+          } else if (want_copies) {
+            outcome.record.emplace(make_record(id, *current));
+          }
         }
-        node_type* seen = current;
-        if (slot->install(seen, fresh.get())) {  // <- the write is decided here
+        // Room to retire the replaced node and an erased index entry without allocating
+        // after the CAS (may throw: nothing has changed yet).
+        detail::epoch::reserve(2);
+        std::uintptr_t observed;
+        if (slot->install(current, fresh.get(), observed)) {  // <- the write is decided here
           const int now_live = fresh && !fresh->deleted ? 1 : 0;
           fresh.release();
           const int was_live = current->deleted ? 0 : 1;
@@ -360,13 +405,20 @@ class Store {
           counters_.add(detail::Counter::writes);
           return outcome;
         }
+        if (detail::is_entry_word(observed)) {
+          // A commit took the slot between our load and our CAS: resolve it and decide
+          // again on the record's state (the commit may yet fail and leave it as is).
+          current = slot->load_for_write();
+          continue;
+        }
         // Another writer won; its node decides what we report.
-        outcome.record.reset();
-        current = seen;
+        current = detail::word_node<T>(observed);
         outcome.verdict = decide(current, expected, kind, include_deleted);
         // The winner carries a fresh version, so it cannot match (RecordSlot invariant 3).
         if (outcome.verdict == Verdict::ok) outcome.verdict = Verdict::conflict;
+        break;
       }
+      if (outcome.verdict != Verdict::ok) outcome.record.reset();
       if (outcome.verdict == Verdict::conflict) {
         outcome.actual = current->version;
         if (want_copies) outcome.record.emplace(make_record(id, *current));
@@ -451,8 +503,7 @@ class Store {
   // re-reads (the record moved on while it waited); after each attempt the outcome
   // feeds the key's heat estimate. The compare-and-swap still decides every write.
   template <class Mutate>
-  record_type adaptive_update_with_retry(const Key& id, Mutate& mutate,
-                                         const RetryPolicy& policy) {
+  record_type adaptive_update_with_retry(const Key& id, Mutate& mutate, const RetryPolicy& policy) {
     const std::size_t stripe = detail::ContentionTable::stripe_of(index_.hashed(id).hash);
     const int retries = detail::retry_budget(policy);
     Backoff backoff(policy);
@@ -495,6 +546,215 @@ class Store {
     if (!options.contention_adaptive) return nullptr;
     return std::make_unique<detail::ContentionTable>(options.contention_threshold,
                                                      options.contention_max_wait);
+  }
+
+  struct CommitOutcome {
+    Verdict verdict = Verdict::ok;
+    std::size_t failed_entry = 0;
+    Version actual;
+    std::vector<record_type> records;
+    WriteOutcome as_write_outcome() const {
+      WriteOutcome outcome;
+      outcome.verdict = verdict;
+      outcome.actual = actual;
+      return outcome;
+    }
+  };
+
+  void reject_duplicate_ids(const transaction_type& tx) const {
+    struct KeyPtrHash {
+      const Hash* hash;
+      std::size_t operator()(const Key* key) const { return (*hash)(*key); }
+    };
+    struct KeyPtrEqual {
+      const KeyEqual* equal;
+      bool operator()(const Key* a, const Key* b) const { return (*equal)(*a, *b); }
+    };
+    const Hash hash{};
+    const KeyEqual equal{};
+    std::unordered_set<const Key*, KeyPtrHash, KeyPtrEqual> seen(tx.size() * 2, KeyPtrHash{&hash},
+                                                                 KeyPtrEqual{&equal});
+    for (const auto& entry : tx.entries()) {
+      if (!seen.insert(&entry.id).second) {
+        throw std::invalid_argument("vkv: transaction names " + options_.entity_type + " " +
+                                    detail::key_text(entry.id) + " twice");
+      }
+    }
+  }
+
+  // One attempt of a commit: the owner's side of detail/transaction_descriptor.hpp.
+  // Returns ok, a verdict naming the first failing entry, or `aborted` == true when
+  // another thread decided the commit failed before it could finish (then nothing
+  // changed and the caller tries again).
+  CommitOutcome commit_attempt(const transaction_type& tx, bool& aborted) {
+    using Op = typename transaction_type::Op;
+    using Descriptor = detail::TxDescriptor<T>;
+    const auto& entries = tx.entries();
+    const std::size_t size = entries.size();
+    aborted = false;
+    CommitOutcome outcome;
+    auto descriptor = std::make_unique<Descriptor>(size);
+    std::vector<std::unique_ptr<node_type>> fresh(size);
+    std::vector<std::optional<record_type>> records(size);
+    std::vector<const slot_type*> slots(size, nullptr);
+    std::vector<HashedKey> keys;
+    keys.reserve(size);
+    for (const auto& entry : entries) keys.push_back(index_.hashed(entry.id));
+    std::vector<Version> versions(size);
+    for (std::size_t i = 0; i < size; ++i) {
+      if (entries[i].op == Op::update || entries[i].op == Op::soft_delete) {
+        versions[i] = detail::next_version();
+      }
+    }
+
+    detail::epoch::Guard guard;
+    std::size_t installed = 0;
+    // Releases the installed entries to the nodes the decision selected.
+    auto release = [&](bool succeeded) noexcept {
+      for (std::size_t i = 0; i < installed; ++i) {
+        detail::TxEntry<T>& slot_entry = descriptor->entries[i];
+        node_type* selected = succeeded ? slot_entry.desired : slot_entry.expected;
+        std::uintptr_t seen = detail::entry_word(&slot_entry);
+        // acq_rel: as in resolve_entry(); a failure means a helper released it already.
+        if (slots[i]->word.compare_exchange_strong(seen, detail::node_word(selected),
+                                                   std::memory_order_acq_rel,
+                                                   std::memory_order_acquire) &&
+            succeeded && slot_entry.desired != slot_entry.expected) {
+          detail::epoch::retire(slot_entry.expected);
+        }
+      }
+    };
+    auto abort = [&]() noexcept {
+      detail::TxStatus expected_status = detail::TxStatus::undecided;
+      // acq_rel: publishes the decision; on failure someone decided before us.
+      descriptor->status.compare_exchange_strong(expected_status, detail::TxStatus::failed,
+                                                 std::memory_order_acq_rel,
+                                                 std::memory_order_acquire);
+      return descriptor->status.load(std::memory_order_acquire);
+    };
+    try {
+      for (std::size_t i = 0; i < size && outcome.verdict == Verdict::ok; ++i) {
+        const auto& entry = entries[i];
+        detail::TxEntry<T>& slot_entry = descriptor->entries[i];
+        const slot_type* slot = index_.find(keys[i]);
+        slots[i] = slot;
+        node_type* current = slot != nullptr ? slot->load_for_write() : nullptr;
+        node_type* built_from = nullptr;
+        for (;;) {
+          const WriteKind kind = entry.op == Op::erase         ? WriteKind::erase
+                                 : entry.op == Op::soft_delete ? WriteKind::soft_delete
+                                                               : WriteKind::update;
+          outcome.verdict = decide(current, entry.expected, kind, /*include_deleted=*/false);
+          if (outcome.verdict != Verdict::ok) {
+            outcome.failed_entry = i;
+            if (outcome.verdict == Verdict::conflict) outcome.actual = current->version;
+            break;
+          }
+          if (built_from != current) {  // everything that can throw, before installing
+            slot_entry.expected = current;
+            switch (entry.op) {
+              case Op::check:
+                slot_entry.desired = current;
+                records[i].emplace(make_record(entry.id, *current));
+                break;
+              case Op::erase:
+                slot_entry.desired = nullptr;
+                records[i].emplace(make_record(entry.id, *current));
+                break;
+              case Op::update:
+              case Op::soft_delete:
+                fresh[i] = entry.op == Op::update ? make_node(*entry.value, false)
+                                                  : make_node(current->value, true);
+                fresh[i]->version = versions[i];
+                fresh[i]->revision = current->revision + 1;
+                slot_entry.desired = fresh[i].get();
+                records[i].emplace(make_record(entry.id, *fresh[i]));
+                break;
+            }
+            built_from = current;
+          }
+          detail::epoch::reserve(2);
+          std::uintptr_t seen = detail::node_word(current);
+          // acq_rel: release publishes the entry (and the nodes it points to) to threads
+          // that meet it; acquire on failure lets us read what is there instead.
+          if (slot->word.compare_exchange_strong(seen, detail::entry_word(&slot_entry),
+                                                 std::memory_order_acq_rel,
+                                                 std::memory_order_acquire)) {
+            ++installed;
+            // release: a helper that sees installed == size (acquire) may decide success.
+            descriptor->installed.store(installed, std::memory_order_release);
+            break;
+          }
+          current = slot->load_for_write();
+        }
+        // Someone met one of our entries and aborted us: stop, undo, try again.
+        if (descriptor->status.load(std::memory_order_acquire) != detail::TxStatus::undecided)
+          break;
+      }
+      // What deciding and releasing will need, allocated before anything is decided:
+      // a retirement per replaced node plus the descriptor, and the result vector.
+      detail::epoch::reserve(installed + 2);
+      outcome.records.reserve(size);
+    } catch (...) {
+      // Out of memory (or a throwing copy) before we finished installing: nothing may
+      // change. installed < size here, so nobody can have decided success.
+      abort();
+      release(false);
+      detail::epoch::retire(descriptor.release());  // capacity reserved in the loop
+      throw;
+    }
+
+    // Decide. On our own failure we abort; otherwise success unless someone aborted us.
+    const detail::TxStatus status = outcome.verdict == Verdict::ok && installed == size
+                                        ? detail::decide_commit(*descriptor)
+                                        : abort();
+    const bool succeeded = status == detail::TxStatus::succeeded;
+    release(succeeded);
+    std::uint64_t writes = 0;
+    if (succeeded) {
+      for (std::size_t i = 0; i < size; ++i) {
+        const detail::TxEntry<T>& slot_entry = descriptor->entries[i];
+        if (entries[i].op == Op::check) continue;
+        ++writes;
+        fresh[i].release();  // now owned by the slot (or already retired by a helper)
+        const int was_live = slot_entry.expected->deleted ? 0 : 1;
+        const int now_live = slot_entry.desired != nullptr && !slot_entry.desired->deleted ? 1 : 0;
+        if (now_live != was_live) {
+          // relaxed: a statistic, exact once writers are quiet.
+          index_.shard_for(keys[i]).live.fetch_add(now_live - was_live, std::memory_order_relaxed);
+        }
+        if (entries[i].op == Op::erase) index_.remove_if_erased(keys[i], slots[i]);
+      }
+      counters_.add(detail::Counter::writes, writes);
+      for (auto& record : records) outcome.records.push_back(std::move(*record));
+    } else if (outcome.verdict == Verdict::ok) {
+      aborted = true;  // undecided entries were ours; nothing changed
+    }
+    // Helpers may still hold the descriptor (under their Guards): retire it.
+    detail::epoch::retire(descriptor.release());
+    return outcome;
+  }
+
+  CommitOutcome commit_impl(const transaction_type& tx) {
+    reject_duplicate_ids(tx);
+    if (tx.empty()) return CommitOutcome{};
+    // An attempt is aborted only when another thread met one of our entries before
+    // we installed them all; it then made progress itself. Back off (randomised,
+    // capped) so that overlapping commits do not keep aborting each other.
+    RetryPolicy backoff_policy;
+    backoff_policy.retry_delay = std::chrono::nanoseconds(200);
+    backoff_policy.max_delay = std::chrono::microseconds(20);
+    backoff_policy.jitter = Jitter::full;
+    Backoff backoff(backoff_policy);
+    for (;;) {
+      bool aborted = false;
+      CommitOutcome outcome = commit_attempt(tx, aborted);
+      if (!aborted) {
+        count_failure(outcome.verdict);
+        return outcome;
+      }
+      detail::wait_for(backoff.next());
+    }
   }
 
   // The record to start a read-modify-write from: ok with a copy, or not found.

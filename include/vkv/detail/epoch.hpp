@@ -153,6 +153,15 @@ inline void reserve(std::size_t count) {
 // capacity was reserved (invariant 4).
 inline void retire(void* object, Deleter deleter, std::size_t bytes) noexcept {
   ThreadRecord& record = *tls_record;  // attached by reserve()
+  if (record.limbo.size() == record.limbo.capacity()) [[unlikely]] {
+    // Only reached if a caller broke invariant 4. Out of memory here, leaking the
+    // object is the one safe choice: freeing it now could pull it from under a reader.
+    try {
+      record.limbo.reserve(record.limbo.capacity() * 2 + kCollectThreshold);
+    } catch (...) {
+      return;
+    }
+  }
   // seq_cst: the epoch is read after the unlinking compare-and-swap (which precedes
   // this call in program order) and takes part in the same total order as the
   // announcements and try_advance's fence.

@@ -188,10 +188,14 @@ class ShardedIndex {
                           std::forward_as_tuple(fresh))) {
       return InsertOutcome::inserted;
     }
-    existing = nullptr;
     // The read accessor excludes remove_if_erased() (invariant 2).
-    if (accessor->second.install(existing, fresh)) return InsertOutcome::revived;
-    return InsertOutcome::exists;
+    for (;;) {
+      // A commit in flight on this slot is resolved first: it may be erasing it.
+      existing = accessor->second.load_for_write();
+      if (existing != nullptr) return InsertOutcome::exists;
+      std::uintptr_t observed;
+      if (accessor->second.install(nullptr, fresh, observed)) return InsertOutcome::revived;
+    }
   }
 
   // After an erase won its compare-and-swap on `slot`: drops the entry unless a create
@@ -200,8 +204,10 @@ class ShardedIndex {
     Shard& shard = shard_for(key);
     tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/false);
     typename Map::accessor accessor;
+    // acquire: pairs with the erasing compare-and-swap. A word still holding a commit's
+    // entry is not "erased" yet: that commit's owner calls us again after releasing it.
     if (shard.map.find(accessor, key) && &accessor->second == slot &&
-        accessor->second.load() == nullptr) {
+        accessor->second.word.load(std::memory_order_acquire) == 0) {
       shard.map.erase(accessor);
     }
   }
