@@ -23,10 +23,10 @@ struct WriteOptions {
 
 // Passed to StoreOptions::on_conflict when a version check fails.
 struct ConflictEvent {
-  std::string_view entity_type;
-  std::string entity_id;  // the key, rendered as text
-  Version expected;
-  Version actual;  // the version that won
+  std::string_view entity_type{};
+  std::string entity_id{};  // the key, rendered as text
+  Version expected{};
+  Version actual{};  // the version that won
 };
 
 struct StoreOptions {
@@ -39,7 +39,7 @@ struct StoreOptions {
   // that call returns, and never under an internal lock. It may call back into the
   // store. If it throws, the exception propagates to the caller of the failed
   // operation (which changed nothing).
-  std::function<void(const ConflictEvent&)> on_conflict;
+  std::function<void(const ConflictEvent&)> on_conflict{};
 
   // --- Performance ---
 

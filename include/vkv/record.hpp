@@ -13,9 +13,9 @@ template <class T, class Key = std::string>
 struct Record {
   Key id;
   T value;
-  Version version;         // changes on every successful write of this record
-  std::uint64_t revision;  // 1 after create, +1 on every later successful write
-  bool deleted;            // soft-deleted
+  Version version{};           // changes on every successful write of this record
+  std::uint64_t revision = 0;  // 1 after create, +1 on every later successful write
+  bool deleted = false;        // soft-deleted
 };
 
 }  // namespace vkv

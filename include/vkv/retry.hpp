@@ -15,8 +15,8 @@ namespace vkv {
 enum class Jitter { none, full, equal, decorrelated };
 
 struct RetryEvent {
-  int attempt;                     // 1 = first retry
-  std::chrono::nanoseconds delay;  // the wait before that retry
+  int attempt = 0;                   // 1 = first retry
+  std::chrono::nanoseconds delay{};  // the wait before that retry
 };
 
 // How with_optimistic_retry and Store::update_with_retry back off after a conflict.
@@ -37,7 +37,7 @@ struct RetryPolicy {
   std::chrono::nanoseconds max_delay{std::chrono::microseconds(50)};
   Jitter jitter = Jitter::full;
   // Optional; called before each wait, on the retrying thread, outside any lock.
-  std::function<void(const RetryEvent&)> on_retry;
+  std::function<void(const RetryEvent&)> on_retry{};
 };
 
 namespace detail {

@@ -328,7 +328,7 @@ class Store {
   };
 
   static record_type make_record(const Key& id, const node_type& node) {
-    return record_type{id, node.value, node.version, node.revision, node.deleted};
+    return record_type{id, node.value, node.version, node.revision, node.deleted != 0};
   }
 
   static std::unique_ptr<node_type> make_node(T value, bool deleted) {

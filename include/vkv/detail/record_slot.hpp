@@ -37,12 +37,15 @@
 
 namespace vkv::detail {
 
+// One state of one record. Revision and flag share a word: a record's revision cannot
+// reach 2^63, and the 8 bytes saved per node are 1/8 of a small record's footprint
+// (docs/benchmarks.md, memory).
 template <class T>
 struct Node {
   T value;
   Version version;
-  std::uint64_t revision;
-  bool deleted;
+  std::uint64_t revision : 63;
+  std::uint64_t deleted : 1;
 };
 
 template <class T>
