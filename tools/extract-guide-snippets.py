@@ -19,9 +19,10 @@ only look at the first word, so the attributes never show:
   group=NAME       blocks of one group share a namespace, so a later statements block
                    can call what an earlier decl block defined. Without a group each
                    block gets a namespace of its own.
-  requires=A,B     compile the block only when the build has these features (the
-                   build probes them, see tests/cmake/guide.cmake); otherwise the block
-                   becomes a test that reports itself as skipped, never a broken build.
+  requires=A,B     compile the block only when the tree has these features; otherwise
+                   the block becomes a test that reports itself as skipped, never a
+                   broken build. With --probe-cxx the script finds out itself which
+                   features compile (PROBES below); --features names them instead.
   norun            statements that are compiled but not run (e.g. ones that would
                    wait forever without a second process).
   name=Name        the test's name; by default it is made from the nearest heading.
@@ -32,8 +33,12 @@ Blocks marked ```text (or any other language) are shown and never compiled;
 """
 
 import argparse
+import concurrent.futures
+import os
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 FENCE = re.compile(r"^(?P<indent> {0,12})(?P<ticks>`{3,})(?P<info>[^`]*)$")
@@ -65,6 +70,98 @@ STANDARD_INCLUDES = [
     "<thread>",
     "<vector>",
 ]
+
+
+PROBE_COMMON = r"""
+#include <vkv/vkv.hpp>
+#include <string>
+struct P { std::string s; long n; };
+using S = vkv::Store<P>;
+using R = S::record_type;
+"""
+
+# Each probe compiles (syntax only) iff the feature's examples can.
+PROBES = {
+    "retry": r"""
+int probe() {
+  vkv::RetryPolicy policy;
+  policy.max_retries = 5;
+  policy.retry_delay = std::chrono::microseconds(10);
+  policy.max_delay = std::chrono::milliseconds(1);
+  policy.backoff_multiplier = 2.0;
+  policy.jitter = vkv::Jitter::equal;
+  policy.on_retry = [](const vkv::RetryEvent& e) { (void)e.attempt; (void)e.delay; };
+  return vkv::with_optimistic_retry([] { return 1; }, policy);
+}
+""",
+    "update_with_retry": r"""
+R probe(S& s) { return s.update_with_retry("k", [](P& p) { p.n += 1; }, vkv::RetryPolicy{}); }
+""",
+    "batch": r"""
+#include <span>
+#include <vector>
+void probe(S& s) {
+  std::vector<std::string> ids{"a", "b"};
+  std::vector<std::optional<R>> found = s.find_many(ids);
+  found = s.find_many(std::span<const std::string>(ids), vkv::ReadOptions{});
+  std::vector<S::VersionedWrite> writes{{"a", vkv::Version{}, P{"x", 1}}};
+  std::vector<vkv::Result<R>> results = s.update_many(writes);
+  (void)results;
+}
+""",
+    "transaction": r"""
+#include <vector>
+void probe(S& s, const vkv::Version& v) {
+  vkv::Transaction<P> tx;
+  tx.check("a", v).update("b", v, P{"x", 1}).soft_delete("c", v).erase("d", v);
+  std::vector<R> written = s.commit(tx);
+  vkv::Result<std::vector<R>> outcome = s.try_commit(tx);
+  (void)written; (void)outcome;
+}
+""",
+    "stats": r"""
+double probe(const S& s) {
+  vkv::StoreStats st = s.stats();
+  return st.conflict_rate() + double(st.reads + st.creates + st.writes + st.conflicts +
+                                     st.not_found + st.retries + st.retries_exhausted);
+}
+""",
+    "contention": r"""
+std::uint64_t probe() {
+  vkv::StoreOptions o;
+  o.contention_adaptive = true;
+  o.contention_threshold = 0.25;
+  o.contention_max_wait = std::chrono::microseconds(100);
+  S s(o);
+  return s.stats().turns;
+}
+""",
+}
+
+
+def probe_features(cxx, flags, include_dirs):
+    """The PROBES that compile with this compiler and these include directories."""
+
+    def compiles(item):
+        name, body = item
+        with tempfile.TemporaryDirectory(prefix="vkv-guide-probe-") as tmp:
+            source = Path(tmp) / f"{name}.cpp"
+            source.write_text(PROBE_COMMON + body, encoding="utf-8")
+            command = [cxx, *flags, *(f"-I{d}" for d in include_dirs), "-fsyntax-only", str(source)]
+            done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True, check=False)
+            return name, done.returncode == 0, done.stderr
+
+    # Two at a time: the build machine is small and other compiles run beside us.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(compiles, PROBES.items()))
+    found = set()
+    for name, ok, stderr in results:
+        if ok:
+            found.add(name)
+        elif os.environ.get("VKV_GUIDE_PROBE_VERBOSE"):
+            print(f"probe {name} failed:\n{stderr}", file=sys.stderr)
+    return found
 
 
 class GuideError(Exception):
@@ -245,10 +342,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("guide", type=Path)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--features", default="", help="comma-separated features this build has")
+    parser.add_argument("--features", help="comma-separated features the tree has (no probing)")
+    parser.add_argument("--probe-cxx", help="C++ compiler to probe the features with")
+    parser.add_argument("--probe-flags", default="-std=c++20", help="its flags, space-separated")
+    parser.add_argument("--probe-include-dirs", default="",
+                        help="include directories for the probes, separated by '|'")
     parser.add_argument("--display-path", help="path of the guide as diagnostics show it")
     args = parser.parse_args()
-    features = {f for f in args.features.split(",") if f}
+    if args.features is not None:
+        features = {f for f in args.features.split(",") if f}
+    elif args.probe_cxx:
+        # The compiler searches the system directories anyway; naming them with -I
+        # would reorder them before its own C++ headers.
+        system_dirs = {"/usr/include", "/usr/local/include"}
+        include_dirs = [d for d in dict.fromkeys(args.probe_include_dirs.split("|"))
+                        if d and d.rstrip("/") not in system_dirs]
+        features = probe_features(args.probe_cxx, args.probe_flags.split(), include_dirs)
+    else:
+        features = set()
     try:
         text = args.guide.read_text(encoding="utf-8")
         blocks = parse_guide(text)
@@ -261,7 +372,8 @@ def main():
         return 1
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(source, encoding="utf-8")
-    print(f"extract-guide-snippets: {compiled} examples compiled, {skipped} waiting for features")
+    print(f"extract-guide-snippets: {compiled} examples compiled, {skipped} waiting for features; "
+          f"features found: {','.join(sorted(features)) or 'none'}")
     return 0
 
 
