@@ -31,7 +31,7 @@ int scaled(int n) {
 // only reads (find), which must not disturb the traversal.
 TEST(GuideContract, ForEachVisitsEachRecordOnceWhileAnotherThreadReads) {
   constexpr int kRecords = 2'000;
-  const int rounds = scaled(40);
+  const int rounds = scaled(100);
   std::vector<std::string> keys;
   for (int i = 0; i < kRecords; ++i) keys.push_back("k" + std::to_string(i));
 

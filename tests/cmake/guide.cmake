@@ -42,12 +42,6 @@ function(vkv_guide_examples_test)
   # property unquoted, so "unit;concurrency" would become LABELS=unit alone.
   vkv_add_test(guide_examples_test ${generated}
                ${PROJECT_SOURCE_DIR}/tests/guide_examples_test.cpp LABELS concurrency)
-  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    # The guide writes StoreOptions{.entity_type = "Customer"}, the idiomatic C++20 form;
-    # g++ 12 -Wextra flags every member left out there that has no default member
-    # initializer (the std::function members), which clang and the standard accept.
-    target_compile_options(guide_examples_test PRIVATE -Wno-missing-field-initializers)
-  endif()
 endfunction()
 
 vkv_guide_examples_test()
