@@ -1,0 +1,15 @@
+# vkv-lab: the contention and retry-strategy lab (the README's main command).
+# The sweep engine is vkv_workload (bench/workload); arguments are parsed by CLI11.
+find_package(CLI11 CONFIG REQUIRED)
+include(${PROJECT_SOURCE_DIR}/tools/vkv-lab/vkv_lab_core.cmake)
+
+add_executable(vkv-lab
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/main.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/output.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/report.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/sweep.cpp)
+target_include_directories(vkv-lab PRIVATE ${PROJECT_SOURCE_DIR}/bench)
+target_link_libraries(vkv-lab PRIVATE vkv_lab_core vkv_workload vkv::vkv vkv_warnings CLI11::CLI11)
+if(VKV_INSTALL)
+  install(TARGETS vkv-lab RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()

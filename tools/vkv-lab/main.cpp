@@ -1,0 +1,358 @@
+// vkv-lab: the contention and retry-strategy lab.
+//
+//   vkv-lab                 the guided demo: the race, the strategies, a report
+//   vkv-lab race            the race only
+//   vkv-lab sweep [...]     a contention sweep of your choosing
+//
+// Exit status: 0 on success; 1 if vkv lost an update in the race or a report file
+// could not be written; 2 for bad arguments or an unwritable output path (one line on
+// stderr, nothing run, nothing written).
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "output.hpp"
+#include "race.hpp"
+#include "report.hpp"
+#include "sweep.hpp"
+
+namespace {
+
+namespace lab = vkv::lab;
+namespace workload = vkv::workload;
+
+constexpr int kUsageError = 2;
+
+// Bad input: reported as one line and exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string command_line(int argc, char** argv) {
+  std::string text = "vkv-lab";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    const bool quote = arg.empty() || arg.find_first_of(" \t'\"$\\") != std::string_view::npos;
+    text += ' ';
+    text += quote ? "'" + std::string(arg) + "'" : std::string(arg);
+  }
+  return text;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma - start);
+    const auto first = item.find_first_not_of(' ');
+    const auto last = item.find_last_not_of(' ');
+    items.push_back(first == std::string::npos ? "" : item.substr(first, last - first + 1));
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
+long long parse_integer(const std::string& flag, const std::string& text, long long low,
+                        long long high, const char* what) {
+  long long value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    throw UsageError(flag + ": '" + text + "' is not a whole number");
+  }
+  if (value < low || value > high) {
+    throw UsageError(flag + ": " + what + " must be between " + std::to_string(low) + " and " +
+                     std::to_string(high) + ", got " + text);
+  }
+  return value;
+}
+
+double parse_real(const std::string& flag, const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !std::isfinite(value)) {
+    throw UsageError(flag + ": '" + text + "' is not a number");
+  }
+  return value;
+}
+
+std::vector<workload::Strategy> parse_strategies(const std::string& text) {
+  std::vector<workload::Strategy> strategies;
+  for (const std::string& name : split_list(text)) {
+    if (name == "all") {
+      for (auto strategy : workload::all_strategies()) strategies.push_back(strategy);
+      continue;
+    }
+    const auto strategy = workload::parse_strategy(name);
+    if (!strategy) {
+      std::string known;
+      for (auto s : workload::all_strategies()) {
+        known += (known.empty() ? "" : ", ") + std::string(workload::strategy_name(s));
+      }
+      throw UsageError("--strategies: unknown strategy '" + name + "' (known: " + known + ")");
+    }
+    strategies.push_back(*strategy);
+  }
+  // Keep the first mention of each.
+  std::vector<workload::Strategy> unique;
+  for (auto strategy : strategies) {
+    if (std::find(unique.begin(), unique.end(), strategy) == unique.end()) {
+      unique.push_back(strategy);
+    }
+  }
+  return unique;
+}
+
+void require_writable_file(const std::string& flag, const std::string& path) {
+  if (auto why = lab::check_writable_file(path)) {
+    throw UsageError(flag + ": cannot write '" + path + "': " + *why);
+  }
+}
+
+std::string in_directory(const std::string& directory, const std::string& name) {
+  if (directory.empty() || directory == ".") return name;
+  return directory.back() == '/' ? directory + name : directory + "/" + name;
+}
+
+struct Outputs {
+  std::string json, csv, html;
+};
+
+// Writes the report files that were asked for; false (after saying why) if one failed.
+bool write_reports(const lab::Report& report, const Outputs& outputs) {
+  bool ok = true;
+  auto write = [&](const std::string& path, const std::string& contents, const char* what) {
+    if (path.empty()) return;
+    if (auto why = lab::write_file_atomically(path, contents)) {
+      std::cerr << "vkv-lab: error: writing " << path << ": " << *why << '\n';
+      ok = false;
+    } else {
+      std::cout << "  " << what << ' ' << path << '\n';
+    }
+  };
+  write(outputs.html, lab::to_html(report), "report:   ");
+  write(outputs.json, lab::to_json(report), "raw JSON: ");
+  write(outputs.csv, lab::to_csv(report), "raw CSV:  ");
+  return ok;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+int run_race_command(int rounds) {
+  const lab::RaceSummary race = lab::run_race(rounds);
+  std::cout << "The race (seed guide, \"Race Condition Scenario\"): two threads read the same "
+               "customer, meet at a barrier, then both write.\n\n"
+            << lab::race_story(race);
+  return race.vkv_lost_updates == 0 ? 0 : 1;
+}
+
+int run_sweep_command(const lab::SweepPlan& plan, const Outputs& outputs,
+                      const std::string& command) {
+  const auto start = std::chrono::steady_clock::now();
+  lab::Report report;
+  report.command = command;
+  report.date = lab::utc_timestamp();
+  report.machine = lab::describe_machine();
+  std::cout << "Sweep: " << plan.cell_count() << " cells of " << plan.duration.count()
+            << " ms (about " << (plan.cell_count() * plan.duration.count() + 999) / 1000 << " s)\n";
+  report.cells = lab::run_sweep(plan);
+  report.finding = lab::finding(report.cells);
+  report.wall_seconds = seconds_since(start);
+  std::cout << lab::text_table(report.cells) << "\nFinding: " << report.finding << '\n';
+  if (!outputs.json.empty() || !outputs.csv.empty() || !outputs.html.empty()) std::cout << '\n';
+  return write_reports(report, outputs) ? 0 : 1;
+}
+
+int run_demo(const std::string& out_dir, const std::string& command) {
+  if (auto why = lab::check_writable_directory(out_dir)) {
+    throw UsageError("--out: cannot write report files into '" + out_dir + "': " + *why);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  lab::Report report;
+  report.command = command;
+  report.date = lab::utc_timestamp();
+  report.machine = lab::describe_machine();
+
+  std::cout << "vkv-lab: optimistic concurrency, live, on " << report.machine.cpus << " CPUs ("
+            << report.machine.cpu_model << ")\n\n";
+
+  constexpr int kRounds = 1000;
+  std::cout << "1. The race (seed guide, \"Race Condition Scenario\"), " << kRounds
+            << " rounds with two real threads.\n"
+               "   Both workers read the customer, meet at a barrier, then write: A renames "
+               "it, B deposits.\n\n";
+  report.race = lab::run_race(kRounds);
+  std::cout << lab::race_story(*report.race) << '\n';
+
+  lab::SweepPlan plan;
+  plan.threads = {2, 4, 8};
+  plan.keys = {1, 8};
+  plan.strategies = workload::all_strategies();
+  plan.duration = std::chrono::milliseconds(150);
+  std::cout << "2. The strategies: " << plan.threads.size() << " thread counts x "
+            << plan.keys.size() << " hot-key counts x " << plan.strategies.size()
+            << " retry strategies, " << plan.duration.count() << " ms each, 100% writes (about "
+            << (plan.cell_count() * plan.duration.count() + 999) / 1000 << " s).\n\n";
+  report.cells = lab::run_sweep(plan);
+  report.finding = lab::finding(report.cells);
+  std::cout << lab::text_table(report.cells) << "\n   Finding: " << report.finding << "\n\n";
+
+  report.wall_seconds = seconds_since(start);
+  std::cout << "3. The report\n";
+  const Outputs outputs{in_directory(out_dir, "vkv-lab-report.json"),
+                        in_directory(out_dir, "vkv-lab-report.csv"),
+                        in_directory(out_dir, "vkv-lab-report.html")};
+  const bool written = write_reports(report, outputs);
+  std::printf("\nDemo took %.1f s.\n", seconds_since(start));
+  if (report.race->vkv_lost_updates != 0) {
+    std::cerr << "vkv-lab: error: vkv lost " << report.race->vkv_lost_updates
+              << " updates in the race\n";
+    return 1;
+  }
+  return written ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "vkv-lab: the contention and retry-strategy lab of vkv.\n"
+      "With no subcommand, runs the guided demo (under a minute): the lost-update race, a "
+      "retry-strategy sweep, and a report (HTML with charts, JSON, CSV).",
+      "vkv-lab"};
+  std::string demo_out = ".";
+  app.add_option("--out", demo_out, "Directory for the demo's vkv-lab-report.{html,json,csv}")
+      ->type_name("DIR")
+      ->default_str(".");
+
+  CLI::App* race = app.add_subcommand("race", "Play the lost-update race: plain map vs vkv");
+  std::string rounds_text = "1000";
+  race->add_option("--rounds", rounds_text, "Rounds (one customer each)")
+      ->type_name("N")
+      ->default_str("1000");
+
+  CLI::App* sweep = app.add_subcommand("sweep", "Measure retry strategies over threads x hot keys");
+  std::string threads_text = "1,2,4", keys_text = "1,16", zipf_text, write_share_text = "1",
+              duration_text = "0.2", strategies_text = "all", seed_text = "42";
+  Outputs sweep_outputs;
+  std::string sweep_out;
+  sweep->add_option("--threads", threads_text, "Thread counts, comma-separated")
+      ->type_name("N,...")
+      ->default_str(threads_text);
+  sweep->add_option("--keys", keys_text, "Hot-key counts, comma-separated")
+      ->type_name("N,...")
+      ->default_str(keys_text);
+  sweep
+      ->add_option("--zipf", zipf_text, "Pick keys by Zipf with this theta >= 0 (default: uniform)")
+      ->type_name("THETA");
+  sweep->add_option("--write-share", write_share_text, "Share of operations that write, in [0,1]")
+      ->type_name("P")
+      ->default_str(write_share_text);
+  sweep->add_option("--duration", duration_text, "Seconds per cell")
+      ->type_name("S")
+      ->default_str(duration_text);
+  sweep
+      ->add_option("--strategies", strategies_text,
+                   "Comma-separated, or all: no-backoff, exponential, full-jitter, "
+                   "equal-jitter, decorrelated-jitter, adaptive, pessimistic")
+      ->type_name("A,B,...")
+      ->default_str(strategies_text);
+  sweep->add_option("--seed", seed_text, "Seed of every cell")->type_name("N")->default_str("42");
+  sweep->add_option("--json", sweep_outputs.json, "Write the raw figures as JSON")
+      ->type_name("FILE");
+  sweep->add_option("--csv", sweep_outputs.csv, "Write the raw figures as CSV")->type_name("FILE");
+  sweep->add_option("--html", sweep_outputs.html, "Write the HTML report")->type_name("FILE");
+  sweep->add_option("--out", sweep_out, "Write vkv-lab-report.{html,json,csv} into DIR")
+      ->type_name("DIR");
+  app.require_subcommand(0, 1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help
+    std::string message = error.what();
+    for (char& ch : message) {
+      if (ch == '\n') ch = ' ';
+    }
+    std::cerr << "vkv-lab: error: " << message << " (see vkv-lab --help)\n";
+    return kUsageError;
+  }
+
+  const std::string command = command_line(argc, argv);
+  try {
+    if (*race) {
+      return run_race_command(static_cast<int>(
+          parse_integer("--rounds", rounds_text, 1, 1'000'000, "the round count")));
+    }
+    if (*sweep) {
+      lab::SweepPlan plan;
+      for (const std::string& item : split_list(threads_text)) {
+        plan.threads.push_back(
+            static_cast<int>(parse_integer("--threads", item, 1, 1024, "a thread count")));
+      }
+      for (const std::string& item : split_list(keys_text)) {
+        plan.keys.push_back(
+            static_cast<std::size_t>(parse_integer("--keys", item, 1, 100'000'000, "a key count")));
+      }
+      if (!zipf_text.empty()) {
+        plan.distribution = workload::Distribution::zipf;
+        plan.zipf_theta = parse_real("--zipf", zipf_text);
+        if (plan.zipf_theta < 0) throw UsageError("--zipf: theta must be >= 0, got " + zipf_text);
+      }
+      plan.write_share = parse_real("--write-share", write_share_text);
+      if (plan.write_share < 0 || plan.write_share > 1) {
+        throw UsageError("--write-share: must be in [0, 1], got " + write_share_text);
+      }
+      const double seconds = parse_real("--duration", duration_text);
+      if (seconds <= 0 || seconds > 3600) {
+        throw UsageError("--duration: seconds per cell must be in (0, 3600], got " + duration_text);
+      }
+      plan.duration =
+          std::chrono::milliseconds(std::max<long long>(1, std::llround(seconds * 1e3)));
+      plan.strategies = parse_strategies(strategies_text);
+      plan.seed =
+          static_cast<std::uint64_t>(parse_integer("--seed", seed_text, 0, INT64_MAX, "the seed"));
+      if (!sweep_out.empty()) {
+        if (auto why = lab::check_writable_directory(sweep_out)) {
+          throw UsageError("--out: cannot write report files into '" + sweep_out + "': " + *why);
+        }
+        if (sweep_outputs.json.empty())
+          sweep_outputs.json = in_directory(sweep_out, "vkv-lab-report.json");
+        if (sweep_outputs.csv.empty())
+          sweep_outputs.csv = in_directory(sweep_out, "vkv-lab-report.csv");
+        if (sweep_outputs.html.empty())
+          sweep_outputs.html = in_directory(sweep_out, "vkv-lab-report.html");
+      }
+      if (!sweep_outputs.json.empty()) require_writable_file("--json", sweep_outputs.json);
+      if (!sweep_outputs.csv.empty()) require_writable_file("--csv", sweep_outputs.csv);
+      if (!sweep_outputs.html.empty()) require_writable_file("--html", sweep_outputs.html);
+      return run_sweep_command(plan, sweep_outputs, command);
+    }
+    return run_demo(demo_out, command);
+  } catch (const UsageError& error) {
+    std::cerr << "vkv-lab: error: " << error.what() << '\n';
+    return kUsageError;
+  } catch (const std::exception& error) {
+    // vkv_workload refusing a cell, or its counters' invariant breaking.
+    std::cerr << "vkv-lab: error: " << error.what() << '\n';
+    return 1;
+  }
+}

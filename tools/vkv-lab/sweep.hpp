@@ -1,0 +1,32 @@
+// Runs the cells of a sweep (threads x keys x strategies) through vkv_workload, with a
+// progress bar on stderr when stderr is a terminal.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "workload/workload.hpp"
+
+namespace vkv::lab {
+
+struct SweepPlan {
+  std::vector<int> threads;
+  std::vector<std::size_t> keys;
+  std::vector<workload::Strategy> strategies;
+  workload::Distribution distribution = workload::Distribution::uniform;
+  double zipf_theta = 0.99;
+  double write_share = 1.0;
+  std::chrono::milliseconds duration{200};
+  std::uint64_t seed = 42;
+
+  std::size_t cell_count() const { return threads.size() * keys.size() * strategies.size(); }
+};
+
+// Cells in order threads, then keys, then strategy (so one setting's strategies are
+// adjacent, as the report groups them). Every cell uses the same seed: strategies
+// in one setting then face the same key sequence.
+std::vector<workload::CellResult> run_sweep(const SweepPlan& plan);
+
+}  // namespace vkv::lab
