@@ -1,0 +1,358 @@
+// Single-operation costs of vkv, each beside its nearest peer in the same binary:
+//   find               vs tbb::concurrent_hash_map find + copy (const_accessor),
+//                         libcuckoo find, std::unordered_map under std::shared_mutex;
+//   update_with_version vs CHM accessor assign, libcuckoo update_fn, the mutex map,
+//                         each checking and bumping a per-record uint64 version;
+//   create, erase      vs the peers' insert / version-checked erase;
+//   version generation (detail::next_version) vs Boost's random UUID generator and a
+//                         shared atomic counter;
+//   the first find of a thread that never used vkv before (thread attach included);
+//   the epoch read side: find and an empty Guard with symmetric vs asymmetric fences.
+//
+// Names: BM_<Unit>_<Scenario>/<records>, Unit in {Vkv, Chm, Cuckoo, MutexMap, Epoch,
+// Version}. Keys are "user%010d" strings, values 32 bytes (bench/peers/common.hpp).
+// Record counts: 100k and 1M; VKV_BENCH_KEYS=<n> replaces both (smoke runs).
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <boost/uuid/random_generator.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "peers/chm_peer.hpp"
+#include "peers/common.hpp"
+#include "peers/cuckoo_peer.hpp"
+#include "peers/mutex_map_peer.hpp"
+#include "vkv/detail/epoch.hpp"
+#include "vkv/detail/version_generator.hpp"
+#include "vkv/store.hpp"
+
+namespace {
+
+using namespace vkv_bench;
+
+// ---- Subjects: vkv and the peers behind one shape -------------------------------
+
+struct VkvSubject {
+  static constexpr const char* kName = "Vkv";
+  using VersionType = vkv::Version;
+  vkv::Store<Value32> store;
+
+  VersionType create(const std::string& key, const Value32& value) {
+    return store.create(key, value).version;
+  }
+  auto find(const std::string& key) const { return store.find(key); }
+  void update(const std::string& key, VersionType& version, const Value32& value) {
+    version = store.update_with_version(key, version, value).version;
+  }
+  void erase(const std::string& key, const VersionType& version) { store.erase(key, version); }
+};
+
+template <class Peer>
+struct PeerSubject {
+  static constexpr const char* kName = Peer::kName;
+  using VersionType = std::uint64_t;
+  Peer map;
+
+  VersionType create(const std::string& key, const Value32& value) {
+    if (!map.insert(key, value)) std::abort();  // keys are unique by construction
+    return 1;
+  }
+  auto find(const std::string& key) const { return map.find(key); }
+  void update(const std::string& key, VersionType& version, const Value32& value) {
+    if (!map.update(key, version, value)) std::abort();  // partitions never conflict
+    ++version;
+  }
+  void erase(const std::string& key, const VersionType& version) {
+    if (!map.erase(key, version)) std::abort();
+  }
+};
+
+// ---- Shared data ----------------------------------------------------------------
+
+const std::vector<std::string>& base_keys(std::size_t n) {
+  static std::mutex mutex;
+  static std::map<std::size_t, std::vector<std::string>> cache;
+  std::lock_guard lock(mutex);
+  auto& keys = cache[n];
+  if (keys.empty()) keys = make_keys(0, n);
+  return keys;
+}
+
+// The order keys are visited in: random, fixed seed, the same for every subject.
+const std::vector<std::uint32_t>& picks(std::size_t n) {
+  static std::mutex mutex;
+  static std::map<std::size_t, std::vector<std::uint32_t>> cache;
+  std::lock_guard lock(mutex);
+  auto& order = cache[n];
+  if (order.empty()) {
+    SplitMix random{0x5eed + n};
+    order.resize(std::size_t{1} << 20);
+    for (auto& i : order) i = static_cast<std::uint32_t>(random.below(n));
+  }
+  return order;
+}
+
+// A store holding n records, with the version of each as last written (so version-
+// checked writes always succeed). Built once per (subject, n), on first use, by
+// whichever benchmark thread gets there first; reused by every benchmark after.
+template <class Subject>
+struct Fixture {
+  Subject subject;
+  std::vector<typename Subject::VersionType> versions;
+};
+
+template <class Subject>
+Fixture<Subject>& fixture(std::size_t n) {
+  static std::mutex mutex;
+  static std::map<std::size_t, std::unique_ptr<Fixture<Subject>>> cache;
+  std::lock_guard lock(mutex);
+  auto& slot = cache[n];
+  if (!slot) {
+    slot = std::make_unique<Fixture<Subject>>();
+    const auto& keys = base_keys(n);
+    slot->versions.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      slot->versions.push_back(slot->subject.create(keys[i], make_value(i)));
+    }
+  }
+  return *slot;
+}
+
+// Thread t of T owns the records whose index is t modulo T: writers never conflict.
+std::size_t owned(std::uint32_t pick, int thread, int threads, std::size_t n) {
+  std::size_t i = pick - pick % static_cast<std::uint32_t>(threads) + thread;
+  return i < n ? i : static_cast<std::size_t>(thread);
+}
+
+// ---- Benchmarks -----------------------------------------------------------------
+
+template <class Subject>
+void find(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& f = fixture<Subject>(n);
+  const auto& keys = base_keys(n);
+  const auto& order = picks(n);
+  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    auto found = f.subject.find(keys[order[j++ & (order.size() - 1)]]);
+    benchmark::DoNotOptimize(found);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+template <class Subject>
+void update(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& f = fixture<Subject>(n);
+  const auto& keys = base_keys(n);
+  const auto& order = picks(n);
+  const Value32 values[2] = {make_value(1), make_value(2)};
+  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    const std::size_t i =
+        owned(order[j & (order.size() - 1)], state.thread_index(), state.threads(), n);
+    f.subject.update(keys[i], f.versions[i], values[j & 1]);
+    ++j;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Creates (or erases) ops records per thread beyond the n already there; the run has
+// a fixed iteration count so the store grows by a known amount, and is put back as it
+// was afterwards (untimed).
+std::size_t write_ops(std::size_t n) {
+  return smoke_run() ? n / 2 + 1 : std::max<std::size_t>(n / 2, 100000);
+}
+
+template <class Subject>
+void create(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& f = fixture<Subject>(n);
+  const std::size_t ops = write_ops(n);
+  const auto keys = make_keys(n + static_cast<std::size_t>(state.thread_index()) * ops, ops);
+  std::vector<typename Subject::VersionType> made(ops);
+  const Value32 value = make_value(3);
+  std::size_t j = 0;
+  for (auto _ : state) {
+    made[j] = f.subject.create(keys[j], value);
+    ++j;
+  }
+  for (std::size_t i = 0; i < j; ++i) f.subject.erase(keys[i], made[i]);
+  state.SetItemsProcessed(state.iterations());
+}
+
+template <class Subject>
+void erase(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& f = fixture<Subject>(n);
+  const std::size_t ops = write_ops(n);
+  const auto keys = make_keys(n + static_cast<std::size_t>(state.thread_index()) * ops, ops);
+  std::vector<typename Subject::VersionType> made;
+  made.reserve(ops);
+  const Value32 value = make_value(4);
+  for (const auto& key : keys) made.push_back(f.subject.create(key, value));
+  std::size_t j = 0;
+  for (auto _ : state) {
+    f.subject.erase(keys[j], made[j]);
+    ++j;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// The first operation of a brand-new thread: for vkv this includes attaching the
+// thread to the epoch scheme (a reused ThreadRecord, since earlier threads exited).
+// Thread creation and join are outside the measured time (manual timing).
+template <class Subject>
+void first_find(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& f = fixture<Subject>(n);
+  const auto& keys = base_keys(n);
+  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    double seconds = 0;
+    const std::string& key = keys[(j++ * 2654435761u) % n];
+    std::thread fresh([&] {
+      const auto start = std::chrono::steady_clock::now();
+      auto found = f.subject.find(key);
+      benchmark::DoNotOptimize(found);
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    });
+    fresh.join();
+    state.SetIterationTime(seconds);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// find under a given fence mode. set_fence_mode is allowed only while no other thread
+// uses vkv: thread 0 switches after the fixture exists (other benchmark threads are
+// then at most looking the fixture up, which does not touch vkv) and before the loop's
+// start barrier; it switches back after the loop's end barrier.
+template <vkv::detail::epoch::FenceMode Mode>
+void find_with_fence(benchmark::State& state) {
+  namespace epoch = vkv::detail::epoch;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& f = fixture<VkvSubject>(n);
+  const epoch::FenceMode before = epoch::fence_mode();
+  if (state.thread_index() == 0) epoch::set_fence_mode(Mode);
+  const auto& keys = base_keys(n);
+  const auto& order = picks(n);
+  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    auto found = f.subject.find(keys[order[j++ & (order.size() - 1)]]);
+    benchmark::DoNotOptimize(found);
+  }
+  if (state.thread_index() == 0) {
+    if (epoch::fence_mode() != Mode) state.SkipWithError("fence mode not available");
+    epoch::set_fence_mode(before);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+template <vkv::detail::epoch::FenceMode Mode>
+void empty_guard(benchmark::State& state) {
+  namespace epoch = vkv::detail::epoch;
+  const epoch::FenceMode before = epoch::fence_mode();
+  if (state.thread_index() == 0) epoch::set_fence_mode(Mode);
+  for (auto _ : state) {
+    epoch::Guard guard;
+    benchmark::ClobberMemory();
+  }
+  if (state.thread_index() == 0) {
+    if (epoch::fence_mode() != Mode) state.SkipWithError("fence mode not available");
+    epoch::set_fence_mode(before);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void version_generate(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(vkv::detail::next_version());
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Peers: Boost.UUID's v4 generators. random_generator reads the OS entropy source
+// for every UUID (Boost >= 1.67); random_generator_mt19937 runs a per-thread
+// Mersenne Twister seeded once.
+void version_boost_random(benchmark::State& state) {
+  boost::uuids::random_generator generator;
+  for (auto _ : state) benchmark::DoNotOptimize(generator());
+  state.SetItemsProcessed(state.iterations());
+}
+
+void version_boost_mt19937(benchmark::State& state) {
+  boost::uuids::random_generator_mt19937 generator;
+  for (auto _ : state) benchmark::DoNotOptimize(generator());
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Peer: one process-wide counter, the obvious unique-version scheme (a shared line).
+void version_shared_counter(benchmark::State& state) {
+  static std::atomic<std::uint64_t> counter{0};
+  // relaxed: only uniqueness is wanted, which any order gives.
+  for (auto _ : state) benchmark::DoNotOptimize(counter.fetch_add(1, std::memory_order_relaxed));
+  state.SetItemsProcessed(state.iterations());
+}
+
+// ---- Registration ---------------------------------------------------------------
+
+std::vector<std::size_t> record_counts() {
+  if (smoke_run()) return {scaled_keys(0)};
+  return {100000, 1000000};
+}
+
+template <class Fn>
+benchmark::internal::Benchmark* add(const std::string& name, Fn fn) {
+  return benchmark::RegisterBenchmark(name.c_str(), fn)->Threads(1)->Threads(2)->UseRealTime();
+}
+
+template <class Subject>
+void register_subject(std::size_t n) {
+  const std::string unit = std::string("BM_") + Subject::kName + "_";
+  const auto i = static_cast<std::int64_t>(n);
+  const std::size_t ops = write_ops(n);
+  add(unit + "Find", find<Subject>)->Arg(i);
+  add(unit + "UpdateWithVersion", update<Subject>)->Arg(i);
+  add(unit + "Create", create<Subject>)->Arg(i)->Iterations(static_cast<std::int64_t>(ops));
+  add(unit + "Erase", erase<Subject>)->Arg(i)->Iterations(static_cast<std::int64_t>(ops));
+  benchmark::RegisterBenchmark((unit + "FirstFind").c_str(), first_find<Subject>)
+      ->Arg(i)
+      ->Threads(1)
+      ->UseManualTime()
+      ->Iterations(smoke_run() ? 10 : 2000);
+}
+
+void register_all() {
+  using vkv::detail::epoch::FenceMode;
+  for (std::size_t n : record_counts()) {
+    register_subject<VkvSubject>(n);
+    register_subject<PeerSubject<ChmPeer>>(n);
+    register_subject<PeerSubject<CuckooPeer>>(n);
+    register_subject<PeerSubject<MutexMapPeer>>(n);
+    const auto i = static_cast<std::int64_t>(n);
+    add("BM_Vkv_FindFenceSymmetric", find_with_fence<FenceMode::symmetric>)->Arg(i);
+    add("BM_Vkv_FindFenceAsymmetric", find_with_fence<FenceMode::asymmetric>)->Arg(i);
+  }
+  add("BM_Epoch_GuardSymmetric", empty_guard<FenceMode::symmetric>);
+  add("BM_Epoch_GuardAsymmetric", empty_guard<FenceMode::asymmetric>);
+  add("BM_Version_Generate", version_generate);
+  add("BM_Version_BoostRandom", version_boost_random);
+  add("BM_Version_BoostMt19937", version_boost_mt19937);
+  add("BM_Version_SharedCounter", version_shared_counter);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,74 @@
+// Shared by every benchmark: the value type, the keys, and the scale knobs.
+//
+// Every store under test (vkv and each peer) holds the same Value32 under the same
+// std::string keys, so a difference in a figure is a difference in the store.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace vkv_bench {
+
+// The record payload: 32 bytes, trivially copyable (like a small row).
+struct Value32 {
+  std::array<char, 32> bytes{};
+};
+
+inline Value32 make_value(std::uint64_t seed) {
+  Value32 v;
+  for (std::size_t i = 0; i < v.bytes.size(); ++i) {
+    v.bytes[i] = static_cast<char>('a' + (seed + i) % 26);
+  }
+  return v;
+}
+
+// YCSB-style key: "user" + the number zero-padded to 10 digits (14 characters, so
+// libstdc++ keeps it inline in the std::string: no key allocation for any store).
+inline std::string make_key(std::uint64_t i) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "user%010llu", static_cast<unsigned long long>(i));
+  return buffer;
+}
+
+inline std::vector<std::string> make_keys(std::uint64_t first, std::size_t count) {
+  std::vector<std::string> keys;
+  keys.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) keys.push_back(make_key(first + i));
+  return keys;
+}
+
+// VKV_BENCH_KEYS overrides every record count (the smoke run sets it small so each
+// benchmark runs once, quickly); unset, the benchmarks use their documented sizes.
+inline std::size_t scaled_keys(std::size_t normal) {
+  if (const char* env = std::getenv("VKV_BENCH_KEYS")) {
+    const long long value = std::atoll(env);
+    if (value > 0) return static_cast<std::size_t>(value);
+  }
+  return normal;
+}
+
+inline bool smoke_run() { return std::getenv("VKV_BENCH_KEYS") != nullptr; }
+
+// splitmix64: a cheap, well-mixed per-thread random stream for picking keys.
+struct SplitMix {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n) (Lemire's multiply-shift; bias is negligible for n << 2^64).
+  std::uint64_t below(std::uint64_t n) {
+    __extension__ using U128 = unsigned __int128;  // GCC/Clang; -Wpedantic-clean
+    return static_cast<std::uint64_t>((static_cast<U128>(next()) * n) >> 64);
+  }
+};
+
+}  // namespace vkv_bench
