@@ -25,14 +25,14 @@ vkv_add_test(lin_store_test ${vkv_proof_dir}/lin/lin_store_test.cpp LABELS concu
 vkv_add_test(stress_counter_test ${vkv_proof_dir}/stress/counter_test.cpp LABELS concurrency)
 vkv_add_test(stress_churn_test ${vkv_proof_dir}/stress/churn_test.cpp LABELS concurrency)
 vkv_add_test(stress_teardown_test ${vkv_proof_dir}/stress/teardown_test.cpp LABELS concurrency)
-#vkv_add_test(stress_garbage_test ${vkv_proof_dir}/stress/garbage_test.cpp LABELS concurrency)
+vkv_add_test(stress_garbage_test ${vkv_proof_dir}/stress/garbage_test.cpp LABELS concurrency)
 
 # Faults and bad input. The allocation-failure test replaces global operator new, so
 # it is a binary of its own.
-#vkv_add_test(fault_test ${vkv_proof_dir}/fault_test.cpp LABELS concurrency)
-#vkv_add_test(fault_alloc_test ${vkv_proof_dir}/fault_alloc_test.cpp)
+vkv_add_test(fault_test ${vkv_proof_dir}/fault_test.cpp LABELS concurrency)
+vkv_add_test(fault_alloc_test ${vkv_proof_dir}/fault_alloc_test.cpp)
 
 # The fuzzer's decoder as a plain test over the committed seed corpus.
-#vkv_add_test(fuzz_corpus_test ${vkv_proof_dir}/fuzz/corpus_test.cpp)
-#target_compile_definitions(fuzz_corpus_test PRIVATE
-#  VKV_FUZZ_CORPUS_DIR="${vkv_proof_dir}/fuzz/corpus")
+vkv_add_test(fuzz_corpus_test ${vkv_proof_dir}/fuzz/corpus_test.cpp)
+target_compile_definitions(fuzz_corpus_test PRIVATE
+  VKV_FUZZ_CORPUS_DIR="${vkv_proof_dir}/fuzz/corpus")

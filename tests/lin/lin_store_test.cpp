@@ -23,8 +23,24 @@ struct RunSummary {
   std::size_t histories = 0;
   std::size_t states_explored = 0;
   std::size_t non_linearizable = 0;
+  std::size_t overlapping = 0;  // operations whose interval overlaps another's
   std::string first_failure;
 };
+
+// How many operations of `h` ran concurrently with at least one other: a history with
+// none is sequential and proves little.
+std::size_t count_overlapping(const std::vector<Operation>& h) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    for (std::size_t j = 0; j < h.size(); ++j) {
+      if (i != j && h[i].call < h[j].ret && h[j].call < h[i].ret) {
+        ++n;
+        break;
+      }
+    }
+  }
+  return n;
+}
 
 // Checks every per-key history of a recorded run; stops describing after the first.
 RunSummary check_run(const std::vector<RawOp>& all, const WorkloadConfig& cfg) {
@@ -34,6 +50,7 @@ RunSummary check_run(const std::vector<RawOp>& all, const WorkloadConfig& cfg) {
     s.operations += h.size();
     ++s.histories;
     s.states_explored += r.states_explored;
+    s.overlapping += count_overlapping(h);
     if (!r.linearizable) {
       if (s.non_linearizable++ == 0) s.first_failure = describe(h);
     }
@@ -65,9 +82,11 @@ void expect_linearizable(const WorkloadConfig& cfg) {
   // The workload must exercise both outcomes, or the check is vacuous.
   EXPECT_GT(successes, all.size() / 10);
   EXPECT_GT(conflicts, 0u);
+  EXPECT_GT(s.overlapping, all.size() / 100) << "hardly any operations overlapped";
   std::cout << "[lin] checked " << s.operations << " operations in " << s.histories
             << " per-key histories (" << successes << " successful writes, " << conflicts
-            << " conflicts, " << s.states_explored << " search steps)\n";
+            << " conflicts, " << s.overlapping << " overlapping another, " << s.states_explored
+            << " search steps)\n";
 }
 
 TEST(LinStore, TwoHotKeysFourThreads) {

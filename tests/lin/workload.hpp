@@ -177,6 +177,11 @@ class Client {
     // acq_rel: a call stamped after another's return then happens after that return
     // (both are RMWs on one atomic), which is the real-time order the checker needs.
     op.call = clock_.fetch_add(1, std::memory_order_acq_rel);
+    // Sometimes give the CPU away inside the call's interval, so that calls overlap
+    // even on a loaded two-core machine where the threads rarely run in parallel. A
+    // wider interval only admits more orders; the store must still explain them.
+    const bool yield_inside = coin(25);
+    if (yield_inside) std::this_thread::yield();
     switch (op.kind) {
       case OpKind::create:
         if (use_try) {
@@ -231,6 +236,7 @@ class Client {
         }
         break;
     }
+    if (yield_inside) std::this_thread::yield();
     op.ret = clock_.fetch_add(1, std::memory_order_acq_rel);
 
     learn(key, op.record);
@@ -254,6 +260,7 @@ template <class S>
 std::vector<RawOp> run_workload(S& store, const WorkloadConfig& cfg) {
   std::atomic<std::uint64_t> clock{1};
   std::barrier start(cfg.threads);
+  std::atomic<int> awake{0};
   std::vector<std::vector<RawOp>> per_thread(static_cast<std::size_t>(cfg.threads));
   std::vector<std::thread> threads;
   for (int t = 0; t < cfg.threads; ++t) {
@@ -263,6 +270,13 @@ std::vector<RawOp> run_workload(S& store, const WorkloadConfig& cfg) {
       out.reserve(static_cast<std::size_t>(cfg.rounds * cfg.ops_per_thread));
       for (int round = 0; round < cfg.rounds; ++round) {
         start.arrive_and_wait();
+        // The barrier wakes threads one by one, and a woken thread could finish its
+        // few operations before the next is scheduled: then nothing overlaps. So every
+        // thread also waits, yielding, until all are awake. acq_rel/acquire: only the
+        // count matters, but the gate must not be reordered with the round's calls.
+        awake.fetch_add(1, std::memory_order_acq_rel);
+        const int all_awake = cfg.threads * (round + 1);
+        while (awake.load(std::memory_order_acquire) < all_awake) std::this_thread::yield();
         client.run_round(round, cfg, out);
       }
     });
