@@ -69,7 +69,9 @@ TEST(StoreTransformTest, RunsAfterTheCommitAndMayCallBackIntoTheStore) {
         // The commit is visible to a read from inside transform...
         auto seen = store.find("a");
         EXPECT_TRUE(seen.has_value());
-        if (seen) EXPECT_TRUE(same_record(*seen, committed));
+        if (seen) {
+          EXPECT_TRUE(same_record(*seen, committed));
+        }
         // ...and a write from inside transform neither deadlocks nor conflicts.
         return store.update_with_version("a", committed.version, Customer{"Ada", 3});
       });
@@ -158,7 +160,7 @@ TEST(StorePatchCallbackTest, WriteFromInsideMutateWinsAndThePatchConflicts) {
   // the version check and the compare-and-swap; the patch must then fail, not overwrite.
   CustomerStore store(customer_options());
   auto v1 = store.create("a", Customer{"Ada", 1});
-  CustomerRecord inner;
+  CustomerRecord inner{};
   EXPECT_THROW(store.patch_with_version(
                    "a", v1.version,
                    [&](Customer& c) {

@@ -25,8 +25,8 @@ constexpr vkv::ReadOptions kReadDeleted{.include_soft_deleted = true};
 class StoreTryTest : public ::testing::Test {
  protected:
   CustomerStore store{customer_options()};
-  CustomerRecord v1, v2;  // "a": v1 is stale, v2 current
-  CustomerRecord d;       // "d": soft-deleted
+  CustomerRecord v1{}, v2{};  // "a": v1 is stale, v2 current
+  CustomerRecord d{};         // "d": soft-deleted
 
   void SetUp() override {
     v1 = store.create("a", Customer{"Ada", 1});
