@@ -36,9 +36,11 @@ class Progress {
                    0, kWidth);
     std::string bar(static_cast<std::size_t>(filled), '#');
     bar.append(static_cast<std::size_t>(kWidth - filled), '.');
-    std::fprintf(stderr, "\r\033[K[%s] %zu/%zu  %d threads x %zu keys, %s  ~%.0f s left",
-                 bar.c_str(), done + 1, total_, next.threads, next.keys,
-                 std::string(workload::strategy_name(next.strategy)).c_str(), left);
+    std::fprintf(stderr, "\r\033[K[%s] %zu/%zu  %d thread%s x %zu key%s, %s  ~%.*f s left",
+                 bar.c_str(), std::min(done + 1, total_), total_, next.threads,
+                 next.threads == 1 ? "" : "s", next.keys, next.keys == 1 ? "" : "s",
+                 std::string(workload::strategy_name(next.strategy)).c_str(), left < 10 ? 1 : 0,
+                 std::max(0.0, left));
     std::fflush(stderr);
   }
 
