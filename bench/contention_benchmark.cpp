@@ -10,6 +10,7 @@
 //   VKV_BENCH_SMOKE=1      10 ms cells and a small set of cells (CI: seconds).
 //   VKV_CONTENTION_MS=<n>  cell duration in ms (default 150).
 //   VKV_CONTENTION_SEED=<n> workload seed (default 42), to repeat cells independently.
+//   VKV_CONTENTION_WORK_NS=<n> busy work inside each read-modify-write (default 0).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -40,6 +41,13 @@ std::chrono::milliseconds cell_duration() {
   const char* env = std::getenv("VKV_CONTENTION_MS");
   const long ms = env ? std::atol(env) : 0;
   return std::chrono::milliseconds(ms > 0 ? ms : 150);
+}
+
+// VKV_CONTENTION_WORK_NS: CellConfig::mutate_work for every cell (default 0).
+std::chrono::nanoseconds mutate_work() {
+  const char* env = std::getenv("VKV_CONTENTION_WORK_NS");
+  const long long ns = env ? std::atoll(env) : 0;
+  return std::chrono::nanoseconds(ns > 0 ? ns : 0);
 }
 
 std::uint64_t cell_seed() {
@@ -74,6 +82,7 @@ void report(benchmark::State& state, const CellResult& r) {
 void run(benchmark::State& state, CellConfig config) {
   config.duration = cell_duration();
   config.seed = cell_seed();
+  config.mutate_work = mutate_work();
   Arena& arena = arena_for(config.keys);  // built outside the timed cell
   for (auto _ : state) {
     const CellResult r = vkv::workload::run_cell(config, arena);

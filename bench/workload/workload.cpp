@@ -136,6 +136,14 @@ struct alignas(64) Tally {
   char pad[64] = {};
 };
 
+// Busy work of a given length (no sleep: the window must stay on the CPU).
+void spin_for(std::chrono::nanoseconds work) noexcept {
+  if (work.count() <= 0) return;
+  const auto until = Clock::now() + work;
+  while (Clock::now() < until) {
+  }
+}
+
 double zeta(std::uint64_t n, double theta) {
   double sum = 0;
   for (std::uint64_t i = 1; i <= n; ++i) sum += 1.0 / std::pow(static_cast<double>(i), theta);
@@ -304,6 +312,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   const bool always_write = config.write_share >= 1.0;
   const auto write_below = static_cast<std::uint64_t>(config.write_share * 0x1.0p64);
   const std::uint64_t keys = config.keys;
+  const std::chrono::nanoseconds work = config.mutate_work;
   const auto retry_bins = static_cast<std::size_t>(std::max(0, config.max_retries)) + 1;
 
   // relaxed: a stop signal only needs to arrive eventually; the tallies it guards are
@@ -332,11 +341,17 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
             LockedMap::accessor locked;  // the key's write lock, held across the RMW
             map->find(locked, key);
             ++locked->second;
+            spin_for(work);
             calls = 1;
           } else {
             try {
               store->update_with_retry(
-                  key, [&calls](std::uint64_t& value) { ++calls, ++value; }, policy);
+                  key,
+                  [&calls, work](std::uint64_t& value) {
+                    ++calls, ++value;
+                    spin_for(work);
+                  },
+                  policy);
             } catch (const OptimisticLockError&) {
               committed = false;
             }

@@ -61,6 +61,11 @@ struct CellConfig {
   std::chrono::nanoseconds base_delay{0};
   std::chrono::nanoseconds max_delay{0};
   int max_retries = 1000;
+  // Time each read-modify-write spends inside its read..write window (spinning on
+  // steady_clock), standing for real work in mutate; 0 = a bare increment. Longer
+  // windows mean more conflicts at the same thread count. Pessimistic spins holding
+  // its lock.
+  std::chrono::nanoseconds mutate_work{0};
   // Optional progress hook for long sweeps: called from the calling thread (the
   // driver) about every 50 ms of the cell, with the fraction of the duration done
   // (0..1); never from a worker.
