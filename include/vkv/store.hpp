@@ -704,6 +704,14 @@ class Store {
       throw;
     }
 
+    // A failing entry seen after another thread aborted us need not have failed while
+    // the entries before it held (they may have changed since the abort released them),
+    // so that verdict is not linearizable: try again instead. Status still undecided
+    // here (acquire, after the failing load) means every installed entry was in place
+    // when the failing entry was read, so the verdict holds at that instant.
+    const bool stale_verdict =
+        outcome.verdict != Verdict::ok && installed > 0 &&
+        descriptor->status.load(std::memory_order_acquire) != detail::TxStatus::undecided;
     // Decide. On our own failure we abort; otherwise success unless someone aborted us.
     const detail::TxStatus status = outcome.verdict == Verdict::ok && installed == size
                                         ? detail::decide_commit(*descriptor)
@@ -727,7 +735,7 @@ class Store {
       }
       counters_.add(detail::Counter::writes, writes);
       for (auto& record : records) outcome.records.push_back(std::move(*record));
-    } else if (outcome.verdict == Verdict::ok) {
+    } else if (outcome.verdict == Verdict::ok || stale_verdict) {
       aborted = true;  // undecided entries were ours; nothing changed
     }
     // Helpers may still hold the descriptor (under their Guards): retire it.
