@@ -3,3 +3,4 @@
 # transaction_test replaces the global operator new (allocation-failure injection),
 # so it is a binary of its own.
 vkv_add_test(transaction_test ${PROJECT_SOURCE_DIR}/tests/transaction_test.cpp)
+vkv_add_test(batch_test ${PROJECT_SOURCE_DIR}/tests/batch_test.cpp)

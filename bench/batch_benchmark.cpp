@@ -1,0 +1,186 @@
+// Batches versus loops (issue 7): find_many(64 ids) against 64 calls of find, and
+// update_many(64 writes) against 64 calls of try_update_with_version, on a store of
+// 100k keys; plus the cost of the epoch Guard alone, which bounds what hoisting the
+// Guard out of a loop can save.
+//
+//   build/<dir>/bench/batch_benchmark --benchmark_out=batch.json --benchmark_out_format=json
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+#include <vkv/detail/epoch.hpp>
+#include <vkv/vkv.hpp>
+
+namespace {
+
+struct Payload {
+  std::int64_t a = 0;
+  std::int64_t b = 0;
+};
+
+using BenchStore = vkv::Store<Payload>;
+
+constexpr int kKeys = 100'000;
+constexpr int kBatch = 64;
+
+std::string key_of(int i) { return "user" + std::to_string(1'000'000 + i); }
+
+// One store for the whole binary (built on first use), so every benchmark reads the
+// same 100k keys.
+BenchStore& shared_store() {
+  static BenchStore* store = [] {
+    auto* s = new BenchStore();
+    for (int i = 0; i < kKeys; ++i) s->create(key_of(i), Payload{i, i});
+    return s;
+  }();
+  return *store;
+}
+
+// Batches of random ids (fixed seed per thread): kRounds batches, cycled through.
+std::vector<std::vector<std::string>> make_batches(std::uint64_t seed) {
+  constexpr int kRounds = 256;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> pick(0, kKeys - 1);
+  std::vector<std::vector<std::string>> batches(kRounds);
+  for (auto& batch : batches) {
+    for (int i = 0; i < kBatch; ++i) batch.push_back(key_of(pick(rng)));
+  }
+  return batches;
+}
+
+void BM_FindMany_Batch64(benchmark::State& state) {
+  BenchStore& store = shared_store();
+  const auto batches = make_batches(42 + static_cast<std::uint64_t>(state.thread_index()));
+  std::size_t round = 0;
+  std::int64_t found = 0;
+  for (auto _ : state) {
+    const auto answers = store.find_many(batches[round++ % batches.size()]);
+    found += static_cast<std::int64_t>(answers.size());
+    benchmark::DoNotOptimize(answers.data());
+  }
+  state.SetItemsProcessed(found);
+  state.counters["keys_per_s"] =
+      benchmark::Counter(static_cast<double>(found), benchmark::Counter::kIsRate);
+}
+
+void BM_Find_Loop64(benchmark::State& state) {
+  BenchStore& store = shared_store();
+  const auto batches = make_batches(42 + static_cast<std::uint64_t>(state.thread_index()));
+  std::size_t round = 0;
+  std::int64_t found = 0;
+  for (auto _ : state) {
+    const auto& batch = batches[round++ % batches.size()];
+    std::vector<std::optional<BenchStore::record_type>> answers;
+    answers.reserve(batch.size());
+    for (const auto& id : batch) answers.push_back(store.find(id));
+    found += static_cast<std::int64_t>(answers.size());
+    benchmark::DoNotOptimize(answers.data());
+  }
+  state.SetItemsProcessed(found);
+  state.counters["keys_per_s"] =
+      benchmark::Counter(static_cast<double>(found), benchmark::Counter::kIsRate);
+}
+
+// Writers each own a disjoint slice of keys (thread t: keys with i % threads == t), so
+// every write succeeds and the figure is the cost of the path, not of conflicts.
+struct WriterKeys {
+  std::vector<std::string> ids;
+  std::vector<vkv::Version> versions;
+};
+
+WriterKeys writer_keys(BenchStore& store, int thread, int threads) {
+  WriterKeys keys;
+  for (int i = thread; i < kKeys && static_cast<int>(keys.ids.size()) < 4096; i += threads) {
+    keys.ids.push_back(key_of(i));
+    keys.versions.push_back(store.find(keys.ids.back())->version);
+  }
+  return keys;
+}
+
+void BM_UpdateMany_Batch64(benchmark::State& state) {
+  BenchStore& store = shared_store();
+  WriterKeys keys = writer_keys(store, state.thread_index(), state.threads());
+  std::vector<BenchStore::VersionedWrite> writes(kBatch);
+  std::size_t next = 0;
+  std::int64_t written = 0;
+  for (auto _ : state) {
+    const std::size_t first = next;
+    for (int i = 0; i < kBatch; ++i) {
+      const std::size_t k = (first + static_cast<std::size_t>(i)) % keys.ids.size();
+      writes[static_cast<std::size_t>(i)] = {keys.ids[k], keys.versions[k], Payload{written, i}};
+    }
+    const auto results = store.update_many(writes);
+    for (int i = 0; i < kBatch; ++i) {
+      const std::size_t k = (first + static_cast<std::size_t>(i)) % keys.ids.size();
+      if (!results[static_cast<std::size_t>(i)].ok()) {
+        state.SkipWithError("a write of a thread's own key failed");
+        return;
+      }
+      keys.versions[k] = results[static_cast<std::size_t>(i)].value().version;
+    }
+    next = (first + kBatch) % keys.ids.size();
+    written += kBatch;
+  }
+  state.SetItemsProcessed(written);
+  state.counters["writes_per_s"] =
+      benchmark::Counter(static_cast<double>(written), benchmark::Counter::kIsRate);
+}
+
+void BM_Update_Loop64(benchmark::State& state) {
+  BenchStore& store = shared_store();
+  WriterKeys keys = writer_keys(store, state.thread_index(), state.threads());
+  std::vector<BenchStore::VersionedWrite> writes(kBatch);
+  std::size_t next = 0;
+  std::int64_t written = 0;
+  for (auto _ : state) {
+    const std::size_t first = next;
+    for (int i = 0; i < kBatch; ++i) {
+      const std::size_t k = (first + static_cast<std::size_t>(i)) % keys.ids.size();
+      writes[static_cast<std::size_t>(i)] = {keys.ids[k], keys.versions[k], Payload{written, i}};
+    }
+    // What update_many does for the caller, spelled out: one Result per write, in order.
+    std::vector<vkv::Result<BenchStore::record_type>> results;
+    results.reserve(writes.size());
+    for (const auto& w : writes) {
+      results.push_back(store.try_update_with_version(w.id, w.expected, w.value));
+    }
+    for (int i = 0; i < kBatch; ++i) {
+      const std::size_t k = (first + static_cast<std::size_t>(i)) % keys.ids.size();
+      if (!results[static_cast<std::size_t>(i)].ok()) {
+        state.SkipWithError("a write of a thread's own key failed");
+        return;
+      }
+      keys.versions[k] = results[static_cast<std::size_t>(i)].value().version;
+    }
+    next = (first + kBatch) % keys.ids.size();
+    written += kBatch;
+  }
+  state.SetItemsProcessed(written);
+  state.counters["writes_per_s"] =
+      benchmark::Counter(static_cast<double>(written), benchmark::Counter::kIsRate);
+}
+
+// 64 Guard entries and exits: the most that one Guard per batch can save per batch.
+void BM_Guard_Loop64(benchmark::State& state) {
+  for (auto _ : state) {
+    for (int i = 0; i < kBatch; ++i) {
+      vkv::detail::epoch::Guard guard;
+      benchmark::ClobberMemory();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+
+BENCHMARK(BM_FindMany_Batch64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Find_Loop64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_UpdateMany_Batch64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Update_Loop64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Guard_Loop64)->Threads(1)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
