@@ -28,13 +28,17 @@ struct RetryEvent {
 struct RetryPolicy {
   // Retries after the first attempt; negative counts as 0.
   int max_retries = 3;
-  // Base delay. Default chosen by the contention sweep: see docs/benchmarks.md,
-  // "Retry defaults" (bench/contention_benchmark.cpp). In-memory conflicts clear in
-  // well under a microsecond, so the base is a small fraction of a database's.
+  // Base delay. 500 ns: the best base of the grid in docs/benchmarks.md, "Retry
+  // defaults" (BM_RetryDefaults in bench/contention_benchmark.cpp, 2-core VM), and
+  // about one read-modify-write of this store. In-memory conflicts clear in well
+  // under a microsecond, so the base is a small fraction of a database's.
   std::chrono::nanoseconds retry_delay{std::chrono::nanoseconds(500)};
   double backoff_multiplier = 2.0;
-  // Cap on any one delay (default chosen by the same measurement).
+  // Cap on any one delay. 50 us: the grid could not separate caps of 5-200 us; 50 us
+  // keeps every wait below wait_for's sleep threshold (see "Retry defaults").
   std::chrono::nanoseconds max_delay{std::chrono::microseconds(50)};
+  // Full jitter: the grid's four shapes tied within noise; full jitter spreads
+  // simultaneous losers over [0, e(n)] (see "Retry defaults").
   Jitter jitter = Jitter::full;
   // Optional; called before each wait, on the retrying thread, outside any lock.
   std::function<void(const RetryEvent&)> on_retry{};
