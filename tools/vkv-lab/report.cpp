@@ -198,6 +198,11 @@ std::string json_number(double value) {
   return printf_string("%.10g", value);
 }
 
+// θ only means something for Zipf; uniform cells say null rather than a stale default.
+std::string zipf_theta(const workload::CellConfig& config) {
+  return config.distribution == Distribution::zipf ? json_number(config.zipf_theta) : "null";
+}
+
 std::string html_escape(std::string_view text) {
   std::string out;
   for (char ch : text) {
@@ -589,7 +594,7 @@ std::string to_json(const Report& report) {
     const auto& c = cell.config;
     out << (first ? "\n" : ",\n") << "    {\"threads\": " << c.threads << ", \"keys\": " << c.keys
         << ", \"distribution\": \"" << (c.distribution == Distribution::zipf ? "zipf" : "uniform")
-        << "\", \"zipf_theta\": " << json_number(c.zipf_theta)
+        << "\", \"zipf_theta\": " << zipf_theta(c)
         << ", \"write_share\": " << json_number(c.write_share) << ", \"strategy\": \""
         << workload::strategy_name(c.strategy) << "\", \"duration_ms\": " << c.duration.count()
         << ", \"seed\": " << c.seed << ", \"seconds\": " << json_number(cell.seconds)
@@ -618,14 +623,14 @@ std::string to_csv(const Report& report) {
     const auto& c = cell.config;
     out << c.threads << ',' << c.keys << ','
         << (c.distribution == Distribution::zipf ? "zipf" : "uniform") << ','
-        << json_number(c.zipf_theta) << ',' << json_number(c.write_share) << ','
-        << workload::strategy_name(c.strategy) << ',' << c.duration.count() << ',' << c.seed << ','
-        << json_number(cell.seconds) << ',' << cell.committed << ',' << cell.writes << ','
-        << cell.reads << ',' << cell.attempts << ',' << cell.conflicts << ',' << cell.gave_up << ','
-        << json_number(cell.goodput) << ',' << json_number(cell.conflict_rate) << ','
-        << json_number(cell.retries_mean) << ',' << json_number(cell.retries_p99) << ','
-        << json_number(cell.latency_p50_ns) << ',' << json_number(cell.latency_p99_ns) << ','
-        << json_number(cell.latency_p999_ns) << '\n';
+        << (c.distribution == Distribution::zipf ? json_number(c.zipf_theta) : "") << ','
+        << json_number(c.write_share) << ',' << workload::strategy_name(c.strategy) << ','
+        << c.duration.count() << ',' << c.seed << ',' << json_number(cell.seconds) << ','
+        << cell.committed << ',' << cell.writes << ',' << cell.reads << ',' << cell.attempts << ','
+        << cell.conflicts << ',' << cell.gave_up << ',' << json_number(cell.goodput) << ','
+        << json_number(cell.conflict_rate) << ',' << json_number(cell.retries_mean) << ','
+        << json_number(cell.retries_p99) << ',' << json_number(cell.latency_p50_ns) << ','
+        << json_number(cell.latency_p99_ns) << ',' << json_number(cell.latency_p999_ns) << '\n';
   }
   return out.str();
 }
