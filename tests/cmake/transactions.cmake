@@ -4,3 +4,5 @@
 # so it is a binary of its own.
 vkv_add_test(transaction_test ${PROJECT_SOURCE_DIR}/tests/transaction_test.cpp)
 vkv_add_test(batch_test ${PROJECT_SOURCE_DIR}/tests/batch_test.cpp)
+vkv_add_test(transaction_stress_test
+  ${PROJECT_SOURCE_DIR}/tests/stress/transaction_stress_test.cpp LABELS concurrency)
