@@ -338,7 +338,56 @@ def generate(output_path, blocks, features, display_path):
     return "\n".join(out) + "\n", compiled, skipped
 
 
+def self_test():
+    """Checks the conventions above on small guides; CTest runs it (guide-extractor)."""
+    failures = []
+
+    def expect_error(name, text, fragment):
+        try:
+            generate(Path("out.cpp"), parse_guide(text), set(), "g.md")
+        except GuideError as error:
+            if fragment not in str(error):
+                failures.append(f"{name}: error {error!r} does not mention {fragment!r}")
+            return
+        failures.append(f"{name}: accepted, should have been refused")
+
+    def generated(text, features=()):
+        return generate(Path("out.cpp"), parse_guide(text), set(features), "g.md")
+
+    expect_error("c++ fence", "```c++\nint x;\n```\n", "use ```cpp")
+    expect_error("unknown attribute", "```cpp {decl bogus}\nint x;\n```\n", "bogus")
+    expect_error("TEST outside decl", "```cpp\nTEST(A, B) {}\n```\n", "marked {decl}")
+    expect_error("unclosed fence", "```cpp\nint x;\n", "never closed")
+    expect_error("duplicate name", "```cpp {name=X}\n```\n```cpp {name=X}\n```\n", "used twice")
+
+    source, compiled, skipped = generated(
+        "# Heading one\n```cpp\n#include <map>\nint a = 1;\nEXPECT_EQ(a, 1);\n```\n"
+        "```text\nnot compiled\n```\n"
+        "## Second\n```cpp {requires=later}\nint b;\n```\n"
+        "```cpp {decl group=g requires=later}\nint f();\n```\n"
+        "```cpp {group=g}\nf();\n```\n")
+    checks = [
+        ("statements become a test named after the heading", "TEST(Guide, HeadingOne) {" in source),
+        ("line directives point at the guide", '#line 3 "g.md"' in source),
+        ("includes are hoisted", source.index("#include <map>") < source.index("TEST(")),
+        ("text blocks are not compiled", "not compiled" not in source),
+        ("a missing feature skips", 'GTEST_SKIP() << "example at g.md:11 needs: later"' in source),
+        ("a group inherits its decl's requirements", "int f();" not in source and "f();" not in source),
+        ("counts", (compiled, skipped) == (1, 3)),
+    ]
+    source, compiled, skipped = generated(
+        "## Second\n```cpp {requires=later}\nint b = 0;\n```\n", features={"later"})
+    checks.append(("a present feature compiles", "int b = 0;" in source and skipped == 0))
+    failures += [f"{what}: failed" for what, ok in checks if not ok]
+    for failure in failures:
+        print(f"self-test: {failure}", file=sys.stderr)
+    print(f"self-test: {len(checks) + 5 - len(failures)} of {len(checks) + 5} checks passed")
+    return 1 if failures else 0
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("guide", type=Path)
     parser.add_argument("output", type=Path)

@@ -42,6 +42,11 @@ function(vkv_guide_examples_test)
   # property unquoted, so "unit;concurrency" would become LABELS=unit alone.
   vkv_add_test(guide_examples_test ${generated}
                ${PROJECT_SOURCE_DIR}/tests/guide_examples_test.cpp LABELS concurrency)
+
+  # The extractor's own conventions (refused fences, skips, groups, #line), checked on
+  # small guides so that a bug there cannot silently drop examples from the test.
+  add_test(NAME guide-extractor COMMAND Python3::Interpreter ${script} --self-test)
+  set_tests_properties(guide-extractor PROPERTIES LABELS unit)
 endfunction()
 
 vkv_guide_examples_test()
