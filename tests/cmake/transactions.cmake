@@ -6,3 +6,4 @@ vkv_add_test(transaction_test ${PROJECT_SOURCE_DIR}/tests/transaction_test.cpp)
 vkv_add_test(batch_test ${PROJECT_SOURCE_DIR}/tests/batch_test.cpp)
 vkv_add_test(transaction_stress_test
   ${PROJECT_SOURCE_DIR}/tests/stress/transaction_stress_test.cpp LABELS concurrency)
+vkv_add_test(tx_lin_test ${PROJECT_SOURCE_DIR}/tests/lin/tx_lin_test.cpp LABELS concurrency)
