@@ -116,7 +116,11 @@ std::chrono::nanoseconds exponential_delay(const RetryPolicy& policy, int retry)
 
 void wait_for(std::chrono::nanoseconds delay) noexcept {
   if (delay.count() <= 0) return;
-  const auto deadline = std::chrono::steady_clock::now() + delay;
+  const auto now = std::chrono::steady_clock::now();
+  // Saturate: now + nanoseconds::max() would overflow the clock's representation.
+  const auto deadline = delay < std::chrono::steady_clock::time_point::max() - now
+                            ? now + delay
+                            : std::chrono::steady_clock::time_point::max();
   if (delay >= kSleepThreshold) std::this_thread::sleep_for(delay - kSleepMargin);
   unsigned spins = 0;
   while (std::chrono::steady_clock::now() < deadline) {
