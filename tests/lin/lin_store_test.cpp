@@ -94,7 +94,7 @@ TEST(LinStore, TwoHotKeysFourThreads) {
   cfg.threads = 4;
   cfg.ops_per_thread = 8;
   cfg.keys = 2;
-  cfg.rounds = static_cast<int>(scaled(3200, 8));  // 102,400 operations unscaled
+  cfg.rounds = static_cast<int>(scaled(3200, 32));  // 102,400 operations unscaled
   cfg.seed = 20261127;
   expect_linearizable(cfg);
 }
@@ -104,7 +104,7 @@ TEST(LinStore, OneHotKeySixThreads) {
   cfg.threads = 6;
   cfg.ops_per_thread = 6;
   cfg.keys = 1;
-  cfg.rounds = static_cast<int>(scaled(600, 8));  // 21,600 operations unscaled
+  cfg.rounds = static_cast<int>(scaled(600, 32));  // 21,600 operations unscaled
   cfg.seed = 99;
   expect_linearizable(cfg);
 }
