@@ -192,7 +192,13 @@ int run_demo(const std::string& out_dir, const std::string& command) {
   report.machine = lab::describe_machine();
 
   std::cout << "vkv-lab: optimistic concurrency, live, on " << report.machine.cpus << " CPUs ("
-            << report.machine.cpu_model << ")\n\n";
+            << report.machine.cpu_model;
+  if (report.machine.load_average >= 0) {
+    char load[32];
+    std::snprintf(load, sizeof load, ", load average %.1f", report.machine.load_average);
+    std::cout << load;
+  }
+  std::cout << ")\n\n";
 
   constexpr int kRounds = 1000;
   std::cout << "1. The race (seed guide, \"Race Condition Scenario\"), " << kRounds

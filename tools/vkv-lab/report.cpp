@@ -432,6 +432,8 @@ Machine describe_machine() {
       break;
     }
   }
+  std::ifstream loadavg("/proc/loadavg");
+  if (!(loadavg >> machine.load_average)) machine.load_average = -1;
   return machine;
 }
 
@@ -577,7 +579,9 @@ std::string to_json(const Report& report) {
       << "  \"command\": \"" << json_escape(report.command) << "\",\n"
       << "  \"date\": \"" << json_escape(report.date) << "\",\n"
       << "  \"machine\": {\"cpus\": " << report.machine.cpus << ", \"cpu_model\": \""
-      << json_escape(report.machine.cpu_model) << "\"},\n"
+      << json_escape(report.machine.cpu_model) << "\", \"load_average_1m\": "
+      << (report.machine.load_average < 0 ? "null" : json_number(report.machine.load_average))
+      << "},\n"
       << "  \"wall_seconds\": " << json_number(report.wall_seconds) << ",\n";
   if (report.race) {
     const RaceSummary& race = *report.race;
@@ -677,8 +681,12 @@ std::string to_html(const Report& report) {
 <h1>vkv-lab report</h1>
 )";
   out << "<p class=\"meta\">" << html_escape(report.date) << " &middot; " << report.machine.cpus
-      << " CPUs, " << html_escape(report.machine.cpu_model) << " &middot; ran "
-      << printf_string("%.1f", report.wall_seconds) << " s<br>command: <code>"
+      << " CPUs, " << html_escape(report.machine.cpu_model)
+      << (report.machine.load_average < 0
+              ? std::string()
+              : ", load average " + printf_string("%.1f", report.machine.load_average) +
+                    " at the start")
+      << " &middot; ran " << printf_string("%.1f", report.wall_seconds) << " s<br>command: <code>"
       << html_escape(report.command) << "</code></p>\n";
 
   if (report.race) {

@@ -15,6 +15,9 @@ namespace vkv::lab {
 struct Machine {
   unsigned cpus = 0;      // std::thread::hardware_concurrency()
   std::string cpu_model;  // /proc/cpuinfo "model name", or "unknown"
+  // /proc/loadavg's 1-minute figure when the run began (negative if unknown): on a
+  // shared machine it says how much the CPUs were also busy with other work.
+  double load_average = -1;
 };
 Machine describe_machine();
 
