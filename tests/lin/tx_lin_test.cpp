@@ -302,6 +302,7 @@ TEST(TxLinearizability, TransfersSnapshotsAndSingleWritesAreLinearizable) {
   std::atomic<std::uint64_t> clock{0};
   std::int64_t commits_ok = 0, commits_failed = 0, failed_named_later_entry = 0;
   std::size_t total_ops = 0;
+  std::size_t max_explored = 0;  // dead ends memoised in the hardest round
 
   for (std::int64_t round = 0; round < rounds; ++round) {
     // The initial state of the round, read while no thread runs.
@@ -383,10 +384,12 @@ TEST(TxLinearizability, TransfersSnapshotsAndSingleWritesAreLinearizable) {
     Checker checker(history, initial);
     ASSERT_TRUE(checker.linearizable()) << "round " << round << " is not linearizable:\n"
                                         << describe(history);
+    if (checker.explored() > max_explored) max_explored = checker.explored();
   }
   // The rounds must have exercised both outcomes, or they tested little.
   EXPECT_GT(commits_ok, 0);
   EXPECT_GT(total_ops, 0u);
+  RecordProperty("max_memoised_dead_ends", static_cast<int>(max_explored));
   RecordProperty("commits_ok", static_cast<int>(commits_ok));
   RecordProperty("commits_failed", static_cast<int>(commits_failed));
   RecordProperty("failed_naming_a_later_entry", static_cast<int>(failed_named_later_entry));
