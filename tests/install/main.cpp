@@ -1,8 +1,7 @@
 // Links against the installed vkv and checks one optimistic write cycle.
-#include <vkv/vkv.hpp>
-
 #include <cstdio>
 #include <string>
+#include <vkv/vkv.hpp>
 
 int main() {
   vkv::Store<std::string> store(vkv::StoreOptions{.entity_type = "Note"});
