@@ -236,6 +236,17 @@ TEST(StoreValueTest, CreateAndUpdateMoveTheirArgumentIn) {
   (void)v2;
 }
 
+// A move-only T can name a Store and use the members that never hand out a copy of a
+// value. create/update/find cannot work with it: they return Record<T> by value, so the
+// store would have to give away the only copy it holds (API.md fixes those signatures).
+TEST(StoreValueTest, MoveOnlyValueTypeCanInstantiateTheStore) {
+  using MoveOnly = std::unique_ptr<int>;
+  static_assert(!std::is_copy_constructible_v<MoveOnly>);
+  vkv::Store<MoveOnly> store;
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_EQ(store.stats().creates, 0u);
+}
+
 TEST(StoreValueTest, StringValuesAndShardOption) {
   vkv::StoreOptions options;
   options.shards = 3;  // an odd shard count must be honoured or rounded, never break lookups
