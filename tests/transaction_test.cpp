@@ -1011,4 +1011,59 @@ TEST(TransactionLinearizabilityTest, FailedCommitNotFoundAlsoHoldsAtOneInstant) 
   hook_action = nullptr;
 }
 
+// ---- nothing may allocate once a commit is decided (epoch.hpp, invariant 4) ----
+
+TEST(TransactionReclaimTest, MultiEraseCommitReservesEveryRetirementBeforeDeciding) {
+  // A commit that erases k records retires, after it is decided, k replaced nodes, k
+  // index entries and its descriptor. If it reserved less, a retire() finds the
+  // thread's limbo full and must allocate after the commit (and, out of memory, leaks
+  // the object: the injected failure is swallowed). To see it, fill the limbo to
+  // exactly what a commit that under-reserves would leave free, with the epoch pinned
+  // by a Guard so that nothing is freed meanwhile, then fail each allocation in turn.
+  constexpr int kErased = 3;
+  for (std::int64_t n = 1; n < 1000; ++n) {
+    AccountStore store;
+    Tx tx;
+    for (int i = 0; i < kErased; ++i) {
+      const Rec r = store.create(id(i), acct(i, i));
+      tx.erase(id(i), r.version);
+    }
+    EXPECT_EQ(vkv::detail::epoch::drain(), 0u);
+    bool threw = false;
+    {
+      vkv::detail::epoch::Guard pin;  // nothing retired from here on can be freed
+      auto& limbo = vkv::detail::epoch::this_thread().limbo;
+      // Leave room for kErased + 2 retirements: what "installed + 2" reserved.
+      const std::size_t room = kErased + 2;
+      ASSERT_GE(limbo.capacity(), limbo.size() + room);
+      while (limbo.size() < limbo.capacity() - room) {
+        vkv::detail::epoch::retire(
+            new char('x'), [](void* p) noexcept { delete static_cast<char*>(p); }, 1);
+      }
+      FailNthAllocation armed(n);
+      try {
+        store.commit(tx);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      if (!threw) {
+        EXPECT_FALSE(alloc_fired) << "allocation " << n
+                                  << " failed after the commit was decided and was swallowed";
+      }
+    }
+    EXPECT_EQ(vkv::detail::epoch::drain(), 0u);
+    if (!threw) {
+      EXPECT_EQ(store.size(), 0u);
+      for (int i = 0; i < kErased; ++i) {
+        EXPECT_FALSE(store.find(id(i), vkv::ReadOptions{true}).has_value());
+      }
+      return;
+    }
+    // A failed attempt changed nothing.
+    EXPECT_EQ(store.size(), static_cast<std::size_t>(kErased));
+    if (::testing::Test::HasFailure()) return;
+  }
+  ADD_FAILURE() << "the commit never succeeded";
+}
+
 }  // namespace

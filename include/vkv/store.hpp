@@ -712,8 +712,9 @@ class Store {
           break;
       }
       // What deciding and releasing will need, allocated before anything is decided:
-      // a retirement per replaced node plus the descriptor, and the result vector.
-      detail::epoch::reserve(installed + 2);
+      // a retirement per replaced node, one per index entry an erase drops, plus the
+      // descriptor (at most 2 * installed + 1), and the result vector.
+      detail::epoch::reserve(2 * installed + 1);
       outcome.records.reserve(size);
     } catch (...) {
       // Out of memory (or a throwing copy) before we finished installing: nothing may
