@@ -42,7 +42,11 @@ def load(path):
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:  # e.g. a run still writing it
+            print(f"bench-charts: skipping {path}: {e}", file=sys.stderr)
+            return None
 
 
 def to_ns(value, unit):

@@ -5,8 +5,8 @@
 #
 #   tools/run-benchmarks.sh [--smoke] [--out DIR] [--build-dir DIR] [--no-build] [--no-charts]
 #
-# --smoke      every benchmark once, tiny (VKV_BENCH_KEYS=2000, --benchmark_min_time=0.01,
-#              no repetitions): checks that none rots. .ci/run calls this; < 2 minutes on
+# --smoke      every benchmark once, tiny (VKV_BENCH_SMOKE=1, VKV_BENCH_KEYS=2000,
+#              --benchmark_min_time=0.01, no repetitions): checks that none rots. .ci/run calls this; < 2 minutes on
 #              the 2-core machine of docs/benchmarks.md. Never touches docs/.
 # --out DIR    results directory (default: build/bench-results/<UTC timestamp>, or
 #              build/bench-results/smoke for --smoke; build/ is git-ignored).
@@ -14,10 +14,12 @@
 #              (configured here with the same settings: Release, tests off).
 # --no-build   use the binaries already in the build directory.
 # --no-charts  do not run tools/bench-charts.py.
+# --only LIST  comma-separated subset of: ops,memory,ycsb,reclaim,others (default: all;
+#              "others" = benchmark binaries other areas add, e.g. contention_benchmark).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-smoke=0 build=1 charts=1 out="" build_dir=""
+smoke=0 build=1 charts=1 out="" build_dir="" only="ops,memory,ycsb,reclaim,others"
 while (($#)); do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -25,7 +27,8 @@ while (($#)); do
     --build-dir) build_dir="$2"; shift ;;
     --no-build) build=0 ;;
     --no-charts) charts=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --only) only="$2"; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run-benchmarks: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -58,16 +61,20 @@ out=$(cd "$out" && pwd)
 
 common=(--benchmark_format=console --benchmark_out_format=json)
 if ((smoke)); then
-  export VKV_BENCH_KEYS=${VKV_BENCH_KEYS:-2000}
+  export VKV_BENCH_KEYS=${VKV_BENCH_KEYS:-2000} VKV_BENCH_SMOKE=1
   common+=(--benchmark_min_time=0.01)
   ops_args=() ycsb_args=() reclaim_args=()
 else
-  unset VKV_BENCH_KEYS
+  unset VKV_BENCH_KEYS VKV_BENCH_SMOKE
   # Repetitions: the charts take the minimum (least disturbed) and show the median.
-  ops_args=(--benchmark_repetitions=5 --benchmark_min_time=0.2)
-  ycsb_args=(--benchmark_repetitions=3 --benchmark_min_time=0.3)
-  reclaim_args=(--benchmark_repetitions=5 --benchmark_min_time=0.2)
+  # Random interleaving spreads each benchmark's repetitions over the whole run, so
+  # vkv and its peer see the same mix of machine load instead of one quiet minute each.
+  ops_args=(--benchmark_repetitions=5 --benchmark_min_time=0.2 --benchmark_enable_random_interleaving=true)
+  ycsb_args=(--benchmark_repetitions=3 --benchmark_min_time=0.3 --benchmark_enable_random_interleaving=true)
+  reclaim_args=(--benchmark_repetitions=5 --benchmark_min_time=0.2 --benchmark_enable_random_interleaving=true)
 fi
+
+wanted() { [[ ",$only," == *",$1,"* ]]; }
 
 commands=()
 run() {  # run NAME BINARY ARGS...
@@ -80,13 +87,15 @@ run() {  # run NAME BINARY ARGS...
 }
 
 start=$(date +%s)
-run ops "$bin/ops_benchmark" "${ops_args[@]}"
-run reclaim "$bin/reclaim_benchmark" "${reclaim_args[@]}"
-run ycsb "$bin/ycsb_benchmark" "${ycsb_args[@]}"
+wanted ops && run ops "$bin/ops_benchmark" "${ops_args[@]}"
+wanted reclaim && run reclaim "$bin/reclaim_benchmark" "${reclaim_args[@]}"
+wanted ycsb && run ycsb "$bin/ycsb_benchmark" "${ycsb_args[@]}"
 
 # Memory: each benchmark in a fresh process, so the RSS figure is not hidden by
 # memory an earlier benchmark freed (see bench/memory_benchmark.cpp).
-if ((smoke)); then
+if ! wanted memory; then
+  :
+elif ((smoke)); then
   run memory "$bin/memory_benchmark"
 else
   parts=()
@@ -115,6 +124,7 @@ fi
 
 # Benchmarks other engineers own (e.g. contention_benchmark): run as they are.
 for t in "${targets[@]}"; do
+  wanted others || break
   case "$t" in ops_benchmark|memory_benchmark|ycsb_benchmark|reclaim_benchmark) continue ;; esac
   [[ -x "$bin/$t" ]] && run "${t%_benchmark}" "$bin/$t"
 done

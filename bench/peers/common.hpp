@@ -43,17 +43,23 @@ inline std::vector<std::string> make_keys(std::uint64_t first, std::size_t count
   return keys;
 }
 
-// VKV_BENCH_KEYS overrides every record count (the smoke run sets it small so each
-// benchmark runs once, quickly); unset, the benchmarks use their documented sizes.
+// Scale knobs shared with bench/contention_benchmark.cpp:
+//   VKV_BENCH_KEYS=<n>  replaces every record count;
+//   VKV_BENCH_SMOKE=1   smoke run (CI): 2000 records unless VKV_BENCH_KEYS says otherwise,
+//                       fixed-iteration benchmarks cut to a handful.
+inline bool smoke_run() {
+  const char* smoke = std::getenv("VKV_BENCH_SMOKE");
+  return std::getenv("VKV_BENCH_KEYS") != nullptr ||
+         (smoke != nullptr && smoke[0] != '\0' && smoke[0] != '0');
+}
+
 inline std::size_t scaled_keys(std::size_t normal) {
   if (const char* env = std::getenv("VKV_BENCH_KEYS")) {
     const long long value = std::atoll(env);
     if (value > 0) return static_cast<std::size_t>(value);
   }
-  return normal;
+  return smoke_run() ? 2000 : normal;
 }
-
-inline bool smoke_run() { return std::getenv("VKV_BENCH_KEYS") != nullptr; }
 
 // splitmix64: a cheap, well-mixed per-thread random stream for picking keys.
 struct SplitMix {
