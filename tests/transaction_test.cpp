@@ -35,11 +35,17 @@ constinit thread_local bool alloc_armed = false;
 constinit thread_local std::int64_t alloc_countdown = 0;
 constinit thread_local bool alloc_fired = false;
 
+// Optional: runs just before the injected failure (on the failing thread, with the
+// injector already disarmed), to let another thread act at exactly that point.
+using Hook = void (*)();
+constinit thread_local Hook before_injected_failure = nullptr;
+
 bool should_fail_allocation() noexcept {
   if (!alloc_armed) return false;
   if (--alloc_countdown > 0) return false;
   alloc_armed = false;  // exactly the Nth allocation fails; unwinding may allocate
   alloc_fired = true;
+  if (before_injected_failure != nullptr) before_injected_failure();
   return true;
 }
 
@@ -1062,6 +1068,69 @@ TEST(TransactionReclaimTest, MultiEraseCommitReservesEveryRetirementBeforeDecidi
     // A failed attempt changed nothing.
     EXPECT_EQ(store.size(), static_cast<std::size_t>(kErased));
     if (::testing::Test::HasFailure()) return;
+  }
+  ADD_FAILURE() << "the commit never succeeded";
+}
+
+// ---- std::bad_alloc while another thread helps the commit ----
+
+AccountStore* helper_store = nullptr;
+const std::string* helper_key = nullptr;
+
+TEST(TransactionHelpedFaultTest, BadAllocWhileAHelperDecidesChangesNothingOrEverything) {
+  // At the Nth allocation of a commit, another thread writes (with a wrong version) to
+  // the commit's first record: a writer that meets a commit's entry resolves it, and if
+  // every entry is installed it decides the commit succeeded. Then the allocation fails.
+  // Whatever N: either the commit throws and nothing changed, or it returns and every
+  // record changed; never a mix, never a node freed while the store still holds it.
+  const std::string a_id = id(1);
+  const std::string b_id = id(2);
+  for (std::int64_t n = 1; n < 1000; ++n) {
+    // On failure the store is leaked on purpose: it may hold a node the commit freed,
+    // and destroying it would crash before the failure is reported.
+    auto owned = std::make_unique<AccountStore>();
+    AccountStore& store = *owned;
+    const Rec a = store.create(a_id, acct(1, 10));
+    const Rec b = store.create(b_id, acct(2, 20));
+    Tx tx;
+    tx.update(a_id, a.version, acct(1, 11)).update(b_id, b.version, acct(2, 21));
+    helper_store = &store;
+    helper_key = &a_id;
+    before_injected_failure = [] {
+      std::thread([] {
+        // Conflicts (nil version), but resolves the commit's entry on the way.
+        (void)helper_store->try_update_with_version(*helper_key, vkv::Version(), acct(0, 0));
+      }).join();
+    };
+    bool threw = false;
+    {
+      FailNthAllocation armed(n);
+      try {
+        store.commit(tx);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+    }
+    before_injected_failure = nullptr;
+    const auto a_now = store.find(a_id);
+    const auto b_now = store.find(b_id);
+    ASSERT_TRUE(a_now.has_value() && b_now.has_value());
+    const bool a_changed = a_now->version != a.version;
+    const bool b_changed = b_now->version != b.version;
+    EXPECT_EQ(a_changed, b_changed) << "a torn commit at allocation " << n;
+    if (threw) {
+      EXPECT_FALSE(a_changed) << "commit threw at allocation " << n << " yet wrote " << a_id;
+      EXPECT_TRUE(same_record(*a_now, a));
+      EXPECT_TRUE(same_record(*b_now, b));
+    } else {
+      EXPECT_EQ(a_now->value, acct(1, 11));
+      EXPECT_EQ(b_now->value, acct(2, 21));
+    }
+    if (::testing::Test::HasFailure()) {
+      (void)owned.release();
+      return;
+    }
+    if (!threw) return;
   }
   ADD_FAILURE() << "the commit never succeeded";
 }

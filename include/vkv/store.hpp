@@ -653,6 +653,10 @@ class Store {
       return descriptor->status.load(std::memory_order_acquire);
     };
     try {
+      // Allocated before the first install: once every entry is installed, a helper may
+      // decide success at any moment, and then nothing here may throw (the commit would
+      // report failure while helpers publish it, and free nodes the slots hold).
+      outcome.records.reserve(size);
       for (std::size_t i = 0; i < size && outcome.verdict == Verdict::ok; ++i) {
         const auto& entry = entries[i];
         detail::TxEntry<T>& slot_entry = descriptor->entries[i];
@@ -693,7 +697,9 @@ class Store {
             }
             built_from = current;
           }
-          detail::epoch::reserve(2);
+          // Before the last install, everything deciding and releasing will retire
+          // (below), for the same reason as records above.
+          detail::epoch::reserve(i + 1 == size ? 2 * size + 1 : 2);
           std::uintptr_t seen = detail::node_word(current);
           // acq_rel: release publishes the entry (and the nodes it points to) to threads
           // that meet it; acquire on failure lets us read what is there instead.
@@ -713,9 +719,9 @@ class Store {
       }
       // What deciding and releasing will need, allocated before anything is decided:
       // a retirement per replaced node, one per index entry an erase drops, plus the
-      // descriptor (at most 2 * installed + 1), and the result vector.
+      // descriptor (at most 2 * installed + 1). With every entry installed this was
+      // reserved before the last install, so it cannot throw here.
       detail::epoch::reserve(2 * installed + 1);
-      outcome.records.reserve(size);
     } catch (...) {
       // Out of memory (or a throwing copy) before we finished installing: nothing may
       // change. installed < size here, so nobody can have decided success.
