@@ -203,4 +203,13 @@ TEST(VersionTest, EveryWriteIssuesADistinctVersion) {
   EXPECT_EQ(set.size(), versions.size());
 }
 
+TEST(VersionTest, TwoStoresNeverShareAVersion) {
+  // Same ids, same values, same sequence of writes: only the versions may tell them
+  // apart, and they must (a version names one state of one record, whatever the store).
+  auto first = issued_versions();
+  auto second = issued_versions();
+  std::unordered_set<Version> set(first.begin(), first.end());
+  for (const auto& v : second) EXPECT_EQ(set.count(v), 0u) << v << " issued by both stores";
+}
+
 }  // namespace
