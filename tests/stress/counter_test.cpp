@@ -53,6 +53,9 @@ void run_counters(bool use_try) {
       for (std::int64_t i = 0; i < per_writer; ++i) {
         const int c = static_cast<int>(rng() % counters);
         std::optional<CounterStore::record_type> cur = store.find(ids[c]);
+        // Now and then give the CPU away between the read and the write, so the
+        // retry path runs even when the threads rarely run in parallel.
+        if (i % 8 == 0) std::this_thread::yield();
         for (;;) {
           if (use_try) {
             auto r = store.try_update_with_version(ids[c], cur->version, cur->value + 1);

@@ -81,11 +81,11 @@ TEST(StressTeardown, EveryNodeFreedAfterStoreDestroyedAndDrained) {
   EXPECT_GT(writes, 0);
 }
 
-TEST(StressTeardown, StoresComeAndGoWhileOthersRun) {
+TEST(StressTeardown, ScratchStoresComeAndGoBesideALiveOne) {
   ASSERT_EQ(vkv::detail::epoch::drain(), 0u);
   ASSERT_EQ(Counted::live(), 0);
-  // One long-lived store in use by its own threads while short-lived stores are
-  // created, churned and destroyed around it.
+  // A long-lived store keeps its records while short-lived stores are created,
+  // churned by their own threads and destroyed around it.
   CountedStore keeper;
   keeper.create("kept", Counted(1, "x"));
   std::int64_t writes = 0;
