@@ -28,10 +28,10 @@ struct RetryEvent {
 struct RetryPolicy {
   // Retries after the first attempt; negative counts as 0.
   int max_retries = 3;
-  // Base delay. 500 ns: the best base of the grid in docs/benchmarks.md, "Retry
-  // defaults" (BM_RetryDefaults in bench/contention_benchmark.cpp, 2-core VM), and
-  // about one read-modify-write of this store. In-memory conflicts clear in well
-  // under a microsecond, so the base is a small fraction of a database's.
+  // Base delay. 500 ns: see docs/benchmarks.md, "Retry defaults" (BM_RetryDefaults in
+  // bench/contention_benchmark.cpp). On the 2-core VM the grid was flat within noise
+  // (500 ns led one of its two runs); 500 ns is about one read-modify-write of this
+  // store, a small fraction of a database's base since in-memory conflicts clear fast.
   std::chrono::nanoseconds retry_delay{std::chrono::nanoseconds(500)};
   double backoff_multiplier = 2.0;
   // Cap on any one delay. 50 us: the grid could not separate caps of 5-200 us; 50 us
