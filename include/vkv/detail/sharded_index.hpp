@@ -101,7 +101,7 @@ class ShardedIndex {
  public:
   // A key with its hash computed once: shard choice and the map lookup share it.
   struct HashedKey {
-    const Key& key;
+    const Key* key;  // nullptr: a probe that matches nothing (see visit_shard)
     std::size_t hash;
   };
 
@@ -112,7 +112,9 @@ class ShardedIndex {
     std::size_t hash(const Key& key) const { return hasher(key); }
     std::size_t hash(const HashedKey& key) const { return key.hash; }
     bool equal(const Key& a, const Key& b) const { return key_equal(a, b); }
-    bool equal(const HashedKey& a, const Key& b) const { return key_equal(a.key, b); }
+    bool equal(const HashedKey& a, const Key& b) const {
+      return a.key != nullptr && key_equal(*a.key, b);
+    }
   };
 
   using value_type = std::pair<const Key, Slot>;
@@ -155,7 +157,7 @@ class ShardedIndex {
   ShardedIndex(const ShardedIndex&) = delete;
   ShardedIndex& operator=(const ShardedIndex&) = delete;
 
-  HashedKey hashed(const Key& key) const { return HashedKey{key, hash_compare_.hasher(key)}; }
+  HashedKey hashed(const Key& key) const { return HashedKey{&key, hash_compare_.hasher(key)}; }
 
   Shard& shard_for(const HashedKey& key) const noexcept {
     if (shard_bits_ == 0) return shards_[0];
@@ -184,7 +186,7 @@ class ShardedIndex {
     Shard& shard = shard_for(key);
     tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/false);
     typename Map::const_accessor accessor;
-    if (shard.map.emplace(accessor, std::piecewise_construct, std::forward_as_tuple(key.key),
+    if (shard.map.emplace(accessor, std::piecewise_construct, std::forward_as_tuple(*key.key),
                           std::forward_as_tuple(fresh))) {
       return InsertOutcome::inserted;
     }
@@ -214,10 +216,25 @@ class ShardedIndex {
 
   // Calls visit(key, slot) for every entry of shard i, with the shard's structure
   // lock held exclusively: visit must not call into the index or run user code.
+  //
+  // Iterating a concurrent_hash_map is unsafe not only against insert and erase
+  // (excluded by the structure lock) but also against the map's lazy rehashing: after
+  // the map grows, the first lookup that reaches a new bucket moves nodes into it
+  // from its parent, and an iterator standing on a moved node would follow it into the
+  // other chain (skipping records, or meeting them twice). So we first finish every
+  // pending bucket split ourselves, through the map's own locked lookup path: a probe
+  // whose hash is the bucket's index and that matches no key. With inserts excluded
+  // the map cannot grow again, so concurrent finds no longer move anything while we
+  // iterate.
   template <class Visit>
   void visit_shard(std::size_t i, Visit&& visit) const {
     Shard& shard = shards_[i];
     tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/true);
+    const std::size_t buckets = shard.map.bucket_count();
+    for (std::size_t bucket = 0; bucket < buckets; ++bucket) {
+      typename Map::const_accessor probe;
+      shard.map.find(probe, HashedKey{nullptr, bucket});
+    }
     for (auto& entry : shard.map) visit(entry.first, entry.second);
   }
 
