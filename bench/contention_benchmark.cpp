@@ -243,6 +243,22 @@ void BM_Stats_CounterAddThreads(benchmark::State& state) {
 }
 BENCHMARK(BM_Stats_CounterAddThreads)->Threads(2)->Threads(8)->UseRealTime();
 
+// What the contention-adaptive mode costs a cold key: single-threaded update_with_retry
+// with the mode off (0) and on (1), same store shape, nothing ever conflicts.
+void BM_Adaptive_ColdUpdateWithRetry(benchmark::State& state) {
+  vkv::StoreOptions options;
+  options.contention_adaptive = state.range(0) != 0;
+  vkv::Store<std::uint64_t, std::uint64_t> store(options);
+  for (std::uint64_t k = 0; k < 1024; ++k) store.create(k, 0);
+  std::uint64_t key = 0;
+  for (auto _ : state) {
+    key = (key + 1) & 1023;
+    benchmark::DoNotOptimize(store.update_with_retry(key, [](std::uint64_t& v) { ++v; }));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Adaptive_ColdUpdateWithRetry)->Arg(0)->Arg(1);
+
 // Reading the stats (sums every cell): what a monitoring thread pays per poll.
 void BM_Stats_Sum(benchmark::State& state) {
   vkv::detail::StoreCounters counters;

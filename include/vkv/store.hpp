@@ -527,21 +527,20 @@ class Store {
     const std::size_t stripe = detail::ContentionTable::stripe_of(index_.hashed(id).hash);
     const int retries = detail::retry_budget(policy);
     Backoff backoff(policy);
-    std::optional<record_type> known;  // the record a conflict returned, if any
+    // The record to go from is constructed in place (no optional<Record> moved around
+    // on the cold path: that move cost a store-forwarding stall per write).
+    detail::ContentionTable::Turn turn = contention_->enter(stripe);
+    WriteOutcome current = read_for_write(id);
     for (;;) {
-      detail::ContentionTable::Turn turn = contention_->enter(stripe);
-      if (turn.held()) counters_.add(detail::Counter::turns);
-      if (turn.held() || !known) {
-        WriteOutcome current = read_for_write(id);
-        if (current.verdict != Verdict::ok) {
-          counters_.add(detail::Counter::not_found);
-          throw_error(not_found_info(id, current.verdict));
-        }
-        known = std::move(current.record);
+      // No record: read_for_write found none (a conflict always carries the winner).
+      if (!current.record) {
+        counters_.add(detail::Counter::not_found);
+        throw_error(not_found_info(id, current.verdict));
       }
-      T value = known->value;
+      if (turn.held()) counters_.add(detail::Counter::turns);
+      T value = current.record->value;
       std::invoke(mutate, value);
-      const Version expected = known->version;
+      const Version expected = current.record->version;
       WriteOutcome outcome = update_impl(id, expected, std::move(value), WriteOptions{}, true);
       const bool conflict = outcome.verdict == Verdict::conflict;
       // A turn already counted its entry; it adds only conflicts from outsiders.
@@ -557,7 +556,10 @@ class Store {
       }
       counters_.add(detail::Counter::retries);
       detail::before_retry(policy, backoff);
-      known = std::move(outcome.record);
+      turn = contention_->enter(stripe);
+      // With a turn, re-read: the record moved on while we waited. Without one, go
+      // from the winner the conflict returned, as the optimistic loop does.
+      current = turn.held() ? read_for_write(id) : std::move(outcome);
     }
   }
 
