@@ -78,6 +78,12 @@ class FailNthAllocation {
 
 }  // namespace
 
+// The replacements below allocate with malloc/posix_memalign and free with free, which
+// match; gcc only sees `new` paired with `free` once it inlines them and warns.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 void* operator new(std::size_t n) { return allocate_or_throw(n, 0); }
 void* operator new[](std::size_t n) { return allocate_or_throw(n, 0); }
 void* operator new(std::size_t n, std::align_val_t a) {
