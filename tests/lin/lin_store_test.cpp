@@ -199,7 +199,7 @@ class BrokenStore {
     boost::uuids::uuid u{};
     const std::uint64_t n = made_up_.fetch_add(1, std::memory_order_relaxed) + 1;
     for (int i = 0; i < 8; ++i) u.data[i] = static_cast<std::uint8_t>(n >> (8 * i));
-    u.data[15] = 0xAB;  // never a version the real store issues (random bits aside)
+    // Byte 6 is 0: UUID version nibble 0, never one of the store's version-4 UUIDs.
     return vkv::Version(u);
   }
 
