@@ -218,15 +218,11 @@ TEST_F(FaultAlloc, Create) {
 }
 
 TEST_F(FaultAlloc, CreateManyGrowsTheIndexUnderFailures) {
-  // Known core bug (reported): when a create makes the index grow, oneTBB's
-  // concurrent_hash_map::emplace() inserts the element and only then allocates the
-  // next bucket segment (enable_segment); a bad_alloc there escapes emplace() with the
-  // element inserted. Store::create_impl then deletes the node the index still points
-  // to: the failed create leaves a dangling entry, and the next find() of that id
-  // reads freed memory (segfault here at "grow-2"). Set VKV_RUN_KNOWN_BUGS=1 to run it.
-  if (std::getenv("VKV_RUN_KNOWN_BUGS") == nullptr) {
-    GTEST_SKIP() << "create + bad_alloc while the index grows leaves a dangling node";
-  }
+  // When a create makes the index grow, oneTBB's concurrent_hash_map::emplace() links
+  // the element and only then allocates the next bucket segment; a bad_alloc there
+  // escapes emplace() with the element inserted. The create has then happened and must
+  // report success (ShardedIndex::insert_or_revive); it used to free the node the index
+  // still pointed to (a use-after-free at the next find of that id).
   // Enough inserts to make the index grow (rehash) under injection too.
   for (int i = 0; i < 300; ++i) {
     const std::string id = "grow-" + std::to_string(i);

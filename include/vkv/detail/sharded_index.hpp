@@ -49,6 +49,12 @@ struct AllocatorState {
   std::atomic<bool> immediate{false};
 };
 
+// Set when the map failed to allocate a bucket segment (an allocation of more than one
+// object: nodes are allocated one at a time). The map grows only after it has linked
+// the node that made it grow, so such a failure escapes an insert that has already
+// happened; insert_or_revive() uses this to tell that case from a failed insert.
+inline thread_local bool segment_allocation_failed = false;
+
 template <class U>
 class DeferredAllocator {
  public:
@@ -64,10 +70,15 @@ class DeferredAllocator {
       : state_(other.state()) {}
 
   U* allocate(std::size_t n) {
-    if constexpr (alignof(U) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
-      return static_cast<U*>(::operator new(n * sizeof(U), std::align_val_t(alignof(U))));
-    } else {
-      return static_cast<U*>(::operator new(n * sizeof(U)));
+    try {
+      if constexpr (alignof(U) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+        return static_cast<U*>(::operator new(n * sizeof(U), std::align_val_t(alignof(U))));
+      } else {
+        return static_cast<U*>(::operator new(n * sizeof(U)));
+      }
+    } catch (...) {
+      if (n > 1) segment_allocation_failed = true;
+      throw;
     }
   }
 
@@ -186,8 +197,19 @@ class ShardedIndex {
     Shard& shard = shard_for(key);
     tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/false);
     typename Map::const_accessor accessor;
-    if (shard.map.emplace(accessor, std::piecewise_construct, std::forward_as_tuple(*key.key),
-                          std::forward_as_tuple(fresh))) {
+    segment_allocation_failed = false;
+    try {
+      if (shard.map.emplace(accessor, std::piecewise_construct, std::forward_as_tuple(*key.key),
+                            std::forward_as_tuple(fresh))) {
+        return InsertOutcome::inserted;
+      }
+    } catch (...) {
+      // oneTBB links the new node, then grows the table; if growing runs out of memory
+      // the exception escapes an insert that took place (the table stays consistent,
+      // merely not grown). The record is in, visible, and may already be in use: the
+      // create has happened and must report success.
+      if (!segment_allocation_failed) throw;
+      segment_allocation_failed = false;
       return InsertOutcome::inserted;
     }
     // The read accessor excludes remove_if_erased() (invariant 2).
