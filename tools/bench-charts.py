@@ -296,7 +296,10 @@ def ops_section(ops, charts_dir, rel_charts):
                 vkv = idx.get(("Vkv", sc, n, threads))
                 if vkv is None:
                     continue
-                row = [sc, fmt_ns(vkv.min_real), fmt_ns(vkv.min_cpu)]
+                # FirstFind is timed by hand inside the new thread; its CPU time is the
+                # benchmark thread's (thread start and join), not the find's.
+                cpu = "-" if sc == "FirstFind" else fmt_ns(vkv.min_cpu)
+                row = [sc, fmt_ns(vkv.min_real), cpu]
                 values[(sc, "Vkv")] = vkv.min_real
                 for peer in SUBJECTS[1:]:
                     p = idx.get((peer, sc, n, threads))
@@ -348,6 +351,17 @@ def ops_section(ops, charts_dir, rel_charts):
     return "\n".join(parts)
 
 
+def verdict(real, cpu, goal):
+    """On a loaded machine real time and CPU time can disagree; say which met the goal."""
+    ok_real = real is not None and real <= goal
+    ok_cpu = cpu is not None and cpu <= goal
+    if ok_real and ok_cpu:
+        return "met"
+    if ok_real or ok_cpu:
+        return "met by " + ("real" if ok_real else "CPU") + " time only"
+    return "missed"
+
+
 def targets_section(ops, memory):
     idx = index(ops)
     midx = index(memory)
@@ -361,12 +375,12 @@ def targets_section(ops, memory):
                     r = ratio(v.min_real, c.min_real)
                     rc = ratio(v.min_cpu, c.min_cpu)
                     rows.append([what, f"{fmt_count(n)}, {threads}t", f"≤ {goal:.2f}×", fmt_ratio(r),
-                                 fmt_ratio(rc), "met" if r is not None and r <= goal else "missed"])
+                                 fmt_ratio(rc), verdict(r, rc, goal)])
     for threads in (1, 2):
         s = idx.get(("Version", "Generate", None, threads))
         if s:
             rows.append(["version generation", f"{threads}t", "≤ 10 ns", fmt_ns(s.min_real),
-                         fmt_ns(s.min_cpu), "met" if s.min_real <= 10 else "missed"])
+                         fmt_ns(s.min_cpu), verdict(s.min_real, s.min_cpu, 10)])
     for key in sorted(k for k in midx if k[0] == "Vkv" and k[1] == "BytesPerRecord"):
         v = midx[key]
         c = midx.get(("Chm", "BytesPerRecord", key[2], key[3]))
@@ -488,8 +502,9 @@ def meta_section(meta):
              f"- **Flags**: {meta.get('flags', '?')}",
              f"- **Date**: {meta.get('date', '?')}, commit {meta.get('commit', '?')}",
              "- **Commands**:", ""]
+    cwd = os.getcwd().rstrip("/") + "/"
     for c in meta.get("commands", []):
-        lines.append(f"      {c}")
+        lines.append(f"      {c.replace(cwd, '')}")
     return "\n".join(lines) + "\n"
 
 
