@@ -584,6 +584,22 @@ class Store {
   };
 
   void reject_duplicate_ids(const transaction_type& tx) const {
+    const auto& entries = tx.entries();
+    const KeyEqual equal{};
+    auto reject = [&](const Key& id) {
+      throw std::invalid_argument("vkv: transaction names " + options_.entity_type + " " +
+                                  detail::key_text(id) + " twice");
+    };
+    // Small transactions (the common case) compare pairwise: no allocation and no second
+    // hashing of every key (a 2-entry commit spent ~9% of its time in the set below).
+    if (entries.size() <= 16) {
+      for (std::size_t i = 1; i < entries.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+          if (equal(entries[j].id, entries[i].id)) reject(entries[i].id);
+        }
+      }
+      return;
+    }
     struct KeyPtrHash {
       const Hash* hash;
       std::size_t operator()(const Key* key) const { return (*hash)(*key); }
@@ -593,14 +609,11 @@ class Store {
       bool operator()(const Key* a, const Key* b) const { return (*equal)(*a, *b); }
     };
     const Hash hash{};
-    const KeyEqual equal{};
-    std::unordered_set<const Key*, KeyPtrHash, KeyPtrEqual> seen(tx.size() * 2, KeyPtrHash{&hash},
+    std::unordered_set<const Key*, KeyPtrHash, KeyPtrEqual> seen(entries.size() * 2,
+                                                                 KeyPtrHash{&hash},
                                                                  KeyPtrEqual{&equal});
-    for (const auto& entry : tx.entries()) {
-      if (!seen.insert(&entry.id).second) {
-        throw std::invalid_argument("vkv: transaction names " + options_.entity_type + " " +
-                                    detail::key_text(entry.id) + " twice");
-      }
+    for (const auto& entry : entries) {
+      if (!seen.insert(&entry.id).second) reject(entry.id);
     }
   }
 
