@@ -609,9 +609,8 @@ class Store {
       bool operator()(const Key* a, const Key* b) const { return (*equal)(*a, *b); }
     };
     const Hash hash{};
-    std::unordered_set<const Key*, KeyPtrHash, KeyPtrEqual> seen(entries.size() * 2,
-                                                                 KeyPtrHash{&hash},
-                                                                 KeyPtrEqual{&equal});
+    std::unordered_set<const Key*, KeyPtrHash, KeyPtrEqual> seen(
+        entries.size() * 2, KeyPtrHash{&hash}, KeyPtrEqual{&equal});
     for (const auto& entry : entries) {
       if (!seen.insert(&entry.id).second) reject(entry.id);
     }
