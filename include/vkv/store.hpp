@@ -95,7 +95,7 @@ class Store {
     if (slot == nullptr) return std::nullopt;
     const node_type* node = slot->load();
     if (node == nullptr || (node->deleted && !options.include_soft_deleted)) return std::nullopt;
-    return make_record(id, *node);
+    return std::optional<record_type>(std::in_place, RecordOf{id, *node});
   }
 
   // Replaces the value iff the current version equals `expected`.
@@ -351,6 +351,15 @@ class Store {
     return record_type{id, node.value, node.version, node.revision, node.deleted != 0};
   }
 
+  // make_record for emplace() and std::in_place: converts to the record where the
+  // record is to live, so the key and value are copied once, never moved afterwards
+  // (the move of the key's std::string showed as a second memcpy per find).
+  struct RecordOf {
+    const Key& id;
+    const node_type& node;
+    operator record_type() const { return make_record(id, node); }  // NOLINT: implicit by design
+  };
+
   static std::unique_ptr<node_type> make_node(T value, bool deleted) {
     return std::unique_ptr<node_type>(new node_type{std::move(value), Version(), 0, deleted});
   }
@@ -403,9 +412,9 @@ class Store {
           if (fresh) {
             fresh->version = fresh_version;
             fresh->revision = current->revision + 1;
-            outcome.record.emplace(make_record(id, *fresh));
+            outcome.record.emplace(RecordOf{id, *fresh});
           } else if (want_copies) {
-            outcome.record.emplace(make_record(id, *current));
+            outcome.record.emplace(RecordOf{id, *current});
           }
         }
         // Room to retire the replaced node and an erased index entry without allocating
