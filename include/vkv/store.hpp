@@ -200,14 +200,7 @@ class Store {
       WriteOutcome outcome = update_impl(id, expected, std::move(value), WriteOptions{}, true);
       if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
       if (outcome.verdict != Verdict::conflict) throw_error(not_found_info(id, outcome.verdict));
-      notify_conflict(id, expected, outcome.actual);
-      if (backoff.retries_done() >= retries) {
-        counters_.add(detail::Counter::retries_exhausted);
-        throw OptimisticLockError(options_.entity_type, detail::key_text(id), expected,
-                                  outcome.actual);
-      }
-      counters_.add(detail::Counter::retries);
-      detail::before_retry(policy, backoff);
+      before_next_attempt(id, expected, outcome.actual, policy, backoff, retries);
       current = std::move(outcome);
     }
   }
@@ -557,14 +550,7 @@ class Store {
       turn.release();  // before any callback below
       if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
       if (!conflict) throw_error(not_found_info(id, outcome.verdict));
-      notify_conflict(id, expected, outcome.actual);
-      if (backoff.retries_done() >= retries) {
-        counters_.add(detail::Counter::retries_exhausted);
-        throw OptimisticLockError(options_.entity_type, detail::key_text(id), expected,
-                                  outcome.actual);
-      }
-      counters_.add(detail::Counter::retries);
-      detail::before_retry(policy, backoff);
+      before_next_attempt(id, expected, outcome.actual, policy, backoff, retries);
       turn = contention_->enter(stripe);
       // With a turn, re-read: the record moved on while we waited. Without one, go
       // from the winner the conflict returned, as the optimistic loop does.
@@ -813,6 +799,20 @@ class Store {
       }
       detail::wait_for(backoff.next());
     }
+  }
+
+  // After a read-modify-write attempt lost its version check: reports the conflict
+  // (on_conflict), throws OptimisticLockError when the retries are spent, else counts
+  // the retry and backs off per `policy`. Shared by both update_with_retry loops.
+  void before_next_attempt(const Key& id, const Version& expected, const Version& actual,
+                           const RetryPolicy& policy, Backoff& backoff, int retries) {
+    notify_conflict(id, expected, actual);
+    if (backoff.retries_done() >= retries) {
+      counters_.add(detail::Counter::retries_exhausted);
+      throw OptimisticLockError(options_.entity_type, detail::key_text(id), expected, actual);
+    }
+    counters_.add(detail::Counter::retries);
+    detail::before_retry(policy, backoff);
   }
 
   // The record to start a read-modify-write from: ok with a copy, or not found.
