@@ -21,85 +21,10 @@
 
 #include "stress/common.hpp"
 
-namespace {
+// This TU owns the binary's replacement operator new/delete.
+#include "test_support/failing_allocator.hpp"
 
-// Only the arming thread fails, so gtest's and other threads' allocations are
-// untouched. Plain thread_locals: no atomics needed, nothing is shared.
-constinit thread_local bool armed = false;
-constinit thread_local std::int64_t countdown = 0;
-constinit thread_local bool fired = false;
-
-bool should_fail() noexcept {
-  if (!armed) return false;
-  if (--countdown > 0) return false;
-  armed = false;  // fail exactly the Nth allocation; let unwinding allocate freely
-  fired = true;
-  return true;
-}
-
-void* allocate(std::size_t size, std::size_t align) noexcept {
-  if (should_fail()) return nullptr;
-  if (size == 0) size = 1;
-  if (align <= alignof(std::max_align_t)) return std::malloc(size);
-  void* p = nullptr;
-  return posix_memalign(&p, align, size) == 0 ? p : nullptr;
-}
-
-void* allocate_or_throw(std::size_t size, std::size_t align) {
-  void* p = allocate(size, align);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-// Arms the injector for one scope: the Nth allocation on this thread fails.
-class FailNth {
- public:
-  explicit FailNth(std::int64_t n) {
-    fired = false;
-    countdown = n;
-    armed = true;
-  }
-  ~FailNth() { armed = false; }
-  FailNth(const FailNth&) = delete;
-  FailNth& operator=(const FailNth&) = delete;
-};
-
-}  // namespace
-
-// The replacements below allocate with malloc/posix_memalign and free with free, which
-// match; gcc only sees `new` paired with `free` once it inlines them and warns.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-void* operator new(std::size_t n) { return allocate_or_throw(n, 0); }
-void* operator new[](std::size_t n) { return allocate_or_throw(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) {
-  return allocate_or_throw(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  return allocate_or_throw(n, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return allocate(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return allocate(n, static_cast<std::size_t>(a));
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+using FailNth = vkv_test::injected::FailNthAllocation;
 
 namespace vkv_test {
 namespace {
@@ -204,7 +129,7 @@ TEST_F(FaultAlloc, InjectorThrowsOnTheNthAllocationOnly) {
   auto first = std::make_unique<int>(1);
   EXPECT_THROW((void)std::make_unique<int>(2), std::bad_alloc);
   auto third = std::make_unique<int>(3);  // only the Nth fails
-  EXPECT_TRUE(fired);
+  EXPECT_TRUE(vkv_test::injected::fired);
 }
 
 TEST_F(FaultAlloc, Create) {

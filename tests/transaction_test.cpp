@@ -27,91 +27,11 @@
 #include <vkv/detail/epoch.hpp>
 #include <vkv/vkv.hpp>
 
-namespace {
+// This TU owns the binary's replacement operator new/delete (allocation failures
+// injected at the Nth allocation of the arming thread).
+#include "test_support/failing_allocator.hpp"
 
-// ---- allocation failure injection (only the arming thread fails) ----
-
-constinit thread_local bool alloc_armed = false;
-constinit thread_local std::int64_t alloc_countdown = 0;
-constinit thread_local bool alloc_fired = false;
-
-// Optional: runs just before the injected failure (on the failing thread, with the
-// injector already disarmed), to let another thread act at exactly that point.
-using Hook = void (*)();
-constinit thread_local Hook before_injected_failure = nullptr;
-
-bool should_fail_allocation() noexcept {
-  if (!alloc_armed) return false;
-  if (--alloc_countdown > 0) return false;
-  alloc_armed = false;  // exactly the Nth allocation fails; unwinding may allocate
-  alloc_fired = true;
-  if (before_injected_failure != nullptr) before_injected_failure();
-  return true;
-}
-
-void* allocate(std::size_t size, std::size_t align) noexcept {
-  if (should_fail_allocation()) return nullptr;
-  if (size == 0) size = 1;
-  if (align <= alignof(std::max_align_t)) return std::malloc(size);
-  void* p = nullptr;
-  return posix_memalign(&p, align, size) == 0 ? p : nullptr;
-}
-
-void* allocate_or_throw(std::size_t size, std::size_t align) {
-  void* p = allocate(size, align);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-// Arms the injector for one scope: the Nth allocation on this thread fails.
-class FailNthAllocation {
- public:
-  explicit FailNthAllocation(std::int64_t n) {
-    alloc_fired = false;
-    alloc_countdown = n;
-    alloc_armed = true;
-  }
-  ~FailNthAllocation() { alloc_armed = false; }
-  FailNthAllocation(const FailNthAllocation&) = delete;
-  FailNthAllocation& operator=(const FailNthAllocation&) = delete;
-};
-
-}  // namespace
-
-// The replacements below allocate with malloc/posix_memalign and free with free, which
-// match; gcc only sees `new` paired with `free` once it inlines them and warns.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-void* operator new(std::size_t n) { return allocate_or_throw(n, 0); }
-void* operator new[](std::size_t n) { return allocate_or_throw(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) {
-  return allocate_or_throw(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  return allocate_or_throw(n, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return allocate(n, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return allocate(n, static_cast<std::size_t>(a));
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+using vkv_test::injected::FailNthAllocation;
 
 namespace {
 
@@ -877,16 +797,16 @@ class TransactionFaultTest : public TransactionTest {
 TEST_F(TransactionFaultTest, BadAllocAtEachAllocationOfCommitChangesNothing) {
   const int failures =
       fail_each_step([](std::int64_t n) { return std::make_unique<FailNthAllocation>(n); },
-                     [&](const Tx& tx) { return store_.commit(tx); }, alloc_fired);
+                     [&](const Tx& tx) { return store_.commit(tx); }, vkv_test::injected::fired);
   // The commit allocates (descriptor, nodes, copies of keys and values): the loop must
   // have failed it several times, or it tested nothing.
   EXPECT_GE(failures, 6);
 }
 
 TEST_F(TransactionFaultTest, BadAllocAtEachAllocationOfTryCommitChangesNothing) {
-  const int failures =
-      fail_each_step([](std::int64_t n) { return std::make_unique<FailNthAllocation>(n); },
-                     [&](const Tx& tx) { return store_.try_commit(tx).value(); }, alloc_fired);
+  const int failures = fail_each_step(
+      [](std::int64_t n) { return std::make_unique<FailNthAllocation>(n); },
+      [&](const Tx& tx) { return store_.try_commit(tx).value(); }, vkv_test::injected::fired);
   EXPECT_GE(failures, 6);
 }
 
@@ -1059,8 +979,8 @@ TEST(TransactionReclaimTest, MultiEraseCommitReservesEveryRetirementBeforeDecidi
         threw = true;
       }
       if (!threw) {
-        EXPECT_FALSE(alloc_fired) << "allocation " << n
-                                  << " failed after the commit was decided and was swallowed";
+        EXPECT_FALSE(vkv_test::injected::fired)
+            << "allocation " << n << " failed after the commit was decided and was swallowed";
       }
     }
     EXPECT_EQ(vkv::detail::epoch::drain(), 0u);
@@ -1102,7 +1022,7 @@ TEST(TransactionHelpedFaultTest, BadAllocWhileAHelperDecidesChangesNothingOrEver
     tx.update(a_id, a.version, acct(1, 11)).update(b_id, b.version, acct(2, 21));
     helper_store = &store;
     helper_key = &a_id;
-    before_injected_failure = [] {
+    vkv_test::injected::before_failure = [] {
       std::thread([] {
         // Conflicts (nil version), but resolves the commit's entry on the way.
         (void)helper_store->try_update_with_version(*helper_key, vkv::Version(), acct(0, 0));
@@ -1117,7 +1037,7 @@ TEST(TransactionHelpedFaultTest, BadAllocWhileAHelperDecidesChangesNothingOrEver
         threw = true;
       }
     }
-    before_injected_failure = nullptr;
+    vkv_test::injected::before_failure = nullptr;
     const auto a_now = store.find(a_id);
     const auto b_now = store.find(b_id);
     ASSERT_TRUE(a_now.has_value() && b_now.has_value());
