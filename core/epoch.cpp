@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace vkv::detail::epoch {
 
@@ -188,14 +189,28 @@ ThreadRecord* attach_thread() {
   return record;
 }
 
-bool try_advance() noexcept {
-  std::uint64_t epoch = global_epoch.load(std::memory_order_acquire);
-  heavy_fence();
+namespace {
+
+// True if some thread inside a Guard announced an epoch other than `epoch`.
+bool some_reader_behind(std::uint64_t epoch) noexcept {
   for (ThreadRecord* r = registry_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {
     // acquire: a departed reader's release store of 0 happens-before what we free.
     const std::uint64_t announced = r->announced.load(std::memory_order_acquire);
-    if ((announced & 1) != 0 && (announced >> 1) != epoch) return false;
+    if ((announced & 1) != 0 && (announced >> 1) != epoch) return true;
   }
+  return false;
+}
+
+}  // namespace
+
+bool try_advance() noexcept {
+  std::uint64_t epoch = global_epoch.load(std::memory_order_acquire);
+  // Without a fence first: an announcement we can already see to be behind blocks the
+  // advance whatever the fence would show (returning false frees nothing, so a stale
+  // view can only delay reclamation, never break it).
+  if (some_reader_behind(epoch)) return false;
+  heavy_fence();
+  if (some_reader_behind(epoch)) return false;
   // acq_rel: publishes the new epoch after the scan; a failure means another thread
   // advanced it, which is as good.
   global_epoch.compare_exchange_strong(epoch, epoch + 1, std::memory_order_acq_rel,
@@ -204,9 +219,27 @@ bool try_advance() noexcept {
 }
 
 void collect(ThreadRecord& record) noexcept {
-  try_advance();
-  collect_own(record);
-  collect_orphans(/*wait=*/false);
+  if (record.advance_skip > 0) {
+    --record.advance_skip;
+  } else if (try_advance()) {
+    record.advance_backoff = 0;
+  } else {
+    // Blocked: skip 1, 2, 4 .. 32 retirements before the next try (owner-only fields).
+    record.advance_backoff =
+        record.advance_backoff == 0 ? 1 : std::min(record.advance_backoff * 2, 32u);
+    record.advance_skip = record.advance_backoff;
+  }
+  // acquire: as in free_eligible. A scan under the epoch of the last scan frees nothing:
+  // everything retired since then carries that epoch or a later one.
+  const std::uint64_t now = global_epoch.load(std::memory_order_acquire);
+  if (now != record.scanned_epoch) {
+    record.scanned_epoch = now;
+    collect_own(record);
+    // relaxed: a hint; collect_orphans takes the orphans' lock before touching them.
+    if (orphans().count.load(std::memory_order_relaxed) != 0) collect_orphans(/*wait=*/false);
+  } else if (record.limbo.size() >= kYieldThreshold) {
+    std::this_thread::yield();  // backpressure: let the reader holding the epoch run
+  }
 }
 
 std::size_t pending() noexcept {

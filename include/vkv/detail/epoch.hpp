@@ -64,6 +64,11 @@ struct alignas(64) ThreadRecord {
   alignas(64) unsigned nesting = 0;  // owner-only from here on
   std::vector<Retired> limbo;
   std::uint64_t version_counter = 0;  // see detail/version_generator.hpp
+  // collect() bookkeeping: the global epoch at this thread's last scan of limbo (a
+  // scan under the same epoch cannot free anything new), and retirements still to
+  // skip before the next attempt to advance an epoch that was found blocked.
+  std::uint64_t scanned_epoch = 0;
+  std::uint32_t advance_skip = 0, advance_backoff = 0;
   std::uint64_t index = 0;  // dense and unique: 0, 1, 2, ... never reused by another record
 
   std::atomic<bool> in_use{true};  // acquire/release hand-over between owners
@@ -104,13 +109,19 @@ inline ThreadRecord& this_thread() {
 inline std::uint64_t this_thread_index() { return this_thread().index; }
 
 // Tries to advance global_epoch by one; false if some thread inside a Guard has not
-// yet announced the current epoch.
+// yet announced the current epoch. First looks at the announcements without a fence,
+// and gives up at once if one is visibly behind (the fence could not change that
+// answer): a blocked epoch costs a scan of the registry, not a membarrier() each.
 bool try_advance() noexcept;
 // Frees what the calling thread (and the orphan list, if uncontended) may free.
 void collect(ThreadRecord& record) noexcept;
 
 // Objects a thread may hold unreclaimed before it tries to advance and free.
 inline constexpr std::size_t kCollectThreshold = 128;
+// Backpressure: a thread holding this many (while the epoch is blocked) yields its CPU
+// on every retirement, so that the reader holding the epoch back (on an
+// oversubscribed machine: a preempted one) gets to run and leave its Guard.
+inline constexpr std::size_t kYieldThreshold = 8 * kCollectThreshold;
 
 // While a Guard lives, nothing retired can be freed under the calling thread: it may
 // load shared pointers and dereference them. Guards nest (only the outermost one
@@ -185,13 +196,13 @@ inline void retire(void* object, Deleter deleter, std::size_t bytes) noexcept {
   record.limbo_count.store(record.limbo.size(), std::memory_order_relaxed);
   record.limbo_bytes.store(record.limbo_bytes.load(std::memory_order_relaxed) + bytes,
                            std::memory_order_relaxed);
-  // Every retirement past the threshold collects (pushes the epoch, then frees what
-  // is past its grace period). While a stalled reader blocks the epoch, that rescans
-  // the whole list on every retirement (21% of a 2-thread erase in free_eligible,
-  // bench/ops_benchmark.cpp BM_Vkv_Erase); the alternatives measured (collecting
-  // every 128 retirements; scanning only when the oldest object is freeable) let
-  // writers outrun a stall and failed tests/stress/garbage_test.cpp's bound, which
-  // this rule passes: see docs/benchmarks.md, "Where the time goes".
+  // Every retirement past the threshold collects: it tries to push the epoch (at
+  // once while the epoch moves; after 1, 2, 4 .. 32 skipped retirements while it is
+  // blocked), scans its list when the epoch moved since the last scan, and yields its
+  // CPU past kYieldThreshold. Before that rule every retirement past the threshold
+  // paid a membarrier() and a full scan while a reader stalled the epoch: writers on
+  // an oversubscribed machine ran 20x slower than a locked map (docs/benchmarks.md,
+  // "Reclamation rule"); tests/stress/garbage_test.cpp holds the garbage bound.
   if (record.limbo.size() >= kCollectThreshold) collect(record);
 }
 
