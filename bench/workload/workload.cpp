@@ -36,9 +36,21 @@ struct MixHashCompare {
   }
   static bool equal(std::uint64_t a, std::uint64_t b) { return a == b; }
 };
-using LockedMap = tbb::concurrent_hash_map<std::uint64_t, std::uint64_t, MixHashCompare>;
+// The pessimistic baseline's record: what a vkv record holds (value, RFC 9562 version,
+// revision), updated in place under the key's write lock. Every locked write draws a
+// fresh version from the same generator vkv uses, as pessimistic locking in the seed
+// (SELECT ... FOR UPDATE, then UPDATE ... SET version = new) still does: without it
+// the baseline would not be a versioned store at all.
+struct VersionedCounter {
+  std::uint64_t value = 0;
+  vkv::Version version;
+  std::uint64_t revision = 1;
+};
+using LockedMap = tbb::concurrent_hash_map<std::uint64_t, VersionedCounter, MixHashCompare>;
+// The unversioned reference: a bare counter incremented under the write lock.
+using RawMap = tbb::concurrent_hash_map<std::uint64_t, std::uint64_t, MixHashCompare>;
 
-constexpr std::array<std::pair<Strategy, std::string_view>, 7> kStrategyNames{{
+constexpr std::array<std::pair<Strategy, std::string_view>, 8> kStrategyNames{{
     {Strategy::no_backoff, "no-backoff"},
     {Strategy::exponential, "exponential"},
     {Strategy::full_jitter, "full-jitter"},
@@ -46,6 +58,7 @@ constexpr std::array<std::pair<Strategy, std::string_view>, 7> kStrategyNames{{
     {Strategy::decorrelated_jitter, "decorrelated-jitter"},
     {Strategy::adaptive, "adaptive"},
     {Strategy::pessimistic, "pessimistic"},
+    {Strategy::pessimistic_unversioned, "pessimistic-unversioned"},
 }};
 
 // Log-linear latency histogram: exact below 32 ns, then 32 sub-buckets per power of
@@ -136,6 +149,13 @@ struct alignas(64) Tally {
   char pad[64] = {};
 };
 
+// Keeps a copied record alive as far as the optimiser can tell (as
+// benchmark::DoNotOptimize does, without linking Google Benchmark into the driver).
+template <class T>
+void benchmark_keep(const T& value) noexcept {
+  asm volatile("" : : "r"(&value) : "memory");
+}
+
 // Busy work of a given length (no sleep: the window must stay on the CPU).
 void spin_for(std::chrono::nanoseconds work) noexcept {
   if (work.count() <= 0) return;
@@ -188,7 +208,9 @@ std::optional<Strategy> parse_strategy(std::string_view text) {
 }
 std::vector<Strategy> all_strategies() {
   std::vector<Strategy> all;
-  for (const auto& entry : kStrategyNames) all.push_back(entry.first);
+  for (const auto& entry : kStrategyNames) {
+    if (entry.first != Strategy::pessimistic_unversioned) all.push_back(entry.first);
+  }
   return all;
 }
 std::string_view distribution_name(Distribution d) {
@@ -224,6 +246,7 @@ RetryPolicy policy_for(const CellConfig& config) {
       policy.jitter = Jitter::decorrelated;
       break;
     case Strategy::pessimistic:
+    case Strategy::pessimistic_unversioned:
       break;
   }
   return policy;
@@ -237,8 +260,9 @@ struct Arena::Impl {
   std::unique_ptr<CounterStore> optimistic;
   std::unique_ptr<CounterStore> adaptive;
   std::unique_ptr<LockedMap> locked;
+  std::unique_ptr<RawMap> raw;
   // Committed writes so far on each structure: the invariant's right-hand side.
-  std::uint64_t optimistic_total = 0, adaptive_total = 0, locked_total = 0;
+  std::uint64_t optimistic_total = 0, adaptive_total = 0, locked_total = 0, raw_total = 0;
   std::map<double, std::unique_ptr<ZipfGenerator>> zipf;
 
   CounterStore& store(bool adaptive_mode) {
@@ -255,9 +279,18 @@ struct Arena::Impl {
   LockedMap& map() {
     if (!locked) {
       locked = std::make_unique<LockedMap>(keys);
-      for (std::uint64_t k = 0; k < keys; ++k) locked->insert({k, 0});
+      for (std::uint64_t k = 0; k < keys; ++k) {
+        locked->insert({k, VersionedCounter{0, vkv::detail::next_version(), 1}});
+      }
     }
     return *locked;
+  }
+  RawMap& raw_map() {
+    if (!raw) {
+      raw = std::make_unique<RawMap>(keys);
+      for (std::uint64_t k = 0; k < keys; ++k) raw->insert({k, 0});
+    }
+    return *raw;
   }
   const ZipfGenerator& zipf_for(double theta) {
     std::unique_ptr<ZipfGenerator>& slot = zipf[theta];
@@ -279,7 +312,20 @@ std::uint64_t store_sum(const CounterStore& store) {
   store.for_each([&](const CounterStore::record_type& r) { sum += r.value; });
   return sum;
 }
+// Also checks each record's own invariant: one revision per write.
 std::uint64_t map_sum(const LockedMap& map) {
+  std::uint64_t sum = 0;
+  for (const auto& entry : map) {
+    if (entry.second.revision != entry.second.value + 1) {
+      throw std::logic_error("run_cell(pessimistic): revision " +
+                             std::to_string(entry.second.revision) + " after " +
+                             std::to_string(entry.second.value) + " writes");
+    }
+    sum += entry.second.value;
+  }
+  return sum;
+}
+std::uint64_t map_sum(const RawMap& map) {
   std::uint64_t sum = 0;
   for (const auto& entry : map) sum += entry.second;
   return sum;
@@ -300,10 +346,12 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   }
   if (config.duration.count() <= 0) throw std::invalid_argument("run_cell: duration");
   Arena::Impl& impl = *arena.impl_;
-  const bool pessimistic = config.strategy == Strategy::pessimistic;
+  const bool unversioned = config.strategy == Strategy::pessimistic_unversioned;
+  const bool pessimistic = config.strategy == Strategy::pessimistic || unversioned;
   const bool adaptive = config.strategy == Strategy::adaptive;
   CounterStore* store = pessimistic ? nullptr : &impl.store(adaptive);
-  LockedMap* map = pessimistic ? &impl.map() : nullptr;
+  LockedMap* map = pessimistic && !unversioned ? &impl.map() : nullptr;
+  RawMap* raw = unversioned ? &impl.raw_map() : nullptr;
   const ZipfGenerator* zipf =
       config.distribution == Distribution::zipf ? &impl.zipf_for(config.zipf_theta) : nullptr;
   const RetryPolicy policy = policy_for(config);
@@ -340,6 +388,15 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
           if (map) {
             LockedMap::accessor locked;  // the key's write lock, held across the RMW
             map->find(locked, key);
+            VersionedCounter& record = locked->second;
+            ++record.value;
+            spin_for(work);
+            record.version = vkv::detail::next_version();
+            ++record.revision;
+            calls = 1;
+          } else if (raw) {
+            RawMap::accessor locked;
+            raw->find(locked, key);
             ++locked->second;
             spin_for(work);
             calls = 1;
@@ -358,8 +415,15 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
           }
           tally->attempts += calls;
         } else if (map) {
+          // A read copies the record out under the key's read lock, as find() does.
           LockedMap::const_accessor locked;
           map->find(locked, key);
+          const VersionedCounter copy = locked->second;
+          locked.release();
+          benchmark_keep(copy);
+        } else if (raw) {
+          RawMap::const_accessor locked;
+          raw->find(locked, key);
           calls = locked->second;  // the read itself; the value is not used
         } else {
           committed = store->find(key).has_value();
@@ -436,11 +500,12 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   if (store) result.turns = store->stats().turns - turns_before;
 
   // The invariant: no update lost, none counted twice.
-  std::uint64_t& total = pessimistic ? impl.locked_total
-                         : adaptive  ? impl.adaptive_total
-                                     : impl.optimistic_total;
+  std::uint64_t& total = unversioned   ? impl.raw_total
+                         : pessimistic ? impl.locked_total
+                         : adaptive    ? impl.adaptive_total
+                                       : impl.optimistic_total;
   total += result.writes;
-  const std::uint64_t sum = pessimistic ? map_sum(*map) : store_sum(*store);
+  const std::uint64_t sum = raw ? map_sum(*raw) : map ? map_sum(*map) : store_sum(*store);
   if (sum != total) {
     throw std::logic_error("run_cell(" + std::string(strategy_name(config.strategy)) +
                            "): sum of counters " + std::to_string(sum) + " != committed writes " +

@@ -20,25 +20,31 @@
 
 namespace vkv::workload {
 
-// How a writer handles a conflict. Every strategy but pessimistic runs
+// How a writer handles a conflict. Every strategy but the pessimistic ones runs
 // Store::update_with_retry with a RetryPolicy of the named shape; adaptive also turns
 // on StoreOptions::contention_adaptive; pessimistic takes a per-key write lock (a
-// tbb::concurrent_hash_map write accessor) across the read-modify-write.
+// tbb::concurrent_hash_map write accessor) across the read-modify-write of a record
+// holding what a vkv record holds (value, fresh RFC 9562 version, revision), and
+// reads copy that record under the read lock. pessimistic_unversioned is the same
+// lock around a bare counter: a reference for what versioning costs, not a peer
+// (it is left out of all_strategies()).
 enum class Strategy {
-  no_backoff,           // retry at once (retry_delay 0)
-  exponential,          // Jitter::none
-  full_jitter,          // Jitter::full
-  equal_jitter,         // Jitter::equal
-  decorrelated_jitter,  // Jitter::decorrelated
-  adaptive,             // Jitter::full + contention-adaptive turns
-  pessimistic,          // lock per key, no optimism
+  no_backoff,               // retry at once (retry_delay 0)
+  exponential,              // Jitter::none
+  full_jitter,              // Jitter::full
+  equal_jitter,             // Jitter::equal
+  decorrelated_jitter,      // Jitter::decorrelated
+  adaptive,                 // Jitter::full + contention-adaptive turns
+  pessimistic,              // lock per key, no optimism; versioned records
+  pessimistic_unversioned,  // lock per key around a bare counter (reference only)
 };
 enum class Distribution { uniform, zipf };
 
 // "no-backoff", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter",
-// "adaptive", "pessimistic".
+// "adaptive", "pessimistic", "pessimistic-unversioned".
 std::string_view strategy_name(Strategy);
 std::optional<Strategy> parse_strategy(std::string_view);
+// Every strategy but pessimistic_unversioned, in declaration order.
 std::vector<Strategy> all_strategies();
 // "uniform", "zipf".
 std::string_view distribution_name(Distribution);

@@ -26,6 +26,9 @@ TEST(Workload, NamesRoundTrip) {
   EXPECT_EQ(wl::strategy_name(wl::Strategy::no_backoff), "no-backoff");
   EXPECT_EQ(wl::strategy_name(wl::Strategy::decorrelated_jitter), "decorrelated-jitter");
   EXPECT_FALSE(wl::parse_strategy("full_jitter").has_value());
+  // The unversioned reference parses but is not one of the strategies compared.
+  EXPECT_EQ(wl::parse_strategy("pessimistic-unversioned"), wl::Strategy::pessimistic_unversioned);
+  for (const wl::Strategy s : all) EXPECT_NE(s, wl::Strategy::pessimistic_unversioned);
   EXPECT_EQ(wl::parse_distribution("zipf"), wl::Distribution::zipf);
 }
 
@@ -63,7 +66,9 @@ TEST(Workload, ZipfIsSkewedAndInRange) {
 TEST(WorkloadConcurrency, EveryStrategyKeepsTheInvariant) {
   for (const std::size_t keys : {std::size_t{1}, std::size_t{16}}) {
     wl::Arena arena(keys);
-    for (const wl::Strategy s : wl::all_strategies()) {
+    std::vector<wl::Strategy> strategies = wl::all_strategies();
+    strategies.push_back(wl::Strategy::pessimistic_unversioned);
+    for (const wl::Strategy s : strategies) {
       wl::CellConfig c;
       c.threads = 3;
       c.keys = keys;
@@ -95,7 +100,7 @@ TEST(WorkloadConcurrency, EveryStrategyKeepsTheInvariant) {
       EXPECT_GE(r.retries_mean, 0.0);
       EXPECT_GE(r.retries_p99, 0.0);
       EXPECT_GE(progress_calls, 1);  // the driver reports at least once per cell
-      if (s == wl::Strategy::pessimistic) {
+      if (s == wl::Strategy::pessimistic || s == wl::Strategy::pessimistic_unversioned) {
         EXPECT_EQ(r.conflicts, 0u);
       }
       if (s != wl::Strategy::adaptive) {
