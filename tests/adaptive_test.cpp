@@ -102,7 +102,7 @@ TEST(Adaptive, TurnsOnlyForHotKeysAndTheyCoolDown) {
   EXPECT_EQ(store.stats().turns, after_heating + 1);
 
   // Uncontended turns count as "no conflict": the key cools below half the threshold
-  // (an average over ~16 attempts) and goes back to plain optimistic writes.
+  // (an average over ~64 attempts) and goes back to plain optimistic writes.
   for (int i = 0; i < 200; ++i) store.update_with_retry(hot, [](int& v) { ++v; });
   const std::uint64_t cooled = store.stats().turns;
   for (int i = 0; i < 100; ++i) store.update_with_retry(hot, [](int& v) { ++v; });

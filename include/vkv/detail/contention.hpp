@@ -28,8 +28,8 @@
 //   3. The heat estimate is a heuristic: its updates are relaxed loads and stores
 //      that may lose each other's effects under a race. Losing a sample changes when a
 //      key counts as hot, never what a write does.
-//   4. A stripe's heat is written only after a conflict, after a contended turn, or
-//      while it is non-zero, so an uncontended write only reads.
+//   4. A stripe's heat is written only after a conflict or while it is non-zero (or
+//      the stripe is hot), so an uncontended write only reads.
 //   5. warm_ has one bit per stripe, set while the stripe is hot or its heat is
 //      non-zero (a heuristic like the heat: a lost update of a bit delays noticing a
 //      stripe by one conflict). A write of a cold key reads only that 128-byte bitmap,
@@ -57,9 +57,11 @@ class ContentionTable {
  public:
   // Fixed-point scale of the heat estimate: kScale is a conflict rate of 100 %.
   static constexpr std::uint32_t kScale = 1u << 16;
-  // Weight of one sample in the exponentially weighted moving average: 1/16, so the
-  // estimate follows about the last 16 attempts on the stripe.
-  static constexpr int kShift = 4;
+  // Weight of one sample in the exponentially weighted moving average: 1/64, so the
+  // estimate follows about the last 64 attempts on the stripe. (1/16 was measured to be
+  // too jumpy: two conflicts in a row passed the 10 % threshold, so keys with a true
+  // conflict rate of 1-5 % kept turning hot; docs/benchmarks.md.)
+  static constexpr int kShift = 6;
   static constexpr std::size_t kStripes = 1024;
 
   explicit ContentionTable(double threshold, std::chrono::nanoseconds max_wait)
@@ -118,8 +120,9 @@ class ContentionTable {
       sample(stripe, false);
       return Turn(&s.busy);
     }
-    // Someone else holds the turn: for the heat estimate that is a conflict avoided.
-    sample(stripe, true);
+    // Someone else holds the turn. Not a sample: waiting says that writers overlap, not
+    // that their optimistic attempts would fail (counting it as a conflict kept every
+    // busy key hot for good, though its writes conflicted 1-5 % of the time).
     const auto deadline = std::chrono::steady_clock::now() + max_wait_;
     unsigned spins = 0;
     for (;;) {
@@ -158,8 +161,8 @@ class ContentionTable {
 
  private:
   struct alignas(64) Stripe {
-    // All relaxed (invariant 3): a moving average of "this attempt conflicted, or had
-    // to wait for a turn", in units of 1/kScale.
+    // All relaxed (invariant 3): a moving average of "this attempt conflicted", in
+    // units of 1/kScale.
     std::atomic<std::uint32_t> heat{0};
     // Whether writers of this stripe take turns. Set when heat passes the threshold,
     // cleared when it falls below half of it (hysteresis against flapping).
