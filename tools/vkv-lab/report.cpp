@@ -395,8 +395,9 @@ double metric_conflicts(const CellResult& c) { return c.conflict_rate; }
 // Said wherever pessimistic appears, so its numbers are not misread as vkv's.
 constexpr const char* kPessimisticNote =
     "pessimistic is vkv_workload's lock-based baseline: a per-key write lock on a "
-    "tbb::concurrent_hash_map held across the read-modify-write, with no versions, so it "
-    "does less work per write than vkv::Store";
+    "tbb::concurrent_hash_map held across the read-modify-write of a record updated in "
+    "place (value, fresh version, revision), and reads under the read lock; it allocates "
+    "nothing per write, so it does less work per write than vkv::Store";
 
 bool has_pessimistic(const std::vector<CellResult>& cells) {
   return std::any_of(cells.begin(), cells.end(), [](const CellResult& cell) {
