@@ -200,9 +200,9 @@ inline void retire(void* object, Deleter deleter, std::size_t bytes) noexcept {
   // once while the epoch moves; after 1, 2, 4 .. 32 skipped retirements while it is
   // blocked), scans its list when the epoch moved since the last scan, and yields its
   // CPU past kYieldThreshold. Before that rule every retirement past the threshold
-  // paid a membarrier() and a full scan while a reader stalled the epoch: writers on
-  // an oversubscribed machine ran 20x slower than a locked map (docs/benchmarks.md,
-  // "Reclamation rule"); tests/stress/garbage_test.cpp holds the garbage bound.
+  // paid a membarrier() and a full scan while a reader stalled the epoch: 4 writers on
+  // 2 CPUs committed 0.26 M updates/s instead of 5.2 M (docs/benchmarks.md, "Where the
+  // time goes", change 3); tests/stress/garbage_test.cpp holds the garbage bound.
   if (record.limbo.size() >= kCollectThreshold) collect(record);
 }
 
