@@ -353,8 +353,11 @@ class Store {
     operator record_type() const { return make_record(id, node); }  // NOLINT: implicit by design
   };
 
-  static std::unique_ptr<node_type> make_node(T value, bool deleted) {
-    return std::unique_ptr<node_type>(new node_type{std::move(value), Version(), 0, deleted});
+  // An owned node not yet published (detail/node_pool.hpp recycles their memory).
+  using node_ptr = std::unique_ptr<node_type>;
+
+  static node_ptr make_node(T value, bool deleted) {
+    return node_ptr(new node_type{std::move(value), Version(), 0, deleted});
   }
 
   // The one decision of every version-checked write, made on the node the
@@ -392,7 +395,7 @@ class Store {
       detail::epoch::Guard guard;
       const slot_type* slot = index_.find(key);
       node_type* current = slot != nullptr ? slot->load_for_write() : nullptr;
-      std::unique_ptr<node_type> fresh;
+      node_ptr fresh;
       bool built = false;
       for (;;) {
         outcome.verdict = decide(current, expected, kind, include_deleted);
@@ -463,7 +466,7 @@ class Store {
   template <class Mutate>
   WriteOutcome patch_impl(const Key& id, const Version& expected, Mutate&& mutate,
                           WriteOptions options, bool want_copies) {
-    std::unique_ptr<node_type> prepared;
+    node_ptr prepared;
     WriteOutcome early;
     {
       detail::epoch::Guard guard;
@@ -497,7 +500,7 @@ class Store {
 
   WriteOutcome erase_impl(const Key& id, const Version& expected, bool want_copies) {
     return write(id, expected, WriteKind::erase, true, want_copies,
-                 [](const node_type&) { return std::unique_ptr<node_type>(); });
+                 [](const node_type&) { return node_ptr(); });
   }
 
   // Inserts, or revives an erased slot. On a duplicate, out holds the id only.

@@ -61,7 +61,7 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
   aborted = false;
   CommitOutcome outcome;
   auto descriptor = std::make_unique<Descriptor>(size);
-  std::vector<std::unique_ptr<node_type>> fresh(size);
+  std::vector<node_ptr> fresh(size);
   std::vector<std::optional<record_type>> records(size);
   std::vector<const slot_type*> slots(size, nullptr);
   std::vector<HashedKey> keys;
