@@ -2,15 +2,20 @@
 // See include/vkv/detail/epoch.hpp for the invariants.
 #include "vkv/detail/epoch.hpp"
 
+#include <cxxabi.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <thread>
+
+extern "C" void* __dso_handle;  // this module's handle, for __cxa_thread_atexit
 
 namespace vkv::detail::epoch {
 
@@ -24,6 +29,12 @@ namespace {
 std::atomic<ThreadRecord*> registry_head{nullptr};
 std::atomic<std::uint64_t> next_index{0};
 
+// Invariant 5: set while one thread advances the epoch.
+std::atomic<bool> advancing{false};
+// The garbage bound, and whether the last collector found all garbage over it.
+std::atomic<std::size_t> garbage_limit_bytes{kDefaultGarbageLimit};
+std::atomic<bool> over_limit{false};
+
 // Garbage of exited threads. Touched only when a thread exits and, with try_lock,
 // when a thread collects: never on a hot path.
 struct Orphans {
@@ -32,6 +43,8 @@ struct Orphans {
   std::atomic<std::size_t> count{0};
   std::atomic<std::size_t> bytes{0};
 };
+// Built by attach_thread() (invariant 4), so the first call from collect() or detach()
+// never allocates.
 Orphans& orphans() {
   static Orphans* instance = new Orphans;  // never destroyed: threads may exit after main
   return *instance;
@@ -59,9 +72,16 @@ const bool fence_mode_initialised = [] {
 }();
 
 // Orders every thread's earlier announcement stores before our following loads.
-void heavy_fence() noexcept {
+// False if it could not (membarrier failed): then the caller must not advance. A
+// failed membarrier also switches new Guards to the symmetric fence for good.
+bool heavy_fence() noexcept {
   if (asymmetric_fence.load(std::memory_order_relaxed)) {
-    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+      // Registered at start-up, so this should not happen; if it does, readers that
+      // entered with only a compiler fence were not fenced: do not advance now.
+      asymmetric_fence.store(false, std::memory_order_seq_cst);
+      return false;
+    }
   }
 #if defined(VKV_UNDER_TSAN)
   // A seq_cst read-modify-write: joins the single total order with the readers'
@@ -70,6 +90,7 @@ void heavy_fence() noexcept {
 #else
   std::atomic_thread_fence(std::memory_order_seq_cst);
 #endif
+  return true;
 }
 
 // Frees the entries of `items` that invariant 2 allows; keeps the rest in order.
@@ -140,11 +161,13 @@ void detach(ThreadRecord* record) noexcept {
   record->in_use.store(false, std::memory_order_release);
 }
 
-struct DetachOnExit {
-  ~DetachOnExit() {
-    if (ThreadRecord* record = tls_record) detach(record);
-  }
-};
+// The thread-exit hook. Registered by every attach (__cxa_thread_atexit, not a
+// function-local thread_local, which would not register again): a thread that comes
+// back to vkv after its hook ran (from a user thread_local destroyed later) attaches
+// again and is detached again, instead of keeping its record for good.
+void detach_at_exit(void*) noexcept {
+  if (ThreadRecord* record = tls_record) detach(record);
+}
 
 }  // namespace
 
@@ -162,8 +185,11 @@ void set_fence_mode(FenceMode mode) {
 }
 
 ThreadRecord* attach_thread() {
-  static thread_local DetachOnExit detach_on_exit;  // constructed here, on first use
-  (void)&detach_on_exit;
+  (void)orphans();  // invariant 4: built before this thread's first compare-and-swap
+  // May fail (it allocates): then nothing is attached, and we throw like `new`.
+  if (__cxxabiv1::__cxa_thread_atexit(&detach_at_exit, nullptr, &__dso_handle) != 0) {
+    throw std::bad_alloc();
+  }
 
   // Reuse a record a finished thread left behind.
   for (ThreadRecord* r = registry_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {
@@ -204,41 +230,103 @@ bool some_reader_behind(std::uint64_t epoch) noexcept {
 }  // namespace
 
 bool try_advance() noexcept {
+  // Invariant 5. relaxed first: an advance in progress is as good as ours, and the
+  // flag's line is not written when we would only fail. acquire on the exchange pairs
+  // with the previous advancer's release, so its epoch is the one we read.
+  if (advancing.load(std::memory_order_relaxed) ||
+      advancing.exchange(true, std::memory_order_acquire)) {
+    return false;
+  }
   std::uint64_t epoch = global_epoch.load(std::memory_order_acquire);
   // Without a fence first: an announcement we can already see to be behind blocks the
   // advance whatever the fence would show (returning false frees nothing, so a stale
   // view can only delay reclamation, never break it).
-  if (some_reader_behind(epoch)) return false;
-  heavy_fence();
-  if (some_reader_behind(epoch)) return false;
-  // acq_rel: publishes the new epoch after the scan; a failure means another thread
-  // advanced it, which is as good.
-  global_epoch.compare_exchange_strong(epoch, epoch + 1, std::memory_order_acq_rel,
-                                       std::memory_order_relaxed);
-  return true;
+  bool advanced = false;
+  if (!some_reader_behind(epoch) && heavy_fence() && !some_reader_behind(epoch)) {
+    // acq_rel: publishes the new epoch after the scan; a failure means another thread
+    // advanced it (drain() from a thread racing us), which is as good.
+    global_epoch.compare_exchange_strong(epoch, epoch + 1, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed);
+    advanced = true;
+  }
+  advancing.store(false, std::memory_order_release);
+  return advanced;
 }
 
-void collect(ThreadRecord& record) noexcept {
-  if (record.advance_skip > 0) {
-    --record.advance_skip;
-  } else if (try_advance()) {
-    record.advance_backoff = 0;
-  } else {
-    // Blocked: skip 1, 2, 4 .. 32 retirements before the next try (owner-only fields).
-    record.advance_backoff =
-        record.advance_backoff == 0 ? 1 : std::min(record.advance_backoff * 2, 32u);
-    record.advance_skip = record.advance_backoff;
+namespace {
+
+// Moves the calling thread's unfreed garbage to the orphan list (the epoch is held
+// back): a thread that parks afterwards keeps nothing. Out of memory, it keeps it.
+void hand_off(ThreadRecord& record) noexcept {
+  Orphans& o = orphans();
+  std::unique_lock lock(o.mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // next time
+  try {
+    o.items.insert(o.items.end(), record.limbo.begin(), record.limbo.end());
+  } catch (...) {
+    return;
   }
-  // acquire: as in free_eligible. A scan under the epoch of the last scan frees nothing:
-  // everything retired since then carries that epoch or a later one.
-  const std::uint64_t now = global_epoch.load(std::memory_order_acquire);
-  if (now != record.scanned_epoch) {
-    record.scanned_epoch = now;
-    collect_own(record);
-    // relaxed: a hint; collect_orphans takes the orphans' lock before touching them.
-    if (orphans().count.load(std::memory_order_relaxed) != 0) collect_orphans(/*wait=*/false);
-  } else if (record.limbo.size() >= kYieldThreshold) {
-    std::this_thread::yield();  // backpressure: let the reader holding the epoch run
+  o.count.store(o.items.size(), std::memory_order_relaxed);
+  o.bytes.store(
+      o.bytes.load(std::memory_order_relaxed) + record.limbo_bytes.load(std::memory_order_relaxed),
+      std::memory_order_relaxed);
+  record.limbo.clear();
+  record.limbo_count.store(0, std::memory_order_relaxed);
+  record.limbo_bytes.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void collect(ThreadRecord& record) noexcept {
+  try_advance();
+  collect_own(record);
+  // relaxed: a hint; collect_orphans takes the orphans' lock before touching them.
+  if (orphans().count.load(std::memory_order_relaxed) != 0) collect_orphans(/*wait=*/false);
+  std::size_t held = record.limbo_bytes.load(std::memory_order_relaxed);
+  if (record.limbo.size() >= kHandOffFactor * kCollectThreshold ||
+      held >= kHandOffFactor * kCollectBytes) {
+    hand_off(record);
+    held = record.limbo_bytes.load(std::memory_order_relaxed);
+  }
+  record.collect_at_count = record.limbo.size() + kCollectThreshold;
+  record.collect_at_bytes = held + kCollectBytes;
+  // relaxed: a hint for throttle(), which checks again before it lets a writer go.
+  const bool over = pending_bytes() > garbage_limit_bytes.load(std::memory_order_relaxed);
+  if (over != over_limit.load(std::memory_order_relaxed)) {
+    over_limit.store(over, std::memory_order_relaxed);
+  }
+}
+
+std::size_t garbage_limit() noexcept { return garbage_limit_bytes.load(std::memory_order_relaxed); }
+
+void set_garbage_limit(std::size_t bytes) noexcept {
+  // relaxed: a setting read by collectors; exactness in time is not needed.
+  garbage_limit_bytes.store(bytes, std::memory_order_relaxed);
+}
+
+void throttle() noexcept {
+  // relaxed: a hint, set by collectors; a stale false lets one more write through.
+  if (!over_limit.load(std::memory_order_relaxed)) [[likely]] {
+    return;
+  }
+  ThreadRecord* record = tls_record;
+  if (record != nullptr && record->nesting != 0) return;  // inside a Guard: cannot wait
+  auto pause = std::chrono::microseconds(1);
+  for (int round = 0;; ++round) {
+    try_advance();
+    if (record != nullptr) collect_own(*record);
+    collect_orphans(/*wait=*/false);
+    if (pending_bytes() <= garbage_limit_bytes.load(std::memory_order_relaxed)) {
+      over_limit.store(false, std::memory_order_relaxed);
+      return;
+    }
+    // A reader inside a Guard holds the epoch back: let it run.
+    if (round < 16) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(pause);
+      if (pause < std::chrono::milliseconds(1)) pause *= 2;
+    }
   }
 }
 

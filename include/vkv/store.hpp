@@ -1,6 +1,7 @@
 // vkv::Store: the versioned key-value store.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "vkv/detail/counters.hpp"
 #include "vkv/detail/epoch.hpp"
 #include "vkv/detail/key_text.hpp"
+#include "vkv/detail/node_pool.hpp"
 #include "vkv/detail/record_slot.hpp"
 #include "vkv/detail/sharded_index.hpp"
 #include "vkv/detail/transaction_descriptor.hpp"
@@ -69,7 +71,9 @@ class Store {
     // No other thread may use the store now, so the live nodes go at once; nodes
     // replaced earlier are freed by the epoch scheme as usual.
     for (std::size_t i = 0; i < index_.shard_count(); ++i) {
-      index_.visit_shard(i, [](const Key&, const slot_type& slot) { delete slot.load(); });
+      index_.visit_shard(i, [](const Key&, const slot_type& slot) {
+        if (node_type* node = slot.load()) detail::destroy_pooled(node);
+      });
     }
   }
 
@@ -96,6 +100,26 @@ class Store {
     const node_type* node = slot->load();
     if (node == nullptr || (node->deleted && !options.include_soft_deleted)) return std::nullopt;
     return std::optional<record_type>(std::in_place, RecordOf{id, *node});
+  }
+
+  // Zero-copy read: calls f(const RecordView<T, Key>&) once, with the record as it is
+  // at one instant, and returns true; returns false without calling f if absent or
+  // soft-deleted (unless included). Lock-free and wait-free apart from f: no lock, no
+  // atomic read-modify-write. f runs outside any lock and may call back into the
+  // store; memory reclamation (of every store) waits while it runs, so keep it short.
+  // Counts one read. If f throws, the exception propagates; nothing changed.
+  template <class F>
+  bool visit(const Key& id, F&& f, ReadOptions options = {}) const {
+    counters_.add(detail::Counter::reads);
+    detail::epoch::Guard guard;
+    const slot_type* slot = index_.find(index_.hashed(id));
+    if (slot == nullptr) return false;
+    const node_type* node = slot->load();
+    if (node == nullptr || (node->deleted && !options.include_soft_deleted)) return false;
+    const RecordView<T, Key> view{
+        id, node->value, node->version, node->revision, node->deleted != 0, std::nullopt};
+    std::invoke(std::forward<F>(f), view);
+    return true;
   }
 
   // Replaces the value iff the current version equals `expected`.
@@ -186,22 +210,39 @@ class Store {
   template <class Mutate>
   record_type update_with_retry(const Key& id, Mutate&& mutate, RetryPolicy policy = {}) {
     if (contention_) return adaptive_update_with_retry(id, mutate, policy);
-    WriteOutcome current = read_for_write(id);
-    if (current.verdict != Verdict::ok) {
-      counters_.add(detail::Counter::not_found);
-      throw_error(not_found_info(id, current.verdict));
+    // The key is hashed once; each attempt is one index lookup and one compare-and-swap.
+    // The value is copied once per attempt, into the node the attempt installs; mutate
+    // runs on it outside any Guard. On a conflict the next attempt starts from the
+    // winner's value, copied under the Guard of the failed attempt (no extra read).
+    const HashedKey key = index_.hashed(id);
+    node_ptr fresh;
+    Version expected;
+    {
+      detail::epoch::Guard guard;
+      const slot_type* slot = index_.find(key);
+      const node_type* node = slot != nullptr ? slot->load() : nullptr;
+      const Verdict verdict = decide(node, Version(), WriteKind::update, false);
+      if (verdict != Verdict::ok && verdict != Verdict::conflict) {
+        counters_.add(detail::Counter::not_found);
+        throw_error(not_found_info(id, verdict));
+      }
+      fresh = copy_node(node->value, false);
+      expected = node->version;
     }
     const int retries = detail::retry_budget(policy);
     Backoff backoff(policy);
     for (;;) {
-      T value = current.record->value;
-      std::invoke(mutate, value);
-      const Version expected = current.record->version;
-      WriteOutcome outcome = update_impl(id, expected, std::move(value), WriteOptions{}, true);
+      std::invoke(mutate, fresh->value);
+      node_ptr next;  // on a conflict: a copy of the winner, for the next attempt
+      WriteOutcome outcome = write(
+          id, key, expected, WriteKind::update, false, false,
+          [&](const node_type&) { return std::move(fresh); },
+          [&](const node_type& winner) { next = copy_node(winner.value, false); });
       if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
       if (outcome.verdict != Verdict::conflict) throw_error(not_found_info(id, outcome.verdict));
       before_next_attempt(id, expected, outcome.actual, policy, backoff, retries);
-      current = std::move(outcome);
+      fresh = std::move(next);
+      expected = outcome.actual;
     }
   }
 
@@ -301,24 +342,43 @@ class Store {
 
   // visit(const record_type&) for every record (soft-deleted ones only when included).
   // Weakly consistent: each record is seen in one of its states at or after the call
-  // began; records created or erased during the call may or may not be seen. visit
-  // runs outside any lock and may call back into the store. Copies one shard's
-  // records at a time.
+  // began; records created or erased during the call may or may not be seen; no
+  // record is seen twice. visit runs outside any lock and any Guard and may call back
+  // into the store. Takes no lock at all: it copies a slice of a shard's lookup table
+  // (kForEachSlice cells) at a time under a Guard, then calls visit on the copies.
   template <class F>
   void for_each(F&& visit, ReadOptions options = {}) const {
     std::vector<record_type> batch;
+    // This shard's records already handed out (addresses, compared, never followed).
+    std::vector<const slot_type*> seen;
     for (std::size_t i = 0; i < index_.shard_count(); ++i) {
-      batch.clear();
-      {
-        detail::epoch::Guard guard;
-        index_.visit_shard(i, [&](const Key& id, const slot_type& slot) {
-          const node_type* node = slot.load();
-          if (node != nullptr && (!node->deleted || options.include_soft_deleted)) {
-            batch.push_back(make_record(id, *node));
-          }
-        });
-      }
-      for (const record_type& record : batch) std::invoke(visit, record);
+      seen.clear();
+      std::size_t sorted = 0;  // seen[0, sorted) is sorted: handed out before a restart
+      std::uint64_t generation = 0;
+      std::size_t cell = 0;
+      do {
+        batch.clear();
+        {
+          detail::epoch::Guard guard;
+          cell = index_.scan_shard(
+              i, generation, cell, kForEachSlice,
+              [&](const Key& id, const slot_type& slot) {
+                if (std::binary_search(seen.begin(), seen.begin() + sorted, &slot)) return;
+                const node_type* node = slot.load();
+                if (node != nullptr && (!node->deleted || options.include_soft_deleted)) {
+                  batch.push_back(make_record(id, *node));
+                  seen.push_back(&slot);
+                }
+              },
+              [&] {
+                // The shard's table was rebuilt (it grew) since the last slice: go over
+                // the new one from its start, skipping the records already handed out.
+                std::sort(seen.begin(), seen.end());
+                sorted = seen.size();
+              });
+        }
+        for (const record_type& record : batch) std::invoke(visit, record);
+      } while (cell != 0);
     }
   }
 
@@ -329,6 +389,9 @@ class Store {
   using slot_type = detail::RecordSlot<T>;
   using index_type = detail::ShardedIndex<Key, slot_type, Hash, KeyEqual>;
   using HashedKey = typename index_type::HashedKey;
+
+  // Cells of a shard's lookup table that for_each copies under one Guard.
+  static constexpr std::size_t kForEachSlice = 256;
 
   enum class WriteKind { update, soft_delete, restore, erase };
   enum class Verdict { ok, absent, deleted, not_deleted, conflict };
@@ -354,10 +417,15 @@ class Store {
   };
 
   // An owned node not yet published (detail/node_pool.hpp recycles their memory).
-  using node_ptr = std::unique_ptr<node_type>;
+  using node_ptr = std::unique_ptr<node_type, detail::PooledDelete>;
 
   static node_ptr make_node(T value, bool deleted) {
-    return node_ptr(new node_type{std::move(value), Version(), 0, deleted});
+    return node_ptr(
+        detail::make_pooled<node_type>(std::move(value), Version(), std::uint64_t{0}, deleted));
+  }
+  // A node copying `value` in place (no temporary T, no move).
+  static node_ptr copy_node(const T& value, bool deleted) {
+    return node_ptr(detail::make_pooled<node_type>(value, Version(), std::uint64_t{0}, deleted));
   }
 
   // The one decision of every version-checked write, made on the node the
@@ -388,8 +456,17 @@ class Store {
   template <class Build>
   WriteOutcome write(const Key& id, const Version& expected, WriteKind kind, bool include_deleted,
                      bool want_copies, Build&& build) {
+    return write(id, index_.hashed(id), expected, kind, include_deleted, want_copies,
+                 std::forward<Build>(build), [](const node_type&) {});
+  }
+
+  // The same, for a key hashed already; lost(winner) runs under the Guard when the
+  // compare-and-swap lost to another writer (update_with_retry copies the winner).
+  template <class Build, class Lost>
+  WriteOutcome write(const Key& id, const HashedKey& key, const Version& expected, WriteKind kind,
+                     bool include_deleted, bool want_copies, Build&& build, Lost&& lost) {
+    detail::epoch::throttle();  // the garbage bound: may wait, outside any Guard
     const Version fresh_version = detail::next_version();
-    const HashedKey key = index_.hashed(id);
     WriteOutcome outcome;
     {
       detail::epoch::Guard guard;
@@ -421,7 +498,7 @@ class Store {
           const int now_live = fresh && !fresh->deleted ? 1 : 0;
           fresh.release();
           const int was_live = current->deleted ? 0 : 1;
-          detail::epoch::retire(current);
+          detail::retire_pooled(current);
           if (now_live != was_live) {
             // relaxed: a statistic, exact once writers are quiet.
             index_.shard_for(key).live.fetch_add(now_live - was_live, std::memory_order_relaxed);
@@ -447,6 +524,7 @@ class Store {
       if (outcome.verdict == Verdict::conflict) {
         outcome.actual = current->version;
         if (want_copies) outcome.record.emplace(make_record(id, *current));
+        lost(*current);
       }
     }
     count_failure(outcome.verdict);
@@ -474,7 +552,7 @@ class Store {
       const node_type* current = slot != nullptr ? slot->load() : nullptr;
       early.verdict = decide(current, expected, WriteKind::update, options.include_soft_deleted);
       if (early.verdict == Verdict::ok) {
-        prepared = make_node(current->value, false);
+        prepared = copy_node(current->value, false);
       } else if (early.verdict == Verdict::conflict) {
         early.actual = current->version;
         if (want_copies) early.record.emplace(make_record(id, *current));
@@ -494,7 +572,7 @@ class Store {
 
   WriteOutcome flag_impl(const Key& id, const Version& expected, WriteKind kind, bool want_copies) {
     return write(id, expected, kind, false, want_copies, [&](const node_type& current) {
-      return make_node(current.value, kind == WriteKind::soft_delete);
+      return copy_node(current.value, kind == WriteKind::soft_delete);
     });
   }
 
@@ -505,6 +583,7 @@ class Store {
 
   // Inserts, or revives an erased slot. On a duplicate, out holds the id only.
   bool create_impl(Key id, T value, std::optional<record_type>& out) {
+    detail::epoch::throttle();
     auto fresh = make_node(std::move(value), false);
     fresh->version = detail::next_version();
     fresh->revision = 1;

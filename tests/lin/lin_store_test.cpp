@@ -142,6 +142,16 @@ class BrokenStore {
     return r;
   }
 
+  // visit() answers through the broken find(), so both reads carry the fault.
+  template <class F>
+  bool visit(const std::string& id, F&& f, vkv::ReadOptions o = {}) const {
+    const std::optional<record_type> r = find(id, o);
+    if (!r) return false;
+    f(vkv::RecordView<Value, std::string>{r->id, r->value, r->version, r->revision, r->deleted,
+                                          std::nullopt});
+    return true;
+  }
+
   record_type update_with_version(const std::string& id, const vkv::Version& expected, Value v,
                                   vkv::WriteOptions o = {}) {
     const std::optional<record_type> cur = inner_.find(id, vkv::ReadOptions{true});

@@ -190,12 +190,23 @@ class Client {
           throwing(op, name, [&] { op.record = raw(store_.create(name, op.value)); });
         }
         break;
-      case OpKind::find: {
-        const auto r = store_.find(name, vkv::ReadOptions{op.include_deleted});
-        op.outcome = r ? Outcome::ok : Outcome::not_found;
-        if (r) op.record = raw(*r);
+      case OpKind::find:
+        if (use_try) {
+          // The zero-copy read: the same answer, through visit().
+          const bool found = store_.visit(
+              name,
+              [&](const auto& view) {
+                op.record = raw(typename S::record_type{view.id, view.value, view.version,
+                                                        view.revision, view.deleted});
+              },
+              vkv::ReadOptions{op.include_deleted});
+          op.outcome = found ? Outcome::ok : Outcome::not_found;
+        } else {
+          const auto r = store_.find(name, vkv::ReadOptions{op.include_deleted});
+          op.outcome = r ? Outcome::ok : Outcome::not_found;
+          if (r) op.record = raw(*r);
+        }
         break;
-      }
       case OpKind::update:
         if (use_try) {
           from_result(op, store_.try_update_with_version(name, op.expected, op.value, wopts));

@@ -8,8 +8,17 @@
 // Thread safety
 //   Every function here may be called from any thread at any time. A thread is
 //   attached on its first call (no registration asked of users) and detached by a
-//   thread_local destructor when it exits; its unreclaimed garbage then moves to a
-//   shared orphan list that any thread frees later.
+//   thread-exit hook (registered again if the thread comes back after it, e.g. from a
+//   user thread_local's destructor); its unreclaimed garbage then moves to a shared
+//   orphan list that any thread frees later. A thread whose own list cannot be freed
+//   (the epoch is held back) hands it to the orphan list too, so a thread that then
+//   parks keeps at most kCollectThreshold objects / kCollectBytes bytes.
+//
+// Bounds: garbage (retired, not yet freed, all threads) is bounded in bytes by
+//   garbage_limit() (default kDefaultGarbageLimit, set_garbage_limit()). Past it, a
+//   writer waits in throttle(), before its write and outside any Guard, until
+//   collection brings it back under: for as long as a reader stays inside a Guard.
+//   Readers never wait.
 //
 // Invariants:
 //   1. global_epoch only grows, by one at a time, and only when every thread that is
@@ -20,7 +29,14 @@
 //   3. A ThreadRecord is never freed; it is owned by at most one live thread at a time
 //      (in_use), so its owner-only fields need no atomics.
 //   4. Retiring never allocates: callers reserve() capacity before the compare-and-swap
-//      that unlinks, so nothing can fail after a write has been committed.
+//      that unlinks, so nothing can fail after a write has been committed. Nothing
+//      reachable from retire() or collect() is built lazily: the orphan list is built
+//      when a thread attaches (before its first compare-and-swap).
+//   5. At most one thread advances the epoch at a time (`advancing`), so the heavy
+//      fence (membarrier) is paid once per advance, not once per collecting thread.
+//   6. The unlinking store of an object is seq_cst, or followed by a seq_cst fence,
+//      before retire() loads the epoch (seq_cst), so the unlink precedes that load
+//      in the single total order that the readers' announcements are part of.
 #pragma once
 
 #include <atomic>
@@ -44,6 +60,13 @@ namespace vkv::detail::epoch {
 
 using Deleter = void (*)(void*) noexcept;
 
+// Objects (or bytes) a thread retires between two attempts to advance and free.
+inline constexpr std::size_t kCollectThreshold = 128;
+inline constexpr std::size_t kCollectBytes = 256 * 1024;
+// A thread's list past this many times those marks after collecting (the epoch is
+// held back) goes to the orphan list, for any thread to free later.
+inline constexpr std::size_t kHandOffFactor = 4;
+
 struct Retired {
   void* object;
   Deleter deleter;
@@ -64,12 +87,20 @@ struct alignas(64) ThreadRecord {
   alignas(64) unsigned nesting = 0;  // owner-only from here on
   std::vector<Retired> limbo;
   std::uint64_t version_counter = 0;  // see detail/version_generator.hpp
-  // collect() bookkeeping: the global epoch at this thread's last scan of limbo (a
-  // scan under the same epoch cannot free anything new), and retirements still to
-  // skip before the next attempt to advance an epoch that was found blocked.
-  std::uint64_t scanned_epoch = 0;
-  std::uint32_t advance_skip = 0, advance_backoff = 0;
+  // collect() bookkeeping: retire() collects once limbo reaches either mark; collect()
+  // sets them kCollectThreshold objects / kCollectBytes bytes above what it left, so
+  // a thread tries to advance the epoch (a membarrier) at most once per that many.
+  std::size_t collect_at_count = kCollectThreshold;
+  std::size_t collect_at_bytes = kCollectBytes;
   std::uint64_t index = 0;  // dense and unique: 0, 1, 2, ... never reused by another record
+  // Recycled node memory by block size (detail/node_pool.hpp); owner-only. Blocks stay
+  // with the record when its thread exits and serve the record's next owner.
+  struct FreeList {
+    std::size_t bytes = 0;  // 0: this list is unused
+    void* head = nullptr;   // blocks linked through their first word
+    std::uint32_t count = 0;
+  };
+  FreeList free_lists[4];
 
   std::atomic<bool> in_use{true};  // acquire/release hand-over between owners
   ThreadRecord* next = nullptr;    // registry link, set before publication, never changed
@@ -89,6 +120,16 @@ FenceMode fence_mode() noexcept;
 void set_fence_mode(FenceMode mode);
 
 extern std::atomic<std::uint64_t> global_epoch;
+
+// Invariant 6 for unlinks that are not seq_cst themselves (an index entry erased by
+// the map under its locks, a lookup table replaced): call between unlink and retire().
+inline void unlink_fence() noexcept {
+#if defined(VKV_UNDER_TSAN)
+  global_epoch.fetch_add(0, std::memory_order_seq_cst);  // TSan does not model fences
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
 // Written once at start-up (and by set_fence_mode), read relaxed on every Guard entry.
 extern std::atomic<bool> asymmetric_fence;
 
@@ -116,12 +157,15 @@ bool try_advance() noexcept;
 // Frees what the calling thread (and the orphan list, if uncontended) may free.
 void collect(ThreadRecord& record) noexcept;
 
-// Objects a thread may hold unreclaimed before it tries to advance and free.
-inline constexpr std::size_t kCollectThreshold = 128;
-// Backpressure: a thread holding this many (while the epoch is blocked) yields its CPU
-// on every retirement, so that the reader holding the epoch back (on an
-// oversubscribed machine: a preempted one) gets to run and leave its Guard.
-inline constexpr std::size_t kYieldThreshold = 8 * kCollectThreshold;
+// Default bound on all garbage, in bytes (see Bounds above).
+inline constexpr std::size_t kDefaultGarbageLimit = std::size_t{64} << 20;
+std::size_t garbage_limit() noexcept;
+void set_garbage_limit(std::size_t bytes) noexcept;
+// Writers call this before a write, outside any Guard: returns at once unless all
+// garbage exceeds garbage_limit(); then collects and, while still over it, waits
+// (yielding, then sleeping up to 1 ms at a time). Inside a Guard it returns at once
+// (waiting there could wait for itself). Never throws.
+void throttle() noexcept;
 
 // While a Guard lives, nothing retired can be freed under the calling thread: it may
 // load shared pointers and dereference them. Guards nest (only the outermost one
@@ -130,7 +174,9 @@ class Guard {
  public:
   Guard() : record_(this_thread()) {
     if (record_.nesting++ == 0) {
-      const std::uint64_t epoch = global_epoch.load(std::memory_order_relaxed);
+      // acquire: pairs with the acq_rel advance, so what was unlinked before the epoch
+      // we announce is not seen by our later loads even on weakly ordered machines.
+      const std::uint64_t epoch = global_epoch.load(std::memory_order_acquire);
       if (asymmetric_fence.load(std::memory_order_relaxed)) {
         // Relaxed store + compiler fence: the epoch-advancing thread's membarrier()
         // orders this store before our later loads (see FenceMode).
@@ -192,18 +238,18 @@ inline void retire(void* object, Deleter deleter, std::size_t bytes) noexcept {
   // seq_cst: the epoch is read after the unlinking compare-and-swap (which precedes
   // this call in program order) and takes part in the same total order as the
   // announcements and try_advance's fence.
+  // (invariant 6: the unlink is seq_cst or fenced, so it precedes this load in S.)
   record.limbo.push_back({object, deleter, global_epoch.load(std::memory_order_seq_cst), bytes});
   record.limbo_count.store(record.limbo.size(), std::memory_order_relaxed);
-  record.limbo_bytes.store(record.limbo_bytes.load(std::memory_order_relaxed) + bytes,
-                           std::memory_order_relaxed);
-  // Every retirement past the threshold collects: it tries to push the epoch (at
-  // once while the epoch moves; after 1, 2, 4 .. 32 skipped retirements while it is
-  // blocked), scans its list when the epoch moved since the last scan, and yields its
-  // CPU past kYieldThreshold. Before that rule every retirement past the threshold
-  // paid a membarrier() and a full scan while a reader stalled the epoch: 4 writers on
-  // 2 CPUs committed 0.26 M updates/s instead of 5.2 M (docs/benchmarks.md, "Where the
-  // time goes", change 3); tests/stress/garbage_test.cpp holds the garbage bound.
-  if (record.limbo.size() >= kCollectThreshold) collect(record);
+  const std::size_t held = record.limbo_bytes.load(std::memory_order_relaxed) + bytes;
+  record.limbo_bytes.store(held, std::memory_order_relaxed);
+  // Every retirement past the threshold (in objects or bytes) collects: it tries to
+  // push the epoch unless another thread is advancing it (invariant 5), frees what
+  // the epoch allows, and hands what it could not free to the orphan list (so its own
+  // list stays short). tests/stress/garbage_test.cpp holds the garbage bound.
+  if (record.limbo.size() >= record.collect_at_count || held >= record.collect_at_bytes) {
+    collect(record);
+  }
 }
 
 template <class U>

@@ -111,12 +111,15 @@ struct RecordSlot {
 
   // THE compare-and-swap that decides every write (update, patch, soft delete,
   // restore, erase, and the revival of an erased slot by create).
-  // Success: acq_rel — release publishes `desired`'s fields (invariant 1); acquire
-  //   orders our retiring of `expected` after the previous writer's publication.
+  // Success: seq_cst — release publishes `desired`'s fields (invariant 1); acquire
+  //   orders our retiring of `expected` after the previous writer's publication; and
+  //   seq_cst puts the unlinking of `expected` in the single total order before the
+  //   epoch load that stamps its retirement (epoch.hpp, retire()), which an acq_rel
+  //   CAS would not (on x86 and ARMv8 the instruction is the same).
   // Failure: acquire — `observed` receives the winner's word, whose target we read.
   bool install(Node<T>* expected, Node<T>* desired, std::uintptr_t& observed) const noexcept {
     observed = node_word(expected);
-    return word.compare_exchange_strong(observed, node_word(desired), std::memory_order_acq_rel,
+    return word.compare_exchange_strong(observed, node_word(desired), std::memory_order_seq_cst,
                                         std::memory_order_acquire);
   }
 

@@ -3,13 +3,17 @@
 //
 // Each shard is a tbb::concurrent_hash_map whose mapped value is the RecordSlot
 // itself, stored inline in the map's node (one allocation per key, one pointer chase
-// less per lookup). The map's allocator defers every deallocation through the epoch
-// scheme, so a slot stays readable after its entry is erased until no Guard can see it.
+// less per lookup), fronted by a LookupTable (detail/lookup_table.hpp) that holds the
+// address of every entry: find() probes that table with plain loads and never takes a
+// map lock, so reads and writes of existing keys neither wait nor write shared lines.
+// Only creates and erases go through the map (and its accessors). The map's allocator
+// defers every deallocation through the epoch scheme, so a slot stays readable after
+// its entry is erased until no Guard can see it.
 //
 // Thread safety
-//   find(), insert_or_revive(), remove_if_erased() may run concurrently from any
-//   threads; callers hold an epoch::Guard across them and for as long as they use a
-//   returned slot. visit_shard() may run concurrently with all of them.
+//   find(), insert_or_revive(), remove_if_erased(), scan_shard() may run concurrently
+//   from any threads; callers hold an epoch::Guard across them and for as long as they
+//   use a returned slot. visit_shard() may run concurrently with all of them.
 //
 // Invariants:
 //   1. An index accessor is held only inside this class, never across user code.
@@ -22,6 +26,9 @@
 //   4. Deallocation is deferred (epoch::retire) while the index lives; callers
 //      epoch::reserve(2) before a create or erase, which covers the one node the map
 //      may free during an insert and the one it frees on erase.
+//   5. An entry is in its shard's LookupTable exactly while it is in the map
+//      (LookupTable invariant 1): insert_or_revive() adds it holding the inserting
+//      accessor, remove_if_erased() removes it holding the erasing one.
 #pragma once
 
 #include <oneapi/tbb/concurrent_hash_map.h>
@@ -39,6 +46,7 @@
 #include <utility>
 
 #include "vkv/detail/epoch.hpp"
+#include "vkv/detail/lookup_table.hpp"
 #include "vkv/detail/version_generator.hpp"
 
 namespace vkv::detail {
@@ -87,6 +95,7 @@ class DeferredAllocator {
     if (state_->immediate.load(std::memory_order_relaxed)) {
       free(p);
     } else {
+      epoch::unlink_fence();  // epoch invariant 6: the map unlinked p under its locks
       epoch::retire(p, &free, n * sizeof(U));
     }
   }
@@ -114,6 +123,8 @@ class ShardedIndex {
   struct HashedKey {
     const Key* key;  // nullptr: a probe that matches nothing (see visit_shard)
     std::size_t hash;
+    std::uint64_t mixed;  // mix64(hash): picks the shard (high bits), the table cell
+                          // (low bits) and the cell's tag (bits 32..47)
   };
 
   struct HashCompare {
@@ -135,6 +146,7 @@ class ShardedIndex {
     Shard(const HashCompare& compare, const AllocatorState* state)
         : map(compare, DeferredAllocator<value_type>(state)) {}
     Map map;
+    LookupTable table;                   // invariant 5
     tbb::spin_rw_mutex structure_mutex;  // invariant 3
     // Records not soft-deleted, for size(): relaxed, exact once writers are quiet.
     std::atomic<std::int64_t> live{0};
@@ -168,23 +180,29 @@ class ShardedIndex {
   ShardedIndex(const ShardedIndex&) = delete;
   ShardedIndex& operator=(const ShardedIndex&) = delete;
 
-  HashedKey hashed(const Key& key) const { return HashedKey{&key, hash_compare_.hasher(key)}; }
+  HashedKey hashed(const Key& key) const {
+    const std::size_t hash = hash_compare_.hasher(key);
+    return HashedKey{&key, hash, mix64(hash)};
+  }
 
   Shard& shard_for(const HashedKey& key) const noexcept {
     if (shard_bits_ == 0) return shards_[0];
     // The map buckets on the low bits of the hash; the shard comes from the high bits
     // of a mixed hash, so weak hashes (std::hash<int> is the identity) still spread.
-    return shards_[mix64(key.hash) >> (64 - shard_bits_)];
+    return shards_[key.mixed >> (64 - shard_bits_)];
   }
 
   std::size_t shard_count() const noexcept { return shard_count_; }
   Shard& shard(std::size_t i) const noexcept { return shards_[i]; }
 
-  // The slot of `key`, or nullptr. The caller holds a Guard.
+  // The slot of `key`, or nullptr. Lock-free: plain loads of the shard's LookupTable,
+  // no lock, no read-modify-write. The caller holds a Guard.
   const Slot* find(const HashedKey& key) const {
-    typename Map::const_accessor accessor;
-    if (!shard_for(key).map.find(accessor, key)) return nullptr;
-    return &accessor->second;
+    const value_type* entry = shard_for(key).table.template find<const value_type>(
+        key.mixed, [&](const value_type& candidate) {
+          return hash_compare_.key_equal(*key.key, candidate.first);
+        });
+    return entry != nullptr ? &entry->second : nullptr;
   }
 
   enum class InsertOutcome { inserted, revived, exists };
@@ -196,22 +214,38 @@ class ShardedIndex {
   InsertOutcome insert_or_revive(const HashedKey& key, Node* fresh, Node*& existing) {
     Shard& shard = shard_for(key);
     tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/false);
+    // Room in the lookup table first (LookupTable invariant 3): a full table is rebuilt
+    // under the structure lock held exclusively, before anything is inserted.
+    while (!shard.table.reserve()) {
+      structure.release();
+      rebuild_table(shard);  // may throw std::bad_alloc: nothing changed
+      structure.acquire(shard.structure_mutex, /*write=*/false);
+    }
     typename Map::const_accessor accessor;
     segment_allocation_failed = false;
     try {
       if (shard.map.emplace(accessor, std::piecewise_construct, std::forward_as_tuple(*key.key),
                             std::forward_as_tuple(fresh))) {
+        shard.table.insert(key.mixed, &*accessor);  // the create's linearization point
         return InsertOutcome::inserted;
       }
     } catch (...) {
       // oneTBB links the new node, then grows the table; if growing runs out of memory
       // the exception escapes an insert that took place (the table stays consistent,
-      // merely not grown). The record is in, visible, and may already be in use: the
-      // create has happened and must report success.
-      if (!segment_allocation_failed) throw;
+      // merely not grown). The record is in and must be published in the lookup table
+      // (no allocation: the cell was reserved); the create has happened and must
+      // report success.
+      if (!segment_allocation_failed) {
+        shard.table.unreserve();
+        throw;
+      }
       segment_allocation_failed = false;
+      accessor.release();
+      // Our entry is the key's (nobody can erase a record that no reader can find).
+      if (shard.map.find(accessor, key)) shard.table.insert(key.mixed, &*accessor);
       return InsertOutcome::inserted;
     }
+    shard.table.unreserve();
     // The read accessor excludes remove_if_erased() (invariant 2).
     for (;;) {
       // A commit in flight on this slot is resolved first: it may be erasing it.
@@ -232,8 +266,36 @@ class ShardedIndex {
     // entry is not "erased" yet: that commit's owner calls us again after releasing it.
     if (shard.map.find(accessor, key) && &accessor->second == slot &&
         accessor->second.word.load(std::memory_order_acquire) == 0) {
+      shard.table.remove(key.mixed, &*accessor);  // before the entry can be retired
       shard.map.erase(accessor);
     }
+  }
+
+  // Calls on_entry(key, slot) for the entries in cells [begin, begin + count) of shard
+  // i's lookup table and returns the cell to go on from (0 when done). `generation`
+  // names the table the previous slice scanned (in) and this one (out): if the table
+  // was rebuilt in between (cell numbers then mean something else), on_restart() is
+  // called and the slice starts over at cell 0. Lock-free; the caller holds a Guard
+  // for the call only.
+  template <class OnEntry, class OnRestart>
+  std::size_t scan_shard(std::size_t i, std::uint64_t& generation, std::size_t begin,
+                         std::size_t count, OnEntry&& on_entry, OnRestart&& on_restart) const {
+    const LookupTable::Cells* cells = shards_[i].table.cells();
+    if (begin != 0 && cells->generation != generation) {
+      on_restart();
+      begin = 0;
+    }
+    generation = cells->generation;
+    const std::size_t capacity = cells->mask + 1;
+    const std::size_t end = begin + count < capacity ? begin + count : capacity;
+    for (std::size_t c = begin; c < end; ++c) {
+      // acquire: as in LookupTable::find.
+      const std::uintptr_t word = cells->cell[c].load(std::memory_order_acquire);
+      if (word == LookupTable::kEmpty || word == LookupTable::kTombstone) continue;
+      const value_type* entry = LookupTable::entry_of<const value_type>(word);
+      on_entry(entry->first, entry->second);
+    }
+    return end == capacity ? 0 : end;
   }
 
   // Calls visit(key, slot) for every entry of shard i, with the shard's structure
@@ -255,12 +317,25 @@ class ShardedIndex {
     const std::size_t buckets = shard.map.bucket_count();
     for (std::size_t bucket = 0; bucket < buckets; ++bucket) {
       typename Map::const_accessor probe;
-      shard.map.find(probe, HashedKey{nullptr, bucket});
+      shard.map.find(probe, HashedKey{nullptr, bucket, 0});
     }
     for (auto& entry : shard.map) visit(entry.first, entry.second);
   }
 
  private:
+  // Rebuilds shard's lookup table under its structure lock held exclusively, unless
+  // another thread made room meanwhile.
+  void rebuild_table(Shard& shard) {
+    tbb::spin_rw_mutex::scoped_lock structure(shard.structure_mutex, /*write=*/true);
+    if (shard.table.reserve()) {
+      shard.table.unreserve();
+      return;
+    }
+    shard.table.rebuild([this](const void* entry) {
+      return mix64(hash_compare_.hasher(static_cast<const value_type*>(entry)->first));
+    });
+  }
+
   void destroy(std::size_t built) noexcept {
     for (std::size_t i = 0; i < built; ++i) shards_[i].~Shard();
     std::allocator<Shard>().deallocate(shards_, shard_count_);
