@@ -28,7 +28,13 @@ COMPARE = {"ops": [("BM_Vkv_", "vkv", PEERS, "records")], "ycsb": [("BM_Vkv_", "
            "memory": [("BM_Vkv_", "vkv", PEERS, "records")],
            "transaction": [("BM_Commit_", "commit", {"BM_SingleWrites_": "single writes"}, "entries"),
                            ("BM_Transfer_Optimistic", "optimistic transfer",
-                            {"BM_Transfer_MutexPerAccount": "mutex per account"}, "")]}
+                            {"BM_Transfer_MutexPerAccount": "mutex per account"}, "")],
+           "batch": [("BM_FindMany_Batch64", "find_many(64)", {"BM_Find_Loop64": "64 finds"}, ""),
+                     ("BM_UpdateMany_Batch64", "update_many(64)", {"BM_Update_Loop64": "64 updates"}, "")],
+           "contention-micro": [("BM_Stats_CounterAdd", "counter add", {"BM_Stats_UncontendedUpdate": "update",
+                                                                         "BM_Stats_UncontendedFind": "find"}, ""),
+                                ("BM_Adaptive_ColdUpdateWithRetry/1", "adaptive on",
+                                 {"BM_Adaptive_ColdUpdateWithRetry/0": "adaptive off"}, "")]}
 RATES = ("goodput", "transfers_per_s")  # counters preferred to time, higher is better
 COLOR = {"vkv": "#1b7837", "CHM": "#2166ac", "libcuckoo": "#b2182b", "mutex map": "#8c6d31"}
 DEFAULT, BASELINE, ADAPTIVE = "full-jitter", "pessimistic", "adaptive"  # contention strategies
@@ -112,7 +118,7 @@ def f_ns(x):
 
 
 def f_ratio(x):
-    return "–" if x is None or not math.isfinite(x) else f"{x:.2f}×"
+    return "–" if x is None or not math.isfinite(x) else f"{x:.2f}×" if x >= 0.1 else f"{x:.2g}×"
 
 
 def div(a, b):
@@ -163,8 +169,9 @@ class Charts:
             ax.set_ylabel(ylabel, fontsize=8)
             if log:
                 ax.set_yscale("log")
-                for set_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-                    set_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+                ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+                ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+                ax.yaxis.set_minor_formatter(ticker.NullFormatter())
             if hline is not None:
                 ax.axhline(hline, color="black", linewidth=0.8)
         axes.flat[0].legend(fontsize=7)
@@ -255,7 +262,9 @@ def measurements(benches):
     rows = [[f"`{b.name}`", f_ns(b.median("real")), f_ns(b.median("cpu")), f"{b.spread('real'):.0%}",
              ", ".join(f"{k} {b.median(k):.4g}" for k, v in b.runs[0].items()
                        if k not in skip and isinstance(v, (int, float)))]
-            for b in benches.values() if not b.used]
+            for b in sorted(benches.values(), key=lambda b: (b.runs[0].get("family_index", 0),
+                                                              b.runs[0].get("per_family_instance_index", 0)))
+            if not b.used]
     return table(["benchmark", "real", "CPU", "spread", "counters (median)"], rows) if rows else None
 
 
@@ -381,7 +390,8 @@ def provenance(meta, command=None):
 
 def setup_block(meta):
     return "\n".join([
-        f"- **Command**: `{meta['invocation']}` ({meta['seconds']} s of benchmarks)",
+        f"- **Command**: `{meta['invocation']}` ({meta['seconds']} s of benchmarks: "
+        + ", ".join(meta.get("timings", [])) + ")",
         f"- **Commit**: `{meta['commit']}` ({meta['commit_date']}), "
         + ("clean tree" if not meta["dirty"] else "uncommitted changes in " + ", ".join(meta["dirty"])),
         f"- **Machine**: {meta['nproc']} × {meta['cpu']}, {meta['memory_gib']} GiB; {meta['os']}",
@@ -420,7 +430,7 @@ def main():
     charts, parts = Charts(os.path.join(a.docs, "charts")), load(a.results)
     blocks = {"setup": setup_block(meta), "targets": targets_block(parts)}
     for part, specs in COMPARE.items():
-        made = [compare_blocks(parts.get(part, {}), charts, part + "-" + re.sub(r"\W+", "-", spec[1]), spec) for spec in specs]
+        made = [compare_blocks(parts.get(part, {}), charts, part + "-" + re.sub(r"\W+", "-", spec[1]).strip("-"), spec) for spec in specs]
         blocks[part + "-ratios"], blocks[part], blocks["choosing-" + part] = (
             "\n\n".join(filter(None, m)) or None for m in zip(*made))
     rows = contention_rows(parts, a.results, "BM_Contention")
@@ -438,7 +448,7 @@ def main():
             part = where.get(name, name.removeprefix("choosing-").removesuffix("-ratios"))
             blocks[name] = provenance(meta, command.get(part)) + "\n\n" + body
     seen = set().union(*(rewrite(p, blocks) for p in pages))
-    for name in sorted({k for k, v in blocks.items() if v} - seen):
+    for name in sorted({k for k, v in blocks.items() if v and not k.startswith("choosing-")} - seen):
         print(f"bench-charts: the pages have no block '{name}'", file=sys.stderr)
     print(f"bench-charts: {len(seen)} blocks and {charts.made} charts in {os.path.abspath(a.docs)}")
 

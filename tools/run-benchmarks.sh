@@ -93,16 +93,17 @@ if ((smoke)); then
 else
   unset VKV_BENCH_KEYS VKV_BENCH_SMOKE
   rep=(--benchmark_enable_random_interleaving=true)
-  ops_args=(--benchmark_repetitions=3 --benchmark_min_time=0.1 "${rep[@]}")
+  ops_args=(--benchmark_repetitions=5 --benchmark_min_time=0.1 "${rep[@]}")
   ycsb_args=(--benchmark_repetitions=3 --benchmark_min_time=0.15 "${rep[@]}")
   micro_args=(--benchmark_repetitions=3 --benchmark_min_time=0.1 "${rep[@]}")
   # The sweep's cells for vkv's default policy, no-backoff, adaptive and the
   # pessimistic baseline, at 1, 2, 4 and 8 threads (a sixth of the strategy x thread grid).
-  contention_filter=${VKV_CONTENTION_FILTER:-'^BM_Contention/(full-jitter|no-backoff|adaptive|pessimistic)/threads:(1|2|4|8)/'}
+  # The million-key cells are left out: each builds a million records.
+  contention_filter=${VKV_CONTENTION_FILTER:-'^BM_Contention/(full-jitter|no-backoff|adaptive|pessimistic)/threads:(1|2|4|8)/keys:(1|16|1024)/'}
   grid_filter='^BM_RetryDefaults/'
 fi
 
-commands=()
+commands=() timings=()
 run() {  # run NAME BINARY [ENV=VALUE...] -- ARGS...
   local name=$1 binary=$2 envs=()
   shift 2
@@ -113,7 +114,9 @@ run() {  # run NAME BINARY [ENV=VALUE...] -- ARGS...
   local shown="${envs[*]:+${envs[*]} }${cmd[*]}"
   commands+=("${shown//$root\//}")
   echo "== $name: $shown"
+  local t0=$SECONDS
   env "${envs[@]}" "${cmd[@]}"
+  timings+=("$name $((SECONDS - t0)) s")
 }
 
 # What the figures are of: the commit, and the tracked files (docs/ aside) that differ from it.
@@ -175,11 +178,12 @@ VKVMETA_OS="$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)" \
 VKVMETA_LOAD_BEFORE=$load_before VKVMETA_LOAD_AFTER=$load_after VKVMETA_COMPILER=$("$cxx" --version | head -1) \
 VKVMETA_BUILD_TYPE=$build_type VKVMETA_FLAGS="$(cache CMAKE_CXX_FLAGS) $(cache "CMAKE_CXX_FLAGS_$type_upper")" \
 VKVMETA_BUILD_DIR=${build_dir#"$root"/} \
+VKVMETA_TIMINGS=$(IFS=,; echo "${timings[*]}") \
 python3 - "$out/meta.json" "${commands[@]}" <<'EOF'
 import json, os, sys
 e = {k[8:].lower(): v for k, v in os.environ.items() if k.startswith("VKVMETA_")}
 e.update(smoke=e["smoke"] == "1", seconds=int(e["seconds"]), nproc=int(e["nproc"]),
-         dirty=e["dirty"].split(), flags=" ".join(e["flags"].split()),
+         dirty=e["dirty"].split(), flags=" ".join(e["flags"].split()), timings=e["timings"].split(","),
          memory_gib=round(int(e.pop("mem_kb")) / 1048576, 1), commands=sys.argv[2:])
 json.dump(e, open(sys.argv[1], "w"), indent=1)
 EOF
