@@ -23,9 +23,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as ticker  # noqa: E402
 
 PEERS = {"BM_Chm_": "CHM", "BM_Cuckoo_": "libcuckoo", "BM_MutexMap_": "mutex map"}
-# What is compared in each part: (subject's name prefix, its label, {peer's prefix: label}, the first arg).
+# What is compared in each part: (subject's name prefix, its label, {peer's prefix: label}, the first arg
+# [, the metric when not the default: goodput, transfers_per_s, heap_bytes_per_record, else real time]).
 COMPARE = {"ops": [("BM_Vkv_", "vkv", PEERS, "records")], "ycsb": [("BM_Vkv_", "vkv", PEERS, "records")],
-           "memory": [("BM_Vkv_", "vkv", PEERS, "records")],
+           "memory": [("BM_Vkv_", "vkv", PEERS, "records"),
+                      ("BM_Vkv_", "vkv", PEERS, "records", "rss_bytes_per_record")],
            "transaction": [("BM_Commit_", "commit", {"BM_SingleWrites_": "single writes"}, "entries"),
                            ("BM_Transfer_Optimistic", "optimistic transfer",
                             {"BM_Transfer_MutexPerAccount": "mutex per account"}, "")],
@@ -206,8 +208,8 @@ def comparisons(benches, subject, peers):
     return {k: g for k, g in groups.items() if subject[1] in g and len(g) > 1}
 
 
-def ratio(g, subject, peer):
-    metric = g[subject].metric()
+def ratio(g, subject, peer, metric=None):
+    metric = metric or g[subject].metric()
     return div(g[subject].median(metric), g[peer].median(metric)) if peer in g else None
 
 
@@ -218,22 +220,24 @@ def sort_key(k):
 def compare_blocks(benches, charts, chart, spec):
     """Ratio matrices subject / peer (one per peer) with their chart, the absolute figures, and a
     one-table summary for choosing.md (per scenario and peer: median and range over the columns)."""
-    prefix, me, peers, arg = spec
+    prefix, me, peers, arg, *chosen = spec
     groups = comparisons(benches, (prefix, me), peers)
     if not groups:
         return None, None, None
     scenarios = list(dict.fromkeys(k[0] for k in sorted(groups, key=sort_key)))
     cols = sorted({k[1:] for k in groups}, key=lambda c: sort_key((None, *c)))
     peers = [p for p in peers.values() if any(p in g for g in groups.values())]
-    metric = next(iter(groups.values()))[me].metric()
-    cell = lambda s, c, p: ratio(groups[(s, *c)], me, p) if (s, *c) in groups else None  # noqa: E731
+    metric = chosen[0] if chosen else next(iter(groups.values()))[me].metric()
+    cell = lambda s, c, p: ratio(groups[(s, *c)], me, p, metric) if (s, *c) in groups else None  # noqa: E731
     head = [k or me for k in scenarios]
-    what = {"real": "time per operation", "heap_bytes_per_record": "heap bytes per record"}.get(metric, metric)
+    what = {"real": "time per operation", "heap_bytes_per_record": "heap bytes per record",
+            "rss_bytes_per_record": "resident (RSS) bytes per record"}.get(metric, metric)
     sense = f"Median {what}, {me} / peer: {'above' if metric in RATES else 'below'} 1 favours {me}."
     text = sense + "\n\n"
     for p in peers:
         text += f"**{me} / {p}** (columns: {arg + '/' if arg else ''}threads)\n\n" + table(
-            [""] + [column(*c) for c in cols], [[h] + [f_ratio(cell(s, c, p)) for c in cols] for h, s in zip(head, scenarios)]) + "\n\n"
+            [""] + [column(*c) for c in cols],
+            [[h] + [f_ratio(cell(s, c, p)) for c in cols] for h, s in zip(head, scenarios)]) + "\n\n"
     text += charts.bars(chart, f"{me} / peer", [
         (f"{me} / {p}", head, {column(*c): [cell(s, c, p) for s in scenarios] for c in cols}) for p in peers],
         f"{me} / peer", log=True, hline=1.0)
@@ -243,12 +247,13 @@ def compare_blocks(benches, charts, chart, spec):
         g = groups[k]
         rows.append([k[0] or me, column(*k[1:]), f_value(g[me].median(metric), metric)] +
                     [f_ns(g[me].median("cpu"))] * bool(cpu) +
-                    sum([[f_value(g[p].median(metric), metric) if p in g else "–", f_ratio(ratio(g, me, p))]
+                    sum([[f_value(g[p].median(metric), metric) if p in g else "–", f_ratio(ratio(g, me, p, metric))]
                          for p in peers], []) + [f"{max(b.spread(metric) for b in g.values()):.0%}"])
         for b in g.values():
             b.used = True
-    header = ["", f"{arg}/threads" if arg else "threads", me] + cpu + sum([[p, f"{me}/{p}"] for p in peers], [])
-    summary = [[h] + [f"{f_ratio(st.median(v))} ({f_ratio(min(v))} – {f_ratio(max(v))})" if v else "–" for p in peers
+    header = [what, f"{arg}/threads" if arg else "threads", me] + cpu + sum([[p, f"{me}/{p}"] for p in peers], [])
+    summary = [[h] + [f"{f_ratio(st.median(v))} ({f_ratio(min(v))} – {f_ratio(max(v))})" if v else "–"
+                      for p in peers
                       for v in [[r for c in cols for r in [cell(s, c, p)] if r]]] for h, s in zip(head, scenarios)]
     return text, table(header + ["spread"], rows), sense + (
         f" Each cell: the median (lowest – highest) over {', '.join(column(*c) for c in cols)}.\n\n") + table(
@@ -286,7 +291,8 @@ def contention_rows(parts, results, family):
     stem = family.lower().removeprefix("bm_")
     for path in glob.glob(os.path.join(results, f"{stem}*.csv")):
         if not path.endswith("-cells.csv"):
-            rows += [{k: float(v) if METRIC.match(k) and v else v for k, v in r.items()} for r in csv.DictReader(open(path))]
+            rows += [{k: float(v) if METRIC.match(k) and v else v for k, v in r.items()}
+                     for r in csv.DictReader(open(path))]
     if rows:  # every cell with every column, for whoever wants more than the tables
         with open(os.path.join(results, f"{stem}-cells.csv"), "w", newline="") as f:
             writer = csv.DictWriter(f, list(dict.fromkeys(k for r in rows for k in r)))
@@ -336,7 +342,8 @@ def contention_blocks(rows, charts):
              for group, pairs in sorted(summary.items()) for s, i in ((DEFAULT, 0), (ADAPTIVE, 1))
              for vals in [[p[i] for p in pairs if p[i]]] if vals]
     sdims = [d for d in dims if d.startswith("window") or d == "writes"]
-    return sweep_text, lat_text, table(sdims + ["strategy", f"cells ≥ {BASELINE}", "median", "worst", "best"], srows)
+    header = sdims + ["strategy", f"cells ≥ {BASELINE}", "median", "worst", "best"]
+    return sweep_text, lat_text, table(header, srows)
 
 
 def grid_block(rows):
@@ -357,7 +364,8 @@ def grid_block(rows):
     if GRID_DEFAULT in score:
         top.append([ranked.index(GRID_DEFAULT) + 1, *GRID_DEFAULT, f"{score[GRID_DEFAULT]:.3f} (the default)"])
     return (f"Score of a setting: geometric mean over the {len(best)} cells of its goodput / the best goodput in "
-            f"that cell (1 = best everywhere), {len(score)} settings.\n\n" + table(["knob", "values", "mean score"], marginals)
+            f"that cell (1 = best everywhere), {len(score)} settings.\n\n"
+            + table(["knob", "values", "mean score"], marginals)
             + "\n\n" + table(["rank", "shape", "base (ns)", "cap (ns)", "score"], top))
 
 
@@ -380,12 +388,12 @@ def targets_block(parts):
     return table(["target", "records/threads", "goal", "measured", "verdict"], rows)
 
 
-def provenance(meta, command=None):
+def provenance(meta, commands=()):
     tree = "clean tree" if not meta["dirty"] else "**uncommitted changes in " + ", ".join(meta["dirty"]) + "**"
     line = (f"*Generated by `{meta['invocation']}` from commit `{meta['commit']}` ({tree}), {meta['date']}; "
             f"{meta['nproc']} × {meta['cpu']}, load {meta['load_before']} → {meta['load_after']}"
             + ("; **smoke run: the figures mean nothing**" if meta["smoke"] else "") + ".*")
-    return line + (f"\n\n    {command}" if command else "")
+    return line + "".join(f"\n\n    {c}" if i == 0 else f"\n    {c}" for i, c in enumerate(commands))
 
 
 def setup_block(meta):
@@ -396,7 +404,8 @@ def setup_block(meta):
         + ("clean tree" if not meta["dirty"] else "uncommitted changes in " + ", ".join(meta["dirty"])),
         f"- **Machine**: {meta['nproc']} × {meta['cpu']}, {meta['memory_gib']} GiB; {meta['os']}",
         f"- **Load average** (1, 5, 15 min): {meta['load_before']} before, {meta['load_after']} after",
-        f"- **Compiler**: {meta['compiler']}; **build**: {meta['build_type']}, `{meta['flags']}` ({meta['build_dir']})",
+        f"- **Compiler**: {meta['compiler']}; **build**: {meta['build_type']}, `{meta['flags']}`"
+        f" ({meta['build_dir']})",
         f"- **Date**: {meta['date']}" + ("; **smoke run**" if meta["smoke"] else ""),
         "- **Commands**, in order:", ""] + [f"      {c}" for c in meta["commands"]])
 
@@ -426,11 +435,15 @@ def main():
         if os.path.realpath(a.docs) != os.path.realpath(here):
             open(p, "w").write(open(os.path.join(here, os.path.basename(p))).read())
     meta = json.load(open(os.path.join(a.results, "meta.json")))
-    command = {re.search(r"--benchmark_out=\S*/([\w-]+)\.json", c).group(1): c for c in meta["commands"]}
+    command = defaultdict(list)  # part -> its commands (memory runs one process per figure)
+    for c in meta["commands"]:
+        stem = re.search(r"--benchmark_out=\S*/([\w-]+)\.json", c).group(1)
+        command[re.sub(r"^memory-.*", "memory", stem)].append(c)
     charts, parts = Charts(os.path.join(a.docs, "charts")), load(a.results)
     blocks = {"setup": setup_block(meta), "targets": targets_block(parts)}
     for part, specs in COMPARE.items():
-        made = [compare_blocks(parts.get(part, {}), charts, part + "-" + re.sub(r"\W+", "-", spec[1]).strip("-"), spec) for spec in specs]
+        chart = lambda spec: re.sub(r"\W+", "-", "-".join((part, spec[1], *spec[4:]))).strip("-")  # noqa: E731
+        made = [compare_blocks(parts.get(part, {}), charts, chart(spec), spec) for spec in specs]
         blocks[part + "-ratios"], blocks[part], blocks["choosing-" + part] = (
             "\n\n".join(filter(None, m)) or None for m in zip(*made))
     rows = contention_rows(parts, a.results, "BM_Contention")
@@ -446,7 +459,7 @@ def main():
     for name, body in blocks.items():
         if body and name != "setup":
             part = where.get(name, name.removeprefix("choosing-").removesuffix("-ratios"))
-            blocks[name] = provenance(meta, command.get(part)) + "\n\n" + body
+            blocks[name] = provenance(meta, command.get(part, [])) + "\n\n" + body
     seen = set().union(*(rewrite(p, blocks) for p in pages))
     for name in sorted({k for k, v in blocks.items() if v and not k.startswith("choosing-")} - seen):
         print(f"bench-charts: the pages have no block '{name}'", file=sys.stderr)
