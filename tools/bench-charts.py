@@ -39,10 +39,16 @@ COMPARE = {"ops": [("BM_Vkv_", "vkv", PEERS, "records")], "ycsb": [("BM_Vkv_", "
                                  {"BM_Adaptive_ColdUpdateWithRetry/0": "adaptive off"}, "")]}
 RATES = ("goodput", "transfers_per_s")  # counters preferred to time, higher is better
 COLOR = {"vkv": "#1b7837", "CHM": "#2166ac", "libcuckoo": "#b2182b", "mutex map": "#8c6d31"}
-DEFAULT, BASELINE, ADAPTIVE = "full-jitter", "pessimistic", "adaptive"  # contention strategies
-NOT_OPTIMISTIC = (BASELINE, ADAPTIVE, "pessimistic-unversioned")
+ADAPTIVE, NOT_OPTIMISTIC = "adaptive", ("pessimistic", "adaptive", "pessimistic-unversioned")
+# Contention families: (the strategy shown against the baseline, the baseline). Every
+# other strategy of a cell is a column too; 'best retrying' is the best of them and the default.
+SWEEPS = {"BM_Contention": ("full-jitter", "pessimistic"), "BM_ContentionWindow": ("full-jitter", "pessimistic"),
+          "BM_BackoffWait": ("adaptive", "spin")}
 GRID_DEFAULT = ("full-jitter", "500", "50000")  # RetryPolicy's defaults: shape, base, cap (ns)
-METRIC = re.compile(r"^(goodput|conflict_rate|retries_.*|lat_.*|committed|gave_up|turns|.*_per_s)$")
+# Which columns of a contention CSV are metrics (the rest are dimensions); in JSON every counter is.
+METRIC = re.compile(r"^(goodput|committed|gave_up|turns|retries_.*|.*_rate|.*_ns|.*_samples|.*_per_s|window_blocking)$")
+GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
+             "iterations", "real_time", "cpu_time", "items_per_second"}
 BLOCKS = ("ops", "ycsb", "memory", "transaction", "reclaim", "batch", "contention-micro")
 # Issue 11's targets: label, scenario, peer, {records (None: any): goal}, sense, threads (None: all).
 TARGETS = [("visit / CHM read in place", "Visit", "CHM", {"10000": 0.8, "1000000": 1.1}, "<=", None),
@@ -262,11 +268,9 @@ def compare_blocks(benches, charts, chart, spec):
 
 def measurements(benches):
     """What no other table showed: median real and CPU time, spread, counters."""
-    skip = {"family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
-            "iterations", "real_time", "cpu_time", "items_per_second"}
     rows = [[f"`{b.name}`", f_ns(b.median("real")), f_ns(b.median("cpu")), f"{b.spread('real'):.0%}",
              ", ".join(f"{k} {b.median(k):.4g}" for k, v in b.runs[0].items()
-                       if k not in skip and isinstance(v, (int, float)))]
+                       if k not in GB_FIELDS and isinstance(v, (int, float)))]
             for b in sorted(benches.values(), key=lambda b: (b.runs[0].get("family_index", 0),
                                                               b.runs[0].get("per_family_instance_index", 0)))
             if not b.used]
@@ -287,7 +291,8 @@ def contention_rows(parts, results, family):
             key, sep, value = seg.partition(":")
             row[key if sep else "distribution" if seg in ("uniform", "zipf", "zipfian") else f"arg{i}"] = \
                 value if sep else seg
-        rows.append(row | {k: b.median(k) for k in b.runs[0] if METRIC.match(k)})
+        rows.append(row | {k: b.median(k) for k, v in b.runs[0].items()
+                           if k not in GB_FIELDS and isinstance(v, (int, float))})
     stem = family.lower().removeprefix("bm_")
     for path in glob.glob(os.path.join(results, f"{stem}*.csv")):
         if not path.endswith("-cells.csv"):
@@ -301,8 +306,10 @@ def contention_rows(parts, results, family):
     return rows
 
 
-def contention_blocks(rows, charts):
-    dims = [k for k in dict.fromkeys(k for r in rows for k in r) if not METRIC.match(k) and k != "strategy"]
+def contention_blocks(rows, charts, slug, default, baseline):
+    """The sweep table with a heatmap of default / baseline goodput, the tail-latency table
+    (every <kind>_p<q>_ns counter) with a heatmap of p99, and a summary by window and writes."""
+    dims = [k for k in dict.fromkeys(k for r in rows for k, v in r.items() if isinstance(v, str)) if k != "strategy"]
     label = lambda cell: " ".join(c if d.startswith(("arg", "distribution")) else f"{d}:{c}"  # noqa: E731
                                   for d, c in zip(dims, cell) if d != "threads")
     cells, order = defaultdict(dict), {}
@@ -312,45 +319,55 @@ def contention_blocks(rows, charts):
         order.setdefault(label(cell), len(order))
     thread = lambda cell: int(dict(zip(dims, cell)).get("threads") or 0)  # noqa: E731
     strategies = list(dict.fromkeys(r["strategy"] for r in rows))
-    optimistic = [s for s in strategies if s not in NOT_OPTIMISTIC]
-    lat = sorted({k for r in rows for k in r if re.match(r"lat_p\d+_ns$", k)}, key=lambda k: int(k[5:-3]))
+    others = [s for s in strategies if s not in NOT_OPTIMISTIC + (default, baseline)]
+    shown = list(dict.fromkeys(s for s in (default, ADAPTIVE, baseline) if s in strategies))
+    adaptive = ADAPTIVE in shown and ADAPTIVE != default
+    kinds = defaultdict(list)  # latency kind (lat, write, ...) -> its counters, by quantile
+    for k in sorted({k for r in rows for k in r}, key=lambda k: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", k)]):
+        if m := re.match(r"(\w+?)_p(\d+)_ns$", k):
+            kinds[m.group(1)].append(k)
+    p99 = {kind: next((k for k in ks if k.endswith("_p99_ns")), None) for kind, ks in kinds.items()}
+    hot = "write" if "write" in kinds else next(iter(kinds), None)  # the kind the heatmap shows
     sweep, latency, summary, heat, heat99 = [], [], defaultdict(list), {}, {}
     for cell in sorted(cells, key=lambda c: (order[label(c)], thread(c))):
         by = defaultdict(dict, cells[cell])
         g = {s: by[s].get("goodput") for s in strategies}
-        best = max(optimistic, key=lambda s: g[s] or 0, default=None)
-        sweep.append(list(cell) + [f"{g[s] / 1e6:.2f}" if g[s] else "–" for s in strategies] + [
-            f_ratio(div(g.get(DEFAULT), g.get(BASELINE))), f"{f_ratio(div(g.get(best), g.get(BASELINE)))} ({best})",
-            f_ratio(div(g.get(ADAPTIVE), max(g.get(best) or 0, g.get(BASELINE) or 0))),
-            f"{by[DEFAULT].get('conflict_rate') or 0:.1%}"])
-        p99 = div(by[DEFAULT].get("lat_p99_ns"), by[BASELINE].get("lat_p99_ns"))
-        latency.append(list(cell) + [" / ".join(f"{by[s][k] / 1e3:.3g}" if by[s].get(k) else "–" for k in lat)
-                                     for s in (DEFAULT, ADAPTIVE, BASELINE)] + [f_ratio(p99)])
-        heat[label(cell), str(thread(cell))] = div(g.get(DEFAULT), g.get(BASELINE))
-        heat99[label(cell), str(thread(cell))] = div(1, p99)
+        best = max(others + [default], key=lambda s: g.get(s) or 0)
+        sweep.append(list(cell) + [f"{g[s] / 1e6:.3g}" if g[s] else "–" for s in strategies] + [
+            f_ratio(div(g.get(default), g.get(baseline)))] + [
+            f"{f_ratio(div(g.get(best), g.get(baseline)))} ({best})"] * bool(others) + [
+            f_ratio(div(g.get(ADAPTIVE), max(g.get(best) or 0, g.get(baseline) or 0)))] * adaptive + [
+            f"{by[default].get('conflict_rate') or 0:.1%}"])
+        ratios = {kind: div(by[default].get(k), by[baseline].get(k)) for kind, k in p99.items()}
+        latency.append(list(cell) + [" / ".join(f"{by[s][k] / 1e3:.3g}" if by[s].get(k) else "–" for k in ks)
+                                     for s in shown for ks in kinds.values()] + [f_ratio(r) for r in ratios.values()])
+        heat[label(cell), str(thread(cell))] = div(g.get(default), g.get(baseline))
+        heat99[label(cell), str(thread(cell))] = div(1, ratios.get(hot))
         group = tuple(c for d, c in zip(dims, cell) if d.startswith("window") or d == "writes")
-        summary[group].append((div(g.get(DEFAULT), g.get(BASELINE)), div(g.get(ADAPTIVE), g.get(BASELINE))))
+        summary[group].append([div(g.get(s), g.get(baseline)) for s in shown if s != baseline])
     names, threads = list(order), sorted({str(thread(c)) for c in cells}, key=int)
-    q = "/".join(k[4:-3] for k in lat)
-    sweep_text = charts.heatmap("contention", f"goodput, {DEFAULT} / {BASELINE}", heat, names, threads) + table(
-        dims + [f"{s} (M/s)" for s in strategies] + [f"{DEFAULT} / {BASELINE}", f"best optimistic / {BASELINE}",
-                                                     "adaptive / best of both", f"conflicts ({DEFAULT})"], sweep)
-    lat_text = charts.heatmap("latency", f"p99 latency, {BASELINE} / {DEFAULT}", heat99, names, threads) + table(
-        dims + [f"{s} {q} (µs)" for s in (DEFAULT, ADAPTIVE, BASELINE)] + [f"p99 {DEFAULT} / {BASELINE}"], latency)
+    sweep_text = charts.heatmap(slug, f"goodput, {default} / {baseline}", heat, names, threads) + table(
+        dims + [f"{s} (M/s)" for s in strategies] + [f"{default} / {baseline}"]
+        + [f"best retrying / {baseline}"] * bool(others) + ["adaptive / best of both"] * adaptive
+        + [f"conflicts ({default})"], sweep)
+    lat_text = (charts.heatmap(slug + "-latency", f"{hot} p99, {baseline} / {default}", heat99,
+                               names, threads) + table(
+        dims + [f"{s} {kind} {'/'.join(k[len(kind) + 1:-3] for k in ks)} (µs)" for s in shown
+                for kind, ks in kinds.items()] + [f"{kind} p99 {default} / {baseline}" for kind in kinds], latency)
+        if kinds else None)
+    sdims = [d for d in dims if d.startswith("window") or d == "writes"]
     srows = [list(group) + [s, f"{sum(v >= 1 for v in vals)} of {len(vals)}", f_ratio(st.median(vals)),
                             f_ratio(min(vals)), f_ratio(max(vals))]
-             for group, pairs in sorted(summary.items()) for s, i in ((DEFAULT, 0), (ADAPTIVE, 1))
-             for vals in [[p[i] for p in pairs if p[i]]] if vals]
-    sdims = [d for d in dims if d.startswith("window") or d == "writes"]
-    header = sdims + ["strategy", f"cells ≥ {BASELINE}", "median", "worst", "best"]
-    return sweep_text, lat_text, table(header, srows)
+             for group, ratios in summary.items() for i, s in enumerate(x for x in shown if x != baseline)
+             for vals in [[r[i] for r in ratios if r[i]]] if vals]
+    return sweep_text, lat_text, table(sdims + ["strategy", f"cells ≥ {baseline}", "median", "worst", "best"], srows)
 
 
 def grid_block(rows):
     knobs = ("strategy", "base_ns", "cap_ns")
     settings, best = defaultdict(dict), defaultdict(float)
     for r in rows:
-        cell = tuple((k, v) for k, v in r.items() if k not in knobs and not METRIC.match(k))
+        cell = tuple((k, v) for k, v in r.items() if k not in knobs and isinstance(v, str))
         settings[tuple(r.get(k, "?") for k in knobs)][cell] = g = max(r.get("goodput") or 0, 1e-9)
         best[cell] = max(best[cell], g)
     score = {s: math.exp(st.mean(math.log(g / best[c]) for c, g in cs.items())) for s, cs in settings.items()}
@@ -437,25 +454,33 @@ def main():
     meta = json.load(open(os.path.join(a.results, "meta.json")))
     command = defaultdict(list)  # part -> its commands (memory runs one process per figure)
     for c in meta["commands"]:
-        stem = re.search(r"--benchmark_out=\S*/([\w-]+)\.json", c).group(1)
+        stem = re.search(r"(?:--benchmark_out=|> )\S*/([\w-]+)\.(?:json|txt)", c).group(1)
         command[re.sub(r"^memory-.*", "memory", stem)].append(c)
     charts, parts = Charts(os.path.join(a.docs, "charts")), load(a.results)
-    blocks = {"setup": setup_block(meta), "targets": targets_block(parts)}
+    blocks, where = {"setup": setup_block(meta), "targets": targets_block(parts)}, {}
     for part, specs in COMPARE.items():
         chart = lambda spec: re.sub(r"\W+", "-", "-".join((part, spec[1], *spec[4:]))).strip("-")  # noqa: E731
         made = [compare_blocks(parts.get(part, {}), charts, chart(spec), spec) for spec in specs]
         blocks[part + "-ratios"], blocks[part], blocks["choosing-" + part] = (
             "\n\n".join(filter(None, m)) or None for m in zip(*made))
-    rows = contention_rows(parts, a.results, "BM_Contention")
-    if rows:
-        blocks["contention"], blocks["latency"], blocks["choosing-contention"] = contention_blocks(rows, charts)
+    families = sorted({n.split("/")[0] for benches in parts.values() for n in benches} & set(SWEEPS))
+    for family in families:  # contention cells: one table per family
+        slug = re.sub(r"(?<!^)(?=[A-Z])", "-", family.removeprefix("BM_")).lower()
+        rows = contention_rows(parts, a.results, family)
+        blocks[slug], blocks[slug + "-latency"], summary = contention_blocks(rows, charts, slug, *SWEEPS[family])
+        if family.startswith("BM_Contention"):
+            blocks["choosing-contention"] = "\n\n".join(filter(None, [blocks.get("choosing-contention"),
+                                                                        f"`{family}`:\n\n{summary}"]))
+        part = next(p for p, benches in parts.items() if any(n.startswith(family + "/") for n in benches))
+        where[slug] = where[slug + "-latency"] = where["choosing-contention"] = part
     grid = contention_rows(parts, a.results, "BM_RetryDefaults")
     blocks["grid"] = grid_block(grid) if grid else None
+    for path in glob.glob(os.path.join(a.results, "*.txt")):  # reports of other scripts, as they printed them
+        blocks[os.path.basename(path)[:-4]] = "".join("    " + line for line in open(path))
     for part, benches in parts.items():  # whatever no table above showed
         key, rest = part if part in BLOCKS else "others", measurements(benches)
         if rest:
             blocks[key] = "\n\n".join(filter(None, [blocks.get(key), f"`{part}`:" if key == "others" else "", rest]))
-    where = {"latency": "contention", "choosing-contention": "contention"}
     for name, body in blocks.items():
         if body and name != "setup":
             part = where.get(name, name.removeprefix("choosing-").removesuffix("-ratios"))

@@ -79,7 +79,7 @@ if [[ -z "$out" ]]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/*.json "$out"/*.csv
+rm -f "$out"/*.json "$out"/*.csv "$out"/*.txt
 
 # Settings of a full run: repetitions (the pages show the median and the spread),
 # minimum time per repetition, randomly interleaved repetitions so that vkv and its
@@ -89,7 +89,7 @@ if ((smoke)); then
   export VKV_BENCH_KEYS=${VKV_BENCH_KEYS:-2000} VKV_BENCH_SMOKE=1
   quick=(--benchmark_min_time=0.01)
   ops_args=("${quick[@]}") ycsb_args=("${quick[@]}") micro_args=("${quick[@]}")
-  contention_filter='^BM_Contention/' grid_filter='^BM_RetryDefaults/'
+  contention_filter='^BM_Contention|^BM_BackoffWait/' grid_filter='^BM_RetryDefaults/'
 else
   unset VKV_BENCH_KEYS VKV_BENCH_SMOKE
   rep=(--benchmark_enable_random_interleaving=true)
@@ -98,8 +98,9 @@ else
   micro_args=(--benchmark_repetitions=3 --benchmark_min_time=0.1 "${rep[@]}")
   # The sweep's cells for vkv's default policy, no-backoff, adaptive and the
   # pessimistic baseline, at 1, 2, 4 and 8 threads (a sixth of the strategy x thread grid).
-  # The million-key cells are left out: each builds a million records.
-  contention_filter=${VKV_CONTENTION_FILTER:-'^BM_Contention/(full-jitter|no-backoff|adaptive|pessimistic)/threads:(1|2|4|8)/keys:(1|16|1024)/'}
+  # The million-key cells are left out: each builds a million records. The window sweep
+  # (BM_ContentionWindow) and the backoff wait modes (BM_BackoffWait) run whole.
+  contention_filter=${VKV_CONTENTION_FILTER:-'^BM_Contention/(full-jitter|no-backoff|adaptive|pessimistic)/threads:(1|2|4|8)/keys:(1|16|1024)/|^BM_ContentionWindow/|^BM_BackoffWait/'}
   grid_filter='^BM_RetryDefaults/'
 fi
 
@@ -150,6 +151,13 @@ if [[ -x "$bin/contention_benchmark" ]]; then
   ms=${VKV_CONTENTION_MS:-100}
   ((smoke)) && ms=10
   wanted contention && run contention "$bin/contention_benchmark" VKV_CONTENTION_MS="$ms" -- "--benchmark_filter=$contention_filter"
+  # The sweep's own report of issue 11's targets (bench/workload/window_targets.py), when
+  # the sweep has one: its output becomes the 'window-targets' block as printed.
+  targets_py="$root/bench/workload/window_targets.py"
+  if wanted contention && [[ -f "$out/contention.json" && -f "$targets_py" ]]; then
+    commands+=("python3 ${targets_py#$root/} ${out#$root/}/contention.json > ${out#$root/}/window-targets.txt")
+    python3 "$targets_py" "$out/contention.json" >"$out/window-targets.txt" || echo "window_targets.py failed" >&2
+  fi
   wanted grid && run grid "$bin/contention_benchmark" VKV_CONTENTION_MS="${VKV_GRID_MS:-50}" -- "--benchmark_filter=$grid_filter"
   wanted contention && run contention-micro "$bin/contention_benchmark" -- '--benchmark_filter=-^BM_(Contention|RetryDefaults)/' "${micro_args[@]}"
 fi
