@@ -21,9 +21,10 @@
 #              contention,grid,others (default all). The pages are rewritten only from
 #              a full run; a partial run writes its pages under OUT/docs/ like --smoke.
 #
-# A full run takes about 25 minutes on the 2-core VM of docs/benchmarks.md; run it on
-# an otherwise idle machine. Knobs for the contention binary (bench/contention_benchmark.cpp):
-# VKV_CONTENTION_MS (cell length, default 100 here), VKV_CONTENTION_FILTER (which sweep
+# A full run is sized to stay under 25 minutes on the 2-core VM of docs/benchmarks.md
+# (estimated from benchmark counts: ~13 minutes of benchmarks, plus the build); run it on
+# an otherwise idle machine. The setup block records each part's time. Knobs for the contention binary (bench/contention_benchmark.cpp):
+# VKV_CONTENTION_MS (cell length, default 150), VKV_CONTENTION_FILTER (which sweep
 # cells; default below), VKV_GRID_MS (retry-defaults grid cell length, default 50).
 set -euo pipefail
 
@@ -83,7 +84,7 @@ rm -f "$out"/*.json "$out"/*.csv "$out"/*.txt
 
 # Settings of a full run: repetitions (the pages show the median and the spread),
 # minimum time per repetition, randomly interleaved repetitions so that vkv and its
-# peers see the same mix of machine load. Sized so the whole run fits ~25 minutes.
+# peers see the same mix of machine load.
 common=(--benchmark_format=console --benchmark_out_format=json)
 if ((smoke)); then
   export VKV_BENCH_KEYS=${VKV_BENCH_KEYS:-2000} VKV_BENCH_SMOKE=1
@@ -93,9 +94,9 @@ if ((smoke)); then
 else
   unset VKV_BENCH_KEYS VKV_BENCH_SMOKE
   rep=(--benchmark_enable_random_interleaving=true)
-  ops_args=(--benchmark_repetitions=5 --benchmark_min_time=0.1 "${rep[@]}")
-  ycsb_args=(--benchmark_repetitions=3 --benchmark_min_time=0.15 "${rep[@]}")
-  micro_args=(--benchmark_repetitions=3 --benchmark_min_time=0.1 "${rep[@]}")
+  ops_args=(--benchmark_repetitions=5 --benchmark_min_time=0.2 "${rep[@]}")
+  ycsb_args=(--benchmark_repetitions=3 --benchmark_min_time=0.25 "${rep[@]}")
+  micro_args=(--benchmark_repetitions=3 --benchmark_min_time=0.2 "${rep[@]}")
   # The sweep's cells for vkv's default policy, no-backoff, adaptive and the
   # pessimistic baseline, at 1, 2, 4 and 8 threads (a sixth of the strategy x thread grid).
   # The million-key cells are left out: each builds a million records. The window sweep
@@ -148,7 +149,7 @@ fi
 # Contention sweep cells, the retry-defaults grid, and the contention binary's
 # micro-benchmarks (stats counters, adaptive mode on a cold key).
 if [[ -x "$bin/contention_benchmark" ]]; then
-  ms=${VKV_CONTENTION_MS:-100}
+  ms=${VKV_CONTENTION_MS:-150}
   ((smoke)) && ms=10
   wanted contention && run contention "$bin/contention_benchmark" VKV_CONTENTION_MS="$ms" -- "--benchmark_filter=$contention_filter"
   # The sweep's own report of issue 11's targets (bench/workload/window_targets.py), when
