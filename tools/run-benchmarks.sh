@@ -23,9 +23,10 @@
 #
 # A full run is sized to stay under 25 minutes on the 2-core VM of docs/benchmarks.md
 # (estimated from benchmark counts: ~13 minutes of benchmarks, plus the build); run it on
-# an otherwise idle machine. The setup block records each part's time. Knobs for the contention binary (bench/contention_benchmark.cpp):
-# VKV_CONTENTION_MS (cell length, default 150), VKV_CONTENTION_FILTER (which sweep
-# cells; default below), VKV_GRID_MS (retry-defaults grid cell length, default 50).
+# an otherwise idle machine. The setup block records each part's time.
+# Knobs for the contention binary (bench/contention_benchmark.cpp): VKV_CONTENTION_MS
+# (cell length, default 150), VKV_CONTENTION_FILTER (which sweep cells; default below),
+# VKV_GRID_MS (retry-defaults grid cell length, default 50).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +41,7 @@ while (($#)); do
     --no-build) build=0 ;;
     --no-docs|--no-charts) docs=0 ;;
     --only) only="$2"; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run-benchmarks: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
