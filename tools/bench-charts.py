@@ -423,6 +423,8 @@ def setup_block(meta):
         f"- **Load average** (1, 5, 15 min): {meta['load_before']} before, {meta['load_after']} after",
         f"- **Compiler**: {meta['compiler']}; **build**: {meta['build_type']}, `{meta['flags']}`"
         f" ({meta['build_dir']})",
+        f"- **Google Benchmark library**: built as {meta.get('benchmark_library', '?')} (as packaged; it times"
+        " the loop, not the code measured)",
         f"- **Date**: {meta['date']}" + ("; **smoke run**" if meta["smoke"] else ""),
         "- **Commands**, in order:", ""] + [f"      {c}" for c in meta["commands"]])
 
@@ -457,6 +459,8 @@ def main():
         stem = re.search(r"(?:--benchmark_out=|> )\S*/([\w-]+)\.(?:json|txt)", c).group(1)
         command[re.sub(r"^memory-.*", "memory", stem)].append(c)
     charts, parts = Charts(os.path.join(a.docs, "charts")), load(a.results)
+    for path in [p for p in sorted(glob.glob(os.path.join(a.results, "*.json"))) if "meta.json" not in p][:1]:
+        meta["benchmark_library"] = json.load(open(path)).get("context", {}).get("library_build_type", "?")
     blocks, where = {"setup": setup_block(meta), "targets": targets_block(parts)}, {}
     for part, specs in COMPARE.items():
         chart = lambda spec: re.sub(r"\W+", "-", "-".join((part, spec[1], *spec[4:]))).strip("-")  # noqa: E731
