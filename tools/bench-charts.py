@@ -25,18 +25,34 @@ import matplotlib.ticker as ticker  # noqa: E402
 PEERS = {"BM_Chm_": "CHM", "BM_Cuckoo_": "libcuckoo", "BM_MutexMap_": "mutex map"}
 # What is compared in each part: (subject's name prefix, its label, {peer's prefix: label}, the first arg
 # [, the metric when not the default: goodput, transfers_per_s, heap_bytes_per_record, else real time]).
-COMPARE = {"ops": [("BM_Vkv_", "vkv", PEERS, "records")], "ycsb": [("BM_Vkv_", "vkv", PEERS, "records")],
+COMPARE = {"ops": [("BM_Vkv_", "vkv", PEERS, "records"),
+                   ("BM_Vkv_FindFenceAsymmetric", "find, asymmetric fence",
+                    {"BM_Vkv_FindFenceSymmetric": "symmetric fence"}, "records"),
+                   ("BM_Epoch_GuardAsymmetric", "guard, asymmetric fence",
+                    {"BM_Epoch_GuardSymmetric": "symmetric fence"}, ""),
+                   ("BM_Version_Generate", "vkv version", {"BM_Version_BoostRandom": "Boost random_generator",
+                                                           "BM_Version_BoostMt19937": "Boost mt19937",
+                                                           "BM_Version_SharedCounter": "shared counter"}, "")],
+           "ycsb": [("BM_Vkv_", "vkv", PEERS, "records")],
            "memory": [("BM_Vkv_", "vkv", PEERS, "records"),
                       ("BM_Vkv_", "vkv", PEERS, "records", "rss_bytes_per_record")],
            "transaction": [("BM_Commit_", "commit", {"BM_SingleWrites_": "single writes"}, "entries"),
                            ("BM_Transfer_Optimistic", "optimistic transfer",
                             {"BM_Transfer_MutexPerAccount": "mutex per account"}, "")],
+           "reclaim": [("BM_Epoch_GuardedLoadAsymmetric", "epoch guard + load",
+                        {"BM_Epoch_GuardedLoadSymmetric": "symmetric fence", "BM_HazardPointer_ProtectedLoad":
+                         "hazard pointer", "BM_SharedPtr_AtomicLoad": "atomic shared_ptr"}, ""),
+                       ("BM_Epoch_RetireAsymmetric", "new + retire", {"BM_Epoch_RetireSymmetric": "symmetric fence",
+                                                                      "BM_Delete_Immediate": "new + delete"}, ""),
+                       ("BM_Epoch_TryAdvanceAsymmetric", "try_advance (membarrier)",
+                        {"BM_Epoch_TryAdvanceSymmetric": "fence"}, "")],
            "batch": [("BM_FindMany_Batch64", "find_many(64)", {"BM_Find_Loop64": "64 finds"}, ""),
                      ("BM_UpdateMany_Batch64", "update_many(64)", {"BM_Update_Loop64": "64 updates"}, "")],
            "contention-micro": [("BM_Stats_CounterAdd", "counter add", {"BM_Stats_UncontendedUpdate": "update",
                                                                          "BM_Stats_UncontendedFind": "find"}, ""),
                                 ("BM_Adaptive_ColdUpdateWithRetry/1", "adaptive on",
                                  {"BM_Adaptive_ColdUpdateWithRetry/0": "adaptive off"}, "")]}
+CHOOSING = {"ops": 1, "ycsb": 1, "memory": 2, "transaction": 2}  # leading specs summarised in choosing.md
 RATES = ("goodput", "transfers_per_s")  # counters preferred to time, higher is better
 COLOR = {"vkv": "#1b7837", "CHM": "#2166ac", "libcuckoo": "#b2182b", "mutex map": "#8c6d31"}
 ADAPTIVE, NOT_OPTIMISTIC = "adaptive", ("pessimistic", "adaptive", "pessimistic-unversioned")
@@ -49,7 +65,7 @@ GRID_DEFAULT = ("full-jitter", "500", "50000")  # RetryPolicy's defaults: shape,
 METRIC = re.compile(r"^(goodput|committed|gave_up|turns|retries_.*|.*_rate|.*_ns|.*_samples|.*_per_s|window_blocking)$")
 GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
              "iterations", "real_time", "cpu_time", "items_per_second"}
-BLOCKS = ("ops", "ycsb", "memory", "transaction", "reclaim", "batch", "contention-micro")
+BLOCKS = tuple(COMPARE)
 # Issue 11's targets: label, scenario, peer, {records (None: any): goal}, sense, threads (None: all).
 TARGETS = [("visit / CHM read in place", "Visit", "CHM", {"10000": 0.8, "1000000": 1.1}, "<=", None),
            ("find / CHM find + copy", "Find", "CHM", {None: 1.10}, "<=", None),
@@ -237,16 +253,23 @@ def compare_blocks(benches, charts, chart, spec):
     cell = lambda s, c, p: ratio(groups[(s, *c)], me, p, metric) if (s, *c) in groups else None  # noqa: E731
     head = [k or me for k in scenarios]
     what = {"real": "time per operation", "heap_bytes_per_record": "heap bytes per record",
-            "rss_bytes_per_record": "resident (RSS) bytes per record"}.get(metric, metric)
+            "rss_bytes_per_record": "resident (RSS) bytes per record", "transfers_per_s": "transfers per second"
+            }.get(metric, metric)
     sense = f"Median {what}, {me} / peer: {'above' if metric in RATES else 'below'} 1 favours {me}."
     text = sense + "\n\n"
-    for p in peers:
-        text += f"**{me} / {p}** (columns: {arg + '/' if arg else ''}threads)\n\n" + table(
-            [""] + [column(*c) for c in cols],
-            [[h] + [f_ratio(cell(s, c, p)) for c in cols] for h, s in zip(head, scenarios)]) + "\n\n"
-    text += charts.bars(chart, f"{me} / peer", [
-        (f"{me} / {p}", head, {column(*c): [cell(s, c, p) for s in scenarios] for c in cols}) for p in peers],
-        f"{me} / peer", log=True, hline=1.0)
+    heading = f"(columns: {arg + '/' if arg else ''}threads)"
+    if len(scenarios) == 1:  # one table, a row per peer
+        text += table([heading] + [column(*c) for c in cols],
+                      [[f"{me} / {p}"] + [f_ratio(cell(scenarios[0], c, p)) for c in cols] for p in peers]) + "\n\n"
+        panels = [(head[0], [f"/ {p}" for p in peers], {column(*c): [cell(scenarios[0], c, p) for p in peers]
+                                                        for c in cols})]
+    else:  # a table per peer, a row per scenario
+        for p in peers:
+            text += f"**{me} / {p}** {heading}\n\n" + table([""] + [column(*c) for c in cols], [
+                [h] + [f_ratio(cell(s, c, p)) for c in cols] for h, s in zip(head, scenarios)]) + "\n\n"
+        panels = [(f"{me} / {p}", head, {column(*c): [cell(s, c, p) for s in scenarios] for c in cols})
+                  for p in peers]
+    text += charts.bars(chart, f"{me} / peer", panels, f"{me} / peer", log=True, hline=1.0)
     cpu = [f"{me} CPU"] if metric == "real" else []
     rows = []
     for k in sorted(groups, key=lambda k: (scenarios.index(k[0]), sort_key(k))):
@@ -465,8 +488,8 @@ def main():
     for part, specs in COMPARE.items():
         chart = lambda spec: re.sub(r"\W+", "-", "-".join((part, spec[1], *spec[4:]))).strip("-")  # noqa: E731
         made = [compare_blocks(parts.get(part, {}), charts, chart(spec), spec) for spec in specs]
-        blocks[part + "-ratios"], blocks[part], blocks["choosing-" + part] = (
-            "\n\n".join(filter(None, m)) or None for m in zip(*made))
+        blocks[part + "-ratios"], blocks[part], _ = ("\n\n".join(filter(None, m)) or None for m in zip(*made))
+        blocks["choosing-" + part] = "\n\n".join(filter(None, [m[2] for m in made[:CHOOSING.get(part, 0)]])) or None
     families = sorted({n.split("/")[0] for benches in parts.values() for n in benches} & set(SWEEPS))
     for family in families:  # contention cells: one table per family
         slug = re.sub(r"(?<!^)(?=[A-Z])", "-", family.removeprefix("BM_")).lower()
