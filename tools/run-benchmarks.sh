@@ -106,7 +106,9 @@ else
   grid_filter='^BM_RetryDefaults/'
 fi
 
-commands=() timings=()
+# A benchmark binary that fails is reported, the rest still run, the pages say so, and the
+# script exits non-zero at the end.
+commands=() timings=() failures=()
 run() {  # run NAME BINARY [ENV=VALUE...] -- ARGS...
   local name=$1 binary=$2 envs=()
   shift 2
@@ -117,9 +119,10 @@ run() {  # run NAME BINARY [ENV=VALUE...] -- ARGS...
   local shown="${envs[*]:+${envs[*]} }${cmd[*]}"
   commands+=("${shown//$root\//}")
   echo "== $name: $shown"
-  local t0=$SECONDS
-  env "${envs[@]}" "${cmd[@]}"
+  local t0=$SECONDS status=0
+  env "${envs[@]}" "${cmd[@]}" || status=$?
   timings+=("$name $((SECONDS - t0)) s")
+  ((status == 0)) || { echo "== $name FAILED (exit $status)" >&2; failures+=("$name (exit $status)"); }
 }
 
 # What the figures are of: the commit, and the tracked files (docs/ aside) that differ from it.
@@ -188,12 +191,13 @@ VKVMETA_OS="$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)" \
 VKVMETA_LOAD_BEFORE=$load_before VKVMETA_LOAD_AFTER=$load_after VKVMETA_COMPILER=$("$cxx" --version | head -1) \
 VKVMETA_BUILD_TYPE=$build_type VKVMETA_FLAGS="$(cache CMAKE_CXX_FLAGS) $(cache "CMAKE_CXX_FLAGS_$type_upper")" \
 VKVMETA_BUILD_DIR=${build_dir#"$root"/} \
-VKVMETA_TIMINGS=$(IFS=,; echo "${timings[*]}") \
+VKVMETA_TIMINGS=$(IFS=,; echo "${timings[*]}") VKVMETA_FAILURES=$(IFS=,; echo "${failures[*]}") \
 python3 - "$out/meta.json" "${commands[@]}" <<'EOF'
 import json, os, sys
 e = {k[8:].lower(): v for k, v in os.environ.items() if k.startswith("VKVMETA_")}
 e.update(smoke=e["smoke"] == "1", seconds=int(e["seconds"]), nproc=int(e["nproc"]),
          dirty=e["dirty"].split(), flags=" ".join(e["flags"].split()), timings=e["timings"].split(","),
+         failures=[f for f in e["failures"].split(",") if f],
          memory_gib=round(int(e.pop("mem_kb")) / 1048576, 1), commands=sys.argv[2:])
 json.dump(e, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -206,4 +210,8 @@ if ((docs)); then
   py=python3
   python3 -c 'import matplotlib' 2>/dev/null || py=/usr/bin/python3
   (cd "$root" && "$py" tools/bench-charts.py "$out" "${pages[@]}")
+fi
+if ((${#failures[@]})); then
+  echo "run-benchmarks: failed: ${failures[*]}" >&2
+  exit 1
 fi
