@@ -6,13 +6,13 @@ markers is left as it was.
 
     tools/bench-charts.py RESULTS_DIR [--docs DIR]      (default DIR: docs/)
 
-RESULTS_DIR: Google Benchmark JSON (<part>.json; memory-*.json are one part) and
-meta.json. Names BM_<Unit>_<Scenario>[/<arg>...]/threads:<n> drive the tables: a
-Scenario measured for Vkv and a peer (Chm, Cuckoo, MutexMap) gives rows of ratio
-vkv / peer per first arg (records) and threads, on the median over repetitions of the
-'goodput' counter, else 'heap_bytes_per_record', else real time per operation; the
-rest goes to its part's 'measurements' table. Contention cells are read by column
-name: see docs/benchmarks.md, "Contention sweep".
+RESULTS_DIR: Google Benchmark JSON (<part>.json; memory-*.json are one part), meta.json,
+and *.txt reports of other scripts. Names drive the tables: where COMPARE's subject and a
+peer share the rest of a name (BM_Vkv_Find/100000/threads:2, BM_Chm_Find/...), a ratio
+subject / peer per scenario, first arg (records) and threads, on the median over
+repetitions of a rate counter (RATES), else bytes per record, else real time; anything
+else goes to its part's 'measurements' table. Contention cells (SWEEPS) are read by
+column name: see docs/benchmarks.md, "Contention sweep".
 """
 import argparse, csv, glob, json, math, os, re, statistics as st, sys
 from collections import defaultdict
@@ -183,8 +183,8 @@ class Charts:
         self.made += 1
         return f"![{alt}](charts/{name}.svg)\n\n"
 
-    def bars(self, name, alt, panels, ylabel, log=False, hline=None):
-        """panels: [(title, categories, {series: [value or None per category]})]."""
+    def bars(self, name, alt, panels, ylabel):
+        """Ratios on a log axis around 1; panels: [(title, categories, {series: [value or None]})]."""
         cols = min(3, len(panels))
         rows = (len(panels) + cols - 1) // cols
         fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(4.2 * cols, 3.0 * rows))
@@ -196,13 +196,11 @@ class Charts:
             ax.set_xticks([j + 0.4 - width / 2 for j in range(len(cats))], cats, fontsize=7, rotation=30)
             ax.set_title(title, fontsize=9)
             ax.set_ylabel(ylabel, fontsize=8)
-            if log:
-                ax.set_yscale("log")
-                ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
-                ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
-                ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-            if hline is not None:
-                ax.axhline(hline, color="black", linewidth=0.8)
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+            ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+            ax.axhline(1.0, color="black", linewidth=0.8)
         axes.flat[0].legend(fontsize=7)
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
@@ -274,7 +272,7 @@ def compare_blocks(benches, charts, chart, spec):
                 [h] + [f_ratio(cell(s, c, p)) for c in cols] for h, s in zip(head, scenarios)]) + "\n\n"
         panels = [(f"{me} / {p}", head, {column(*c): [cell(s, c, p) for s in scenarios] for c in cols})
                   for p in peers]
-    text += charts.bars(chart, f"{me} / peer", panels, f"{me} / peer", log=True, hline=1.0)
+    text += charts.bars(chart, f"{me} / peer", panels, f"{me} / peer")
     cpu = [f"{me} CPU"] if metric == "real" else []
     rows = []
     for k in sorted(groups, key=lambda k: (scenarios.index(k[0]), sort_key(k))):
