@@ -453,7 +453,7 @@ def setup_block(meta):
         f"- **Google Benchmark library**: built as {meta.get('benchmark_library', '?')} (as packaged; it times"
         " the loop, not the code measured)",
         f"- **Date**: {meta['date']}" + ("; **smoke run**" if meta["smoke"] else ""),
-        *[f"- **Failed, its figures missing or partial**: {', '.join(meta['failures'])}"] * bool(meta.get("failures")),
+        *[f"- **Failed, its figures missing or partial**: {', '.join(meta.get('failures', []))}"] * bool(meta.get("failures")),
         "- **Commands**, in order:", ""] + [f"      {c}" for c in meta["commands"]])
 
 
