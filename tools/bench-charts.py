@@ -208,7 +208,8 @@ class Charts:
 
     def heatmap(self, name, title, grid, rows, cols):
         """grid[(row, col)] = ratio; green above 1, red below, on a log scale."""
-        fig, ax = plt.subplots(figsize=(max(4.5, 2.5 + 0.7 * len(cols)), 1.0 + 0.26 * len(rows)))
+        width = 1.5 + 0.065 * max(map(len, rows)) + 0.7 * len(cols)  # room for the row labels
+        fig, ax = plt.subplots(figsize=(max(5.0, width), 1.0 + 0.26 * len(rows)))
         ax.imshow([[math.log2(grid[r, c]) if grid.get((r, c)) else math.nan for c in cols] for r in rows],
                   cmap="RdYlGn", vmin=-2, vmax=2, aspect="auto")
         for (r, c), v in grid.items():
