@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The one list of Debian packages vkv needs to build, test, benchmark and chart.
+# The one list of Debian packages vkv needs to build, test, benchmark and chart
+# (python3-matplotlib: tools/bench-charts.py; ccache: tools/run-benchmarks.sh and CI
+# builds use it as the compiler launcher when it is there).
 # Used by the README's commands and by .ci/run, so a fresh Debian 12 machine and CI
 # install exactly the same things. Idempotent: does nothing when all are present.
 set -euo pipefail
@@ -8,7 +10,7 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format
   libtbb-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libcuckoo-dev
-  python3 gnuplot-nox
+  ccache python3 python3-matplotlib
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,56 +1,79 @@
 #!/usr/bin/env bash
-# Builds the release preset and runs every benchmark binary, writing Google Benchmark
-# JSON into a results directory, then (full runs) turns it into docs/charts/*.svg and
-# the tables of docs/benchmarks.md with tools/bench-charts.py.
+# The one command behind every figure in docs/benchmarks.md and docs/choosing.md:
+# builds the benchmark binaries (Release), runs them all once, records where and how
+# (meta.json: commit, clean tree or not, machine, load before and after, compiler,
+# build type and flags, every command), then tools/bench-charts.py draws
+# docs/charts/*.svg and rewrites the generated blocks of both pages.
 #
-#   tools/run-benchmarks.sh [--smoke] [--out DIR] [--build-dir DIR] [--no-build] [--no-charts]
+#   tools/run-benchmarks.sh [--smoke] [--out DIR] [--build-dir DIR] [--no-build]
+#                           [--no-docs] [--only LIST]
 #
-# --smoke      every benchmark once, tiny (VKV_BENCH_SMOKE=1, VKV_BENCH_KEYS=2000,
-#              --benchmark_min_time=0.01, no repetitions): checks that none rots. .ci/run calls this; < 2 minutes on
-#              the 2-core machine of docs/benchmarks.md. Never touches docs/.
-# --out DIR    results directory (default: build/bench-results/<UTC timestamp>, or
-#              build/bench-results/smoke for --smoke; build/ is git-ignored).
-# --build-dir  an existing/own build directory instead of the release preset's
-#              (configured here with the same settings: Release, tests off).
+# --smoke      every benchmark once, tiny (VKV_BENCH_SMOKE=1, 2000 keys, 10 ms cells):
+#              checks that nothing rots, charts and pages included. The pages and
+#              charts go to OUT/docs/, never to docs/. .ci/run calls this.
+# --out DIR    results directory (default build/bench-results/<UTC time>, or
+#              build/bench-results/smoke); build/ is git-ignored.
+# --build-dir  build directory (default build/release, the release preset's; a
+#              directory of your own is configured Release, tests off).
 # --no-build   use the binaries already in the build directory.
-# --no-charts  do not run tools/bench-charts.py.
-# --only LIST  comma-separated subset of: ops,memory,ycsb,reclaim,others (default: all;
-#              "others" = benchmark binaries other areas add, e.g. contention_benchmark).
+# --no-docs    JSON only: do not run tools/bench-charts.py.
+# --only LIST  comma-separated subset of ops,memory,ycsb,reclaim,transaction,batch,
+#              contention,grid,others (default all). The pages are rewritten only from
+#              a full run; a partial run writes its pages under OUT/docs/ like --smoke.
+#
+# A full run is sized to stay under 25 minutes on the 2-core VM of docs/benchmarks.md
+# (estimated from benchmark counts: ~13 minutes of benchmarks, plus the build); run it on
+# an otherwise idle machine. The setup block records each part's time.
+# Knobs for the contention binary (bench/contention_benchmark.cpp): VKV_CONTENTION_MS
+# (cell length, default 150), VKV_CONTENTION_FILTER (which sweep cells; default below),
+# VKV_GRID_MS (retry-defaults grid cell length, default 50).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-smoke=0 build=1 charts=1 out="" build_dir="" only="ops,memory,ycsb,reclaim,others"
+invocation="tools/run-benchmarks.sh${*:+ $*}"
+smoke=0 build=1 docs=1 out="" build_dir="" only="ops,memory,ycsb,reclaim,transaction,batch,contention,grid,others"
+all_parts=$only
 while (($#)); do
   case "$1" in
     --smoke) smoke=1 ;;
     --out) out="$2"; shift ;;
     --build-dir) build_dir="$2"; shift ;;
     --no-build) build=0 ;;
-    --no-charts) charts=0 ;;
+    --no-docs|--no-charts) docs=0 ;;
     --only) only="$2"; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run-benchmarks: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
+wanted() { [[ ",$only," == *",$1,"* ]]; }
 
-targets=(ops_benchmark memory_benchmark ycsb_benchmark reclaim_benchmark)
-jobs=${VKV_BUILD_JOBS:-2}
-
+# Build: the benchmark targets only, at low priority, through ccache when there is one.
+known=(ops_benchmark memory_benchmark ycsb_benchmark reclaim_benchmark transaction_benchmark
+       batch_benchmark contention_benchmark)
+build_dir=${build_dir:-$root/build/release}
+targets=("${known[@]}")
 if ((build)); then
-  if [[ -z "$build_dir" ]]; then
-    (cd "$root" && cmake --preset release >/dev/null)
-    build_dir="$root/build/release"
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  if [[ "$build_dir" == "$root/build/release" ]]; then
+    (cd "$root" && cmake --preset release "${launcher[@]}" >/dev/null)
   else
-    cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVKV_BUILD_TESTS=OFF >/dev/null
+    cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVKV_BUILD_TESTS=OFF \
+      "${launcher[@]}" >/dev/null
   fi
-  # Other engineers' benchmark binaries (bench/cmake/*.cmake) run too when they exist.
-  for t in $(cmake --build "$build_dir" --target help 2>/dev/null | sed -n 's/^\([a-z_]*_benchmark\):.*/\1/p'); do
+  # Benchmark binaries other areas add (bench/cmake/*.cmake) are built and run too.
+  for t in $(cmake --build "$build_dir" --target help | sed -n 's/^\([a-z_]*_benchmark\):.*/\1/p'); do
     [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
   done
-  cmake --build "$build_dir" -j"$jobs" --target "${targets[@]}"
+  nice -n 10 cmake --build "$build_dir" -j"${VKV_BUILD_JOBS:-2}" --target "${targets[@]}"
+else
+  for f in "$build_dir"/bench/*_benchmark; do
+    t=$(basename "$f")
+    [[ -x "$f" && " ${targets[*]} " != *" $t "* ]] && targets+=("$t")
+  done
 fi
-build_dir=${build_dir:-$root/build/release}
+build_dir=$(cd "$build_dir" && pwd)
 bin="$build_dir/bench"
 
 if [[ -z "$out" ]]; then
@@ -58,111 +81,137 @@ if [[ -z "$out" ]]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+rm -f "$out"/*.json "$out"/*.csv "$out"/*.txt
 
+# Settings of a full run: repetitions (the pages show the median and the spread),
+# minimum time per repetition, randomly interleaved repetitions so that vkv and its
+# peers see the same mix of machine load.
 common=(--benchmark_format=console --benchmark_out_format=json)
 if ((smoke)); then
   export VKV_BENCH_KEYS=${VKV_BENCH_KEYS:-2000} VKV_BENCH_SMOKE=1
-  common+=(--benchmark_min_time=0.01)
-  ops_args=() ycsb_args=() reclaim_args=()
+  quick=(--benchmark_min_time=0.01)
+  ops_args=("${quick[@]}") ycsb_args=("${quick[@]}") micro_args=("${quick[@]}")
+  contention_filter='^BM_Contention|^BM_BackoffWait/' grid_filter='^BM_RetryDefaults/'
 else
   unset VKV_BENCH_KEYS VKV_BENCH_SMOKE
-  # Repetitions: the charts take the minimum (least disturbed) and show the median.
-  # Random interleaving spreads each benchmark's repetitions over the whole run, so
-  # vkv and its peer see the same mix of machine load instead of one quiet minute each.
-  ops_args=(--benchmark_repetitions=5 --benchmark_min_time=0.2 --benchmark_enable_random_interleaving=true)
-  ycsb_args=(--benchmark_repetitions=3 --benchmark_min_time=0.3 --benchmark_enable_random_interleaving=true)
-  reclaim_args=(--benchmark_repetitions=5 --benchmark_min_time=0.2 --benchmark_enable_random_interleaving=true)
+  rep=(--benchmark_enable_random_interleaving=true)
+  ops_args=(--benchmark_repetitions=5 --benchmark_min_time=0.2 "${rep[@]}")
+  ycsb_args=(--benchmark_repetitions=3 --benchmark_min_time=0.25 "${rep[@]}")
+  micro_args=(--benchmark_repetitions=3 --benchmark_min_time=0.2 "${rep[@]}")
+  # The sweep's cells for vkv's default policy, no-backoff, adaptive and the
+  # pessimistic baseline, at 1, 2, 4 and 8 threads (a sixth of the strategy x thread grid).
+  # The million-key cells are left out: each builds a million records. The window sweep
+  # (BM_ContentionWindow) and the backoff wait modes (BM_BackoffWait) run whole.
+  contention_filter=${VKV_CONTENTION_FILTER:-'^BM_Contention/(full-jitter|no-backoff|adaptive|pessimistic)/threads:(1|2|4|8)/keys:(1|16|1024)/|^BM_ContentionWindow/|^BM_BackoffWait/'}
+  grid_filter='^BM_RetryDefaults/'
 fi
 
-wanted() { [[ ",$only," == *",$1,"* ]]; }
-
-commands=()
-run() {  # run NAME BINARY ARGS...
-  local name=$1 binary=$2
+# A benchmark binary that fails is reported, the rest still run, the pages say so, and the
+# script exits non-zero at the end.
+commands=() timings=() failures=()
+run() {  # run NAME BINARY [ENV=VALUE...] -- ARGS...
+  local name=$1 binary=$2 envs=()
   shift 2
+  while [[ "$1" != "--" ]]; do envs+=("$1"); shift; done
+  shift
+  [[ -x "$binary" ]] || { echo "== $name: $binary not built, skipped" >&2; return 0; }
   local cmd=("$binary" "${common[@]}" --benchmark_out="$out/$name.json" "$@")
-  commands+=("${cmd[*]#$root/}")
-  echo "== $name: ${cmd[*]}"
-  "${cmd[@]}"
+  local shown="${envs[*]:+${envs[*]} }${cmd[*]}"
+  commands+=("${shown//$root\//}")
+  echo "== $name: $shown"
+  local t0=$SECONDS status=0
+  env "${envs[@]}" "${cmd[@]}" || status=$?
+  timings+=("$name $((SECONDS - t0)) s")
+  ((status == 0)) || { echo "== $name FAILED (exit $status)" >&2; failures+=("$name (exit $status)"); }
 }
 
+# What the figures are of: the commit, and the tracked files (docs/ aside) that differ from it.
+commit=$(git -C "$root" rev-parse --short=10 HEAD)
+dirty=$(git -C "$root" status --porcelain --untracked-files=no | grep -v ' docs/' | sed 's/^...//' | tr '\n' ' ' || true)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date +%s)
-wanted ops && run ops "$bin/ops_benchmark" "${ops_args[@]}"
-wanted reclaim && run reclaim "$bin/reclaim_benchmark" "${reclaim_args[@]}"
-wanted ycsb && run ycsb "$bin/ycsb_benchmark" "${ycsb_args[@]}"
+wanted ops && run ops "$bin/ops_benchmark" -- "${ops_args[@]}"
+wanted reclaim && run reclaim "$bin/reclaim_benchmark" -- "${micro_args[@]}"
+wanted transaction && run transaction "$bin/transaction_benchmark" -- "${micro_args[@]}"
+wanted batch && run batch "$bin/batch_benchmark" -- "${micro_args[@]}"
+wanted ycsb && run ycsb "$bin/ycsb_benchmark" -- "${ycsb_args[@]}"
 
-# Memory: each benchmark in a fresh process, so the RSS figure is not hidden by
-# memory an earlier benchmark freed (see bench/memory_benchmark.cpp).
-if ! wanted memory; then
-  :
-elif ((smoke)); then
-  run memory "$bin/memory_benchmark"
-else
-  parts=()
-  for name in $("$bin/memory_benchmark" --benchmark_list_tests); do
-    family=${name%%/*}
-    part="memory-$family"
-    [[ " ${parts[*]} " == *" $part "* ]] && continue
-    parts+=("$part")
-    run "$part" "$bin/memory_benchmark" "--benchmark_filter=^$family/"
-  done
-  python3 - "$out" "${parts[@]}" <<'EOF'
-import json, sys
-out, parts = sys.argv[1], sys.argv[2:]
-merged = None
-for p in parts:
-    with open(f"{out}/{p}.json") as f:
-        doc = json.load(f)
-    if merged is None:
-        merged = doc
-    else:
-        merged["benchmarks"] += doc["benchmarks"]
-with open(f"{out}/memory.json", "w") as f:
-    json.dump(merged or {"benchmarks": []}, f, indent=1)
-EOF
+# Memory: bytes per record each in a fresh process (memory an earlier benchmark freed
+# would hide RSS growth, see bench/memory_benchmark.cpp); the storms together.
+if wanted memory && [[ -x "$bin/memory_benchmark" ]]; then
+  if ((smoke)); then
+    run memory "$bin/memory_benchmark" --
+  else
+    families=$("$bin/memory_benchmark" --benchmark_list_tests | sed 's|/.*||' | sort -u)
+    for f in $families; do
+      case "$f" in *BytesPerRecord) run "memory-$f" "$bin/memory_benchmark" -- "--benchmark_filter=^$f/" ;; esac
+    done
+    run memory-storms "$bin/memory_benchmark" -- '--benchmark_filter=-BytesPerRecord/' "${micro_args[@]}"
+  fi
 fi
 
-# Benchmarks other engineers own (e.g. contention_benchmark): run as they are.
-for t in "${targets[@]}"; do
-  wanted others || break
-  case "$t" in ops_benchmark|memory_benchmark|ycsb_benchmark|reclaim_benchmark) continue ;; esac
-  [[ -x "$bin/$t" ]] && run "${t%_benchmark}" "$bin/$t"
-done
-echo "== all benchmarks ran in $(( $(date +%s) - start )) s; JSON in $out"
+# Contention sweep cells, the retry-defaults grid, and the contention binary's
+# micro-benchmarks (stats counters, adaptive mode on a cold key).
+if [[ -x "$bin/contention_benchmark" ]]; then
+  ms=${VKV_CONTENTION_MS:-150}
+  ((smoke)) && ms=10
+  wanted contention && run contention "$bin/contention_benchmark" VKV_CONTENTION_MS="$ms" -- "--benchmark_filter=$contention_filter"
+  # The sweep's own report of issue 11's targets (bench/workload/window_targets.py), when
+  # the sweep has one: its output becomes the 'window-targets' block as printed.
+  targets_py="$root/bench/workload/window_targets.py"
+  if wanted contention && [[ -f "$out/contention.json" && -f "$targets_py" ]]; then
+    commands+=("python3 ${targets_py#$root/} ${out#$root/}/contention.json > ${out#$root/}/window-targets.txt")
+    python3 "$targets_py" "$out/contention.json" >"$out/window-targets.txt" || echo "window_targets.py failed" >&2
+  fi
+  wanted grid && run grid "$bin/contention_benchmark" VKV_CONTENTION_MS="${VKV_GRID_MS:-50}" -- "--benchmark_filter=$grid_filter"
+  wanted contention && run contention-micro "$bin/contention_benchmark" -- '--benchmark_filter=-^BM_(Contention|RetryDefaults)/' "${micro_args[@]}"
+fi
 
-# What the docs print about the run.
-cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
-flags=$(sed -n 's/^CMAKE_CXX_FLAGS_RELEASE:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
-VKV_ROOT="$root" python3 - "$out" "$("$cxx" --version | head -1)" "-std=gnu++20 $flags" "$smoke" "${commands[@]}" <<'EOF'
-import json, os, platform, subprocess, sys
-out, compiler, flags, smoke, commands = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
-cpu = "?"
-with open("/proc/cpuinfo") as f:
-    for line in f:
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-with open("/proc/meminfo") as f:
-    mem_kb = int(f.readline().split()[1])
-osname = "?"
-if os.path.exists("/etc/os-release"):
-    for line in open("/etc/os-release"):
-        if line.startswith("PRETTY_NAME="):
-            osname = line.split("=", 1)[1].strip().strip('"')
-commit = subprocess.run(["git", "-C", os.environ["VKV_ROOT"], "rev-parse", "--short", "HEAD"],
-                        capture_output=True, text=True).stdout.strip()
-meta = {
-    "cpu": cpu, "cores": os.cpu_count(), "memory": "%.0f GiB" % (mem_kb / 1048576),
-    "os": f"{osname}, kernel {platform.release()}", "compiler": compiler, "flags": flags,
-    "load": " ".join("%.2f" % x for x in os.getloadavg()),
-    "date": subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M UTC"], capture_output=True, text=True).stdout.strip(),
-    "commit": commit or "?", "smoke": smoke == "1", "commands": commands,
-}
-with open(f"{out}/meta.json", "w") as f:
-    json.dump(meta, f, indent=1)
+# Benchmark binaries other areas add: run as they are, with the micro settings.
+if wanted others; then
+  for t in "${targets[@]}"; do
+    [[ " ${known[*]} " == *" $t "* ]] || run "${t%_benchmark}" "$bin/$t" -- "${micro_args[@]}"
+  done
+fi
+seconds=$(( $(date +%s) - start ))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== all benchmarks ran in $seconds s; JSON in $out"
+
+# Provenance, written by the run itself; tools/bench-charts.py prints it in every block.
+cache() { sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt"; }
+build_type=$(cache CMAKE_BUILD_TYPE)
+cxx=$(cache CMAKE_CXX_COMPILER)
+type_upper=$(tr '[:lower:]' '[:upper:]' <<<"$build_type")
+VKVMETA_INVOCATION=$invocation VKVMETA_SMOKE=$smoke VKVMETA_SECONDS=$seconds \
+VKVMETA_COMMIT=$commit VKVMETA_COMMIT_DATE=$(git -C "$root" log -1 --format=%cI "$commit") \
+VKVMETA_DIRTY=$dirty VKVMETA_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') VKVMETA_NPROC=$(nproc) \
+VKVMETA_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) \
+VKVMETA_MEM_KB=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) \
+VKVMETA_OS="$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)" \
+VKVMETA_LOAD_BEFORE=$load_before VKVMETA_LOAD_AFTER=$load_after VKVMETA_COMPILER=$("$cxx" --version | head -1) \
+VKVMETA_BUILD_TYPE=$build_type VKVMETA_FLAGS="$(cache CMAKE_CXX_FLAGS) $(cache "CMAKE_CXX_FLAGS_$type_upper")" \
+VKVMETA_BUILD_DIR=${build_dir#"$root"/} \
+VKVMETA_TIMINGS=$(IFS=,; echo "${timings[*]}") VKVMETA_FAILURES=$(IFS=,; echo "${failures[*]}") \
+python3 - "$out/meta.json" "${commands[@]}" <<'EOF'
+import json, os, sys
+e = {k[8:].lower(): v for k, v in os.environ.items() if k.startswith("VKVMETA_")}
+e.update(smoke=e["smoke"] == "1", seconds=int(e["seconds"]), nproc=int(e["nproc"]),
+         dirty=e["dirty"].split(), flags=" ".join(e["flags"].split()), timings=e["timings"].split(","),
+         failures=[f for f in e["failures"].split(",") if f],
+         memory_gib=round(int(e.pop("mem_kb")) / 1048576, 1), commands=sys.argv[2:])
+json.dump(e, open(sys.argv[1], "w"), indent=1)
 EOF
 
-if ((charts)) && ! ((smoke)); then
-  (cd "$root" && python3 tools/bench-charts.py "$out")
-  echo "== charts in docs/charts, tables in docs/benchmarks.md"
+if ((docs)); then
+  pages=()
+  if ((smoke)) || [[ "$only" != "$all_parts" ]]; then pages=(--docs "$out/docs"); fi
+  # The charts need matplotlib (Debian python3-matplotlib, tools/install-deps.sh): take
+  # the system Python when the python3 on PATH (a pyenv, a venv) lacks it.
+  py=python3
+  python3 -c 'import matplotlib' 2>/dev/null || py=/usr/bin/python3
+  (cd "$root" && "$py" tools/bench-charts.py "$out" "${pages[@]}")
+fi
+if ((${#failures[@]})); then
+  echo "run-benchmarks: failed: ${failures[*]}" >&2
+  exit 1
 fi
