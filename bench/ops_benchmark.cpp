@@ -1,6 +1,12 @@
 // Single-operation costs of vkv, each beside its nearest peer in the same binary:
 //   find               vs tbb::concurrent_hash_map find + copy (const_accessor),
 //                         libcuckoo find, std::unordered_map under std::shared_mutex;
+//   visit              vs the same peers reading the value in place (CHM const_accessor,
+//                         libcuckoo find_fn, the mutex map under its shared lock);
+//   visit, zipfian     the same with keys drawn Zipfian (theta 0.99, YCSB's), so two
+//                         threads keep reading the same hot records;
+//   update_with_retry  vs the pessimistic read-modify-write: the peer's write lock held
+//                         across the same mutate, bumping a per-record version;
 //   update_with_version vs CHM accessor assign, libcuckoo update_fn, the mutex map,
 //                         each checking and bumping a per-record uint64 version;
 //   create, erase      vs the peers' insert / version-checked erase;
@@ -11,7 +17,7 @@
 //
 // Names: BM_<Unit>_<Scenario>/<records>, Unit in {Vkv, Chm, Cuckoo, MutexMap, Epoch,
 // Version}. Keys are "user%010d" strings, values 32 bytes (bench/peers/common.hpp).
-// Record counts: 100k and 1M; VKV_BENCH_KEYS=<n> replaces both (smoke runs).
+// Record counts: 10k (cache-resident) and 1M; VKV_BENCH_KEYS=<n> replaces both (smoke).
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -29,6 +35,7 @@
 #include "peers/common.hpp"
 #include "peers/cuckoo_peer.hpp"
 #include "peers/mutex_map_peer.hpp"
+#include "peers/ycsb_generator.hpp"
 #include "vkv/detail/epoch.hpp"
 #include "vkv/detail/version_generator.hpp"
 #include "vkv/store.hpp"
@@ -48,8 +55,16 @@ struct VkvSubject {
     return store.create(key, value).version;
   }
   auto find(const std::string& key) const { return store.find(key); }
+  template <class F>
+  bool visit(const std::string& key, F&& f) const {
+    return store.visit(key, [&](const vkv::RecordView<Value32>& view) { f(view.value); });
+  }
   void update(const std::string& key, VersionType& version, const Value32& value) {
     version = store.update_with_version(key, version, value).version;
+  }
+  template <class M>
+  void rmw(const std::string& key, M&& mutate) {
+    benchmark::DoNotOptimize(store.update_with_retry(key, mutate));
   }
   void erase(const std::string& key, const VersionType& version) { store.erase(key, version); }
 };
@@ -65,9 +80,17 @@ struct PeerSubject {
     return 1;
   }
   auto find(const std::string& key) const { return map.find(key); }
+  template <class F>
+  bool visit(const std::string& key, F&& f) const {
+    return map.visit(key, [&](const Versioned& v) { f(v.value); });
+  }
   void update(const std::string& key, VersionType& version, const Value32& value) {
     if (!map.update(key, version, value)) std::abort();  // partitions never conflict
     ++version;
+  }
+  template <class M>
+  void rmw(const std::string& key, M&& mutate) {
+    if (!map.rmw(key, mutate)) std::abort();
   }
   void erase(const std::string& key, const VersionType& version) {
     if (!map.erase(key, version)) std::abort();
@@ -95,6 +118,22 @@ const std::vector<std::uint32_t>& picks(std::size_t n) {
     SplitMix random{0x5eed + n};
     order.resize(std::size_t{1} << 20);
     for (auto& i : order) i = static_cast<std::uint32_t>(random.below(n));
+  }
+  return order;
+}
+
+// The same, Zipfian (theta 0.99, YCSB's generator): rank 0 hottest, ranks scattered
+// over the records by a hash, so hot records are not neighbours.
+const std::vector<std::uint32_t>& zipf_picks(std::size_t n) {
+  static std::mutex mutex;
+  static std::map<std::size_t, std::vector<std::uint32_t>> cache;
+  std::lock_guard lock(mutex);
+  auto& order = cache[n];
+  if (order.empty()) {
+    const ZipfianGenerator zipf(n, 0.99);
+    KeyChooser chooser(Distribution::zipfian, &zipf, n, 0x21bf + n);
+    order.resize(std::size_t{1} << 20);
+    for (auto& i : order) i = static_cast<std::uint32_t>(chooser.next());
   }
   return order;
 }
@@ -133,16 +172,52 @@ std::size_t owned(std::uint32_t pick, int thread, int threads, std::size_t n) {
 
 // ---- Benchmarks -----------------------------------------------------------------
 
-template <class Subject>
+template <class Subject, bool Zipfian = false>
 void find(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& f = fixture<Subject>(n);
+  const auto& keys = base_keys(n);
+  const auto& order = Zipfian ? zipf_picks(n) : picks(n);
+  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    auto found = f.subject.find(keys[order[j++ & (order.size() - 1)]]);
+    benchmark::DoNotOptimize(found);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Reads one byte of the value in place (the peers' read lock or vkv's Guard held).
+template <class Subject, bool Zipfian>
+void visit(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& f = fixture<Subject>(n);
+  const auto& keys = base_keys(n);
+  const auto& order = Zipfian ? zipf_picks(n) : picks(n);
+  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    char seen = 0;
+    const bool found = f.subject.visit(keys[order[j++ & (order.size() - 1)]],
+                                       [&](const Value32& value) { seen = value.bytes[5]; });
+    benchmark::DoNotOptimize(found);
+    benchmark::DoNotOptimize(seen);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Read-modify-write of a record each thread owns (no conflicts): vkv's
+// update_with_retry against the peer's write lock held across the same mutate.
+template <class Subject>
+void read_modify_write(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   auto& f = fixture<Subject>(n);
   const auto& keys = base_keys(n);
   const auto& order = picks(n);
   std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
   for (auto _ : state) {
-    auto found = f.subject.find(keys[order[j++ & (order.size() - 1)]]);
-    benchmark::DoNotOptimize(found);
+    const std::size_t i =
+        owned(order[j & (order.size() - 1)], state.thread_index(), state.threads(), n);
+    f.subject.rmw(keys[i], [](Value32& v) { ++v.bytes[0]; });
+    ++j;
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -303,7 +378,7 @@ void version_shared_counter(benchmark::State& state) {
 
 std::vector<std::size_t> record_counts() {
   if (smoke_run()) return {scaled_keys(0)};
-  return {100000, 1000000};
+  return {10000, 1000000};
 }
 
 template <class Fn>
@@ -317,7 +392,11 @@ void register_subject(std::size_t n) {
   const auto i = static_cast<std::int64_t>(n);
   const std::size_t ops = write_ops(n);
   add(unit + "Find", find<Subject>)->Arg(i);
+  add(unit + "FindZipfian", find<Subject, true>)->Arg(i);
+  add(unit + "Visit", visit<Subject, false>)->Arg(i);
+  add(unit + "VisitZipfian", visit<Subject, true>)->Arg(i);
   add(unit + "UpdateWithVersion", update<Subject>)->Arg(i);
+  add(unit + "UpdateWithRetry", read_modify_write<Subject>)->Arg(i);
   add(unit + "Create", create<Subject>)->Arg(i)->Iterations(static_cast<std::int64_t>(ops));
   add(unit + "Erase", erase<Subject>)->Arg(i)->Iterations(static_cast<std::int64_t>(ops));
   benchmark::RegisterBenchmark((unit + "FirstFind").c_str(), first_find<Subject>)

@@ -3,7 +3,7 @@
 find_package(libcuckoo CONFIG REQUIRED)
 
 vkv_add_benchmark(ops_benchmark ops_benchmark.cpp)
-target_link_libraries(ops_benchmark PRIVATE libcuckoo::libcuckoo)
+target_link_libraries(ops_benchmark PRIVATE libcuckoo::libcuckoo vkv_workload)
 
 vkv_add_benchmark(memory_benchmark memory_benchmark.cpp)
 target_link_libraries(memory_benchmark PRIVATE libcuckoo::libcuckoo)

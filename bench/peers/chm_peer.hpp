@@ -47,6 +47,26 @@ class ChmPeer {
     return accessor->second;
   }
 
+  // Reads the value in place under the item's read lock: no copy (vkv's visit()).
+  template <class F>
+  bool visit(const std::string& key, F&& f) const {
+    Map::const_accessor accessor;
+    if (!map_.find(accessor, key)) return false;
+    f(accessor->second);
+    return true;
+  }
+
+  // Read-modify-write under the item's write lock, held across mutate (the
+  // pessimistic baseline of update_with_retry): mutate, then bump the version.
+  template <class M>
+  bool rmw(const std::string& key, M&& mutate) {
+    Map::accessor accessor;
+    if (!map_.find(accessor, key)) return false;
+    mutate(accessor->second.value);
+    ++accessor->second.version;
+    return true;
+  }
+
   // Version-checked assign under the item's write lock (accessor).
   bool update(const std::string& key, std::uint64_t expected, const Value32& value) {
     Map::accessor accessor;

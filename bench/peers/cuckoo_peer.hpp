@@ -31,6 +31,19 @@ class CuckooPeer {
     return out;
   }
 
+  template <class F>
+  bool visit(const std::string& key, F&& f) const {
+    return map_.find_fn(key, [&](const Versioned& v) { f(v); });
+  }
+
+  template <class M>
+  bool rmw(const std::string& key, M&& mutate) {
+    return map_.update_fn(key, [&](Versioned& v) {
+      mutate(v.value);
+      ++v.version;
+    });
+  }
+
   bool update(const std::string& key, std::uint64_t expected, const Value32& value) {
     bool ok = false;
     map_.update_fn(key, [&](Versioned& v) {

@@ -32,6 +32,25 @@ class MutexMapPeer {
     return it->second;
   }
 
+  template <class F>
+  bool visit(const std::string& key, F&& f) const {
+    std::shared_lock lock(mutex_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return false;
+    f(it->second);
+    return true;
+  }
+
+  template <class M>
+  bool rmw(const std::string& key, M&& mutate) {
+    std::unique_lock lock(mutex_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return false;
+    mutate(it->second.value);
+    ++it->second.version;
+    return true;
+  }
+
   bool update(const std::string& key, std::uint64_t expected, const Value32& value) {
     std::unique_lock lock(mutex_);
     auto it = map_.find(key);
