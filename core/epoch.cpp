@@ -33,7 +33,11 @@ std::atomic<std::uint64_t> next_index{0};
 std::atomic<bool> advancing{false};
 // The garbage bound, and whether the last collector found all garbage over it.
 std::atomic<std::size_t> garbage_limit_bytes{kDefaultGarbageLimit};
-std::atomic<bool> over_limit{false};
+// What the last collector found: 0 = fine, 1 = more than kSoftObjects objects pending
+// (each write yields once: backpressure that lets a preempted reader run and leave its
+// Guard), 2 = over the byte limit (writers wait in throttle()).
+std::atomic<int> pressure{0};
+constexpr std::size_t kSoftObjects = 4096;
 
 // Garbage of exited threads. Touched only when a thread exits and, with try_lock,
 // when a thread collects: never on a hot path.
@@ -290,11 +294,12 @@ void collect(ThreadRecord& record) noexcept {
   }
   record.collect_at_count = record.limbo.size() + kCollectThreshold;
   record.collect_at_bytes = held + kCollectBytes;
-  // relaxed: a hint for throttle(), which checks again before it lets a writer go.
-  const bool over = pending_bytes() > garbage_limit_bytes.load(std::memory_order_relaxed);
-  if (over != over_limit.load(std::memory_order_relaxed)) {
-    over_limit.store(over, std::memory_order_relaxed);
-  }
+  // relaxed: a hint for throttle(), which checks again before it lets a writer wait.
+  const int now = pending_bytes() > garbage_limit_bytes.load(std::memory_order_relaxed) ? 2
+                  : pending() > kSoftObjects                                            ? 1
+                                                                                        : 0;
+  if (now != pressure.load(std::memory_order_relaxed))
+    pressure.store(now, std::memory_order_relaxed);
 }
 
 std::size_t garbage_limit() noexcept { return garbage_limit_bytes.load(std::memory_order_relaxed); }
@@ -305,19 +310,24 @@ void set_garbage_limit(std::size_t bytes) noexcept {
 }
 
 void throttle() noexcept {
-  // relaxed: a hint, set by collectors; a stale false lets one more write through.
-  if (!over_limit.load(std::memory_order_relaxed)) [[likely]] {
+  // relaxed: a hint, set by collectors; a stale 0 lets one more write through.
+  const int level = pressure.load(std::memory_order_relaxed);
+  if (level == 0) [[likely]] {
     return;
   }
   ThreadRecord* record = tls_record;
   if (record != nullptr && record->nesting != 0) return;  // inside a Guard: cannot wait
+  if (level == 1) {
+    std::this_thread::yield();  // backpressure only
+    return;
+  }
   auto pause = std::chrono::microseconds(1);
   for (int round = 0;; ++round) {
     try_advance();
     if (record != nullptr) collect_own(*record);
     collect_orphans(/*wait=*/false);
     if (pending_bytes() <= garbage_limit_bytes.load(std::memory_order_relaxed)) {
-      over_limit.store(false, std::memory_order_relaxed);
+      pressure.store(pending() > kSoftObjects ? 1 : 0, std::memory_order_relaxed);
       return;
     }
     // A reader inside a Guard holds the epoch back: let it run.

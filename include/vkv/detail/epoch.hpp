@@ -161,10 +161,12 @@ void collect(ThreadRecord& record) noexcept;
 inline constexpr std::size_t kDefaultGarbageLimit = std::size_t{64} << 20;
 std::size_t garbage_limit() noexcept;
 void set_garbage_limit(std::size_t bytes) noexcept;
-// Writers call this before a write, outside any Guard: returns at once unless all
-// garbage exceeds garbage_limit(); then collects and, while still over it, waits
-// (yielding, then sleeping up to 1 ms at a time). Inside a Guard it returns at once
-// (waiting there could wait for itself). Never throws.
+// Writers call this before a write, outside any Guard: returns at once unless the last
+// collector found more than 4096 objects pending (then it yields once: backpressure
+// that lets a preempted reader leave its Guard) or all garbage over garbage_limit()
+// (then it collects and, while still over it, waits: yielding, then sleeping up to
+// 1 ms at a time). Inside a Guard it returns at once (waiting there could wait for
+// itself). Never throws.
 void throttle() noexcept;
 
 // While a Guard lives, nothing retired can be freed under the calling thread: it may
