@@ -5,6 +5,12 @@
 // worker has joined. Each worker counts into its own heap-allocated tally (allocated
 // by the worker itself, padded), so nothing shared is written while measuring except
 // what the strategy under test writes. Tallies are merged after join().
+//
+// Fairness between peers: every cell builds its structures fresh; no peer gets a size
+// hint; every structure allocates through the global operator new (vkv's nodes do, and
+// the locked maps use std::allocator rather than TBB's scalable allocator); latency is
+// sampled one operation in latency_sample_every by an operation count, the same for
+// every strategy; key and read/write draws happen outside the timed span.
 #include "workload.hpp"
 
 #include <oneapi/tbb/concurrent_hash_map.h>
@@ -22,6 +28,10 @@
 #include <vkv/vkv.hpp>
 
 #include "vkv/detail/version_generator.hpp"
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 
 namespace vkv::workload {
 
@@ -46,9 +56,13 @@ struct VersionedCounter {
   vkv::Version version;
   std::uint64_t revision = 1;
 };
-using LockedMap = tbb::concurrent_hash_map<std::uint64_t, VersionedCounter, MixHashCompare>;
+using LockedMap =
+    tbb::concurrent_hash_map<std::uint64_t, VersionedCounter, MixHashCompare,
+                             std::allocator<std::pair<const std::uint64_t, VersionedCounter>>>;
 // The unversioned reference: a bare counter incremented under the write lock.
-using RawMap = tbb::concurrent_hash_map<std::uint64_t, std::uint64_t, MixHashCompare>;
+using RawMap =
+    tbb::concurrent_hash_map<std::uint64_t, std::uint64_t, MixHashCompare,
+                             std::allocator<std::pair<const std::uint64_t, std::uint64_t>>>;
 
 constexpr std::array<std::pair<Strategy, std::string_view>, 8> kStrategyNames{{
     {Strategy::no_backoff, "no-backoff"},
@@ -144,7 +158,8 @@ class Rng {
 // the padding keeps neighbouring allocations off its lines.
 struct alignas(64) Tally {
   std::uint64_t writes = 0, reads = 0, attempts = 0, gave_up = 0;
-  Histogram latency;
+  Histogram latency;                   // sampled, every committed operation kind
+  Histogram write_latency;             // sampled, committed writes only
   std::vector<std::uint64_t> retries;  // retries[r]: committed writes that took r retries
   char pad[64] = {};
 };
@@ -162,6 +177,24 @@ void spin_for(std::chrono::nanoseconds work) noexcept {
   const auto until = Clock::now() + work;
   while (Clock::now() < until) {
   }
+}
+
+// The window between a write's read and its write.
+void run_window(const Window& window) {
+  if (window.length.count() <= 0) return;
+  if (window.kind == WindowKind::busy) {
+    spin_for(window.length);
+  } else {
+    std::this_thread::sleep_for(window.length);
+  }
+}
+
+// A blocking window should overshoot by the wakeup latency, not by the default 50 us
+// timer slack; set per thread, so each worker sets its own.
+void tighten_timer_slack() noexcept {
+#if defined(__linux__)
+  (void)::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+#endif
 }
 
 double zeta(std::uint64_t n, double theta) {
@@ -222,6 +255,67 @@ std::optional<Distribution> parse_distribution(std::string_view text) {
   return std::nullopt;
 }
 
+std::string window_name(const Window& window) {
+  const std::int64_t ns = window.length.count();
+  if (ns <= 0) return "0";
+  std::string length;
+  if (ns % 1'000'000 == 0) {
+    length = std::to_string(ns / 1'000'000) + "ms";
+  } else if (ns % 1000 == 0) {
+    length = std::to_string(ns / 1000) + "us";
+  } else {
+    length = std::to_string(ns) + "ns";
+  }
+  return std::string(window.kind == WindowKind::busy ? "busy-" : "blocking-") + length;
+}
+
+std::optional<Window> parse_window(std::string_view text) {
+  if (text == "0" || text == "none") return Window{};
+  Window window;
+  std::string_view rest;
+  for (const auto& [prefix, kind] :
+       {std::pair<std::string_view, WindowKind>{"busy", WindowKind::busy},
+        std::pair<std::string_view, WindowKind>{"blocking", WindowKind::blocking}}) {
+    if (text.size() > prefix.size() + 1 && text.substr(0, prefix.size()) == prefix &&
+        (text[prefix.size()] == '-' || text[prefix.size()] == ':')) {
+      window.kind = kind;
+      rest = text.substr(prefix.size() + 1);
+    }
+  }
+  if (rest.empty()) return std::nullopt;
+  std::size_t digits = 0;
+  std::int64_t value = 0;
+  while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') {
+    if (value > 1'000'000'000) return std::nullopt;  // far past any sensible window
+    value = value * 10 + (rest[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  const std::string_view unit = rest.substr(digits);
+  std::int64_t scale = 0;
+  if (unit == "ns") scale = 1;
+  if (unit == "us") scale = 1000;
+  if (unit == "ms") scale = 1'000'000;
+  if (scale == 0) return std::nullopt;
+  window.length = std::chrono::nanoseconds(value * scale);
+  if (window.length.count() == 0) return Window{};
+  return window;
+}
+
+std::vector<Window> standard_windows() {
+  using std::chrono::microseconds;
+  return {Window{}, Window{WindowKind::busy, microseconds(1)},
+          Window{WindowKind::busy, microseconds(10)},
+          Window{WindowKind::blocking, microseconds(10)},
+          Window{WindowKind::blocking, microseconds(100)}};
+}
+
+Window effective_window(const CellConfig& config) {
+  if (config.window.length.count() > 0) return config.window;
+  if (config.mutate_work.count() > 0) return Window{WindowKind::busy, config.mutate_work};
+  return Window{};
+}
+
 RetryPolicy policy_for(const CellConfig& config) {
   RetryPolicy policy;
   policy.max_retries = config.max_retries;
@@ -261,35 +355,36 @@ struct Arena::Impl {
   std::unique_ptr<CounterStore> adaptive;
   std::unique_ptr<LockedMap> locked;
   std::unique_ptr<RawMap> raw;
-  // Committed writes so far on each structure: the invariant's right-hand side.
-  std::uint64_t optimistic_total = 0, adaptive_total = 0, locked_total = 0, raw_total = 0;
   std::map<double, std::unique_ptr<ZipfGenerator>> zipf;
 
+  // Drops whatever an earlier cell built (before building anew, so two key sets never
+  // share memory at once).
+  void clear() {
+    optimistic.reset();
+    adaptive.reset();
+    locked.reset();
+    raw.reset();
+  }
+  // Fresh structures, no size hint (the store gets default options but its mode).
   CounterStore& store(bool adaptive_mode) {
     std::unique_ptr<CounterStore>& slot = adaptive_mode ? adaptive : optimistic;
-    if (!slot) {
-      StoreOptions options;
-      options.entity_type = "Counter";
-      options.contention_adaptive = adaptive_mode;
-      slot = std::make_unique<CounterStore>(std::move(options));
-      for (std::uint64_t k = 0; k < keys; ++k) slot->create(k, 0);
-    }
+    StoreOptions options;
+    options.entity_type = "Counter";
+    options.contention_adaptive = adaptive_mode;
+    slot = std::make_unique<CounterStore>(std::move(options));
+    for (std::uint64_t k = 0; k < keys; ++k) slot->create(k, 0);
     return *slot;
   }
   LockedMap& map() {
-    if (!locked) {
-      locked = std::make_unique<LockedMap>(keys);
-      for (std::uint64_t k = 0; k < keys; ++k) {
-        locked->insert({k, VersionedCounter{0, vkv::detail::next_version(), 1}});
-      }
+    locked = std::make_unique<LockedMap>();
+    for (std::uint64_t k = 0; k < keys; ++k) {
+      locked->insert({k, VersionedCounter{0, vkv::detail::next_version(), 1}});
     }
     return *locked;
   }
   RawMap& raw_map() {
-    if (!raw) {
-      raw = std::make_unique<RawMap>(keys);
-      for (std::uint64_t k = 0; k < keys; ++k) raw->insert({k, 0});
-    }
+    raw = std::make_unique<RawMap>();
+    for (std::uint64_t k = 0; k < keys; ++k) raw->insert({k, 0});
     return *raw;
   }
   const ZipfGenerator& zipf_for(double theta) {
@@ -345,7 +440,9 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
     throw std::invalid_argument("run_cell: write_share outside [0, 1]");
   }
   if (config.duration.count() <= 0) throw std::invalid_argument("run_cell: duration");
+  if (config.latency_sample_every < 1) throw std::invalid_argument("run_cell: latency sampling");
   Arena::Impl& impl = *arena.impl_;
+  impl.clear();
   const bool unversioned = config.strategy == Strategy::pessimistic_unversioned;
   const bool pessimistic = config.strategy == Strategy::pessimistic || unversioned;
   const bool adaptive = config.strategy == Strategy::adaptive;
@@ -360,7 +457,8 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   const bool always_write = config.write_share >= 1.0;
   const auto write_below = static_cast<std::uint64_t>(config.write_share * 0x1.0p64);
   const std::uint64_t keys = config.keys;
-  const std::chrono::nanoseconds work = config.mutate_work;
+  const Window window = effective_window(config);
+  const auto sample_every = static_cast<std::uint64_t>(config.latency_sample_every);
   const auto retry_bins = static_cast<std::size_t>(std::max(0, config.max_retries)) + 1;
 
   // relaxed: a stop signal only needs to arrive eventually; the tallies it guards are
@@ -375,13 +473,18 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
       auto tally = std::make_unique<Tally>();
       tally->retries.assign(retry_bins, 0);
       Rng rng(config.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(t) + 1);
+      if (window.kind == WindowKind::blocking) tighten_timer_slack();
       // Attach this thread to the store's epoch scheme before the clock starts.
       if (store) (void)store->find(0);
+      // Threads start their sampling phase apart, so samples do not line up.
+      std::uint64_t until_sample = 1 + static_cast<std::uint64_t>(t) % sample_every;
       start.arrive_and_wait();
       while (!stop.load(std::memory_order_relaxed)) {
         const std::uint64_t key = zipf ? (*zipf)(rng.unit()) : rng.next() % keys;
         const bool write = always_write || rng.next() < write_below;
-        const auto began = Clock::now();
+        const bool timed = --until_sample == 0;
+        if (timed) until_sample = sample_every;
+        const auto began = timed ? Clock::now() : Clock::time_point{};
         bool committed = true;
         std::uint64_t calls = 0;
         if (write) {
@@ -390,7 +493,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
             map->find(locked, key);
             VersionedCounter& record = locked->second;
             ++record.value;
-            spin_for(work);
+            run_window(window);
             record.version = vkv::detail::next_version();
             ++record.revision;
             calls = 1;
@@ -398,15 +501,15 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
             RawMap::accessor locked;
             raw->find(locked, key);
             ++locked->second;
-            spin_for(work);
+            run_window(window);
             calls = 1;
           } else {
             try {
               store->update_with_retry(
                   key,
-                  [&calls, work](std::uint64_t& value) {
+                  [&calls, &window](std::uint64_t& value) {
                     ++calls, ++value;
-                    spin_for(work);
+                    run_window(window);
                   },
                   policy);
             } catch (const OptimisticLockError&) {
@@ -428,12 +531,16 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
         } else {
           committed = store->find(key).has_value();
         }
-        const auto ended = Clock::now();
+        const auto ended = timed ? Clock::now() : Clock::time_point{};
         if (!committed) {
           ++tally->gave_up;
           continue;
         }
-        tally->latency.add(static_cast<std::uint64_t>((ended - began).count()));
+        if (timed) {
+          const auto ns = static_cast<std::uint64_t>((ended - began).count());
+          tally->latency.add(ns);
+          if (write) tally->write_latency.add(ns);
+        }
         if (write) {
           ++tally->writes;
           ++tally->retries[std::min<std::size_t>(calls - 1, retry_bins - 1)];
@@ -462,7 +569,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   CellResult result;
   result.config = config;
   result.seconds = std::chrono::duration<double>(ended - began).count();
-  Histogram latency;
+  Histogram latency, write_latency;
   std::vector<std::uint64_t> retries(retry_bins, 0);
   for (const auto& tally : tallies) {
     result.writes += tally->writes;
@@ -470,6 +577,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
     result.attempts += tally->attempts;
     result.gave_up += tally->gave_up;
     latency.merge(tally->latency);
+    write_latency.merge(tally->write_latency);
     for (std::size_t r = 0; r < retry_bins; ++r) retries[r] += tally->retries[r];
   }
   result.committed = result.writes + result.reads;
@@ -497,14 +605,14 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   result.latency_p50_ns = latency.quantile(0.50);
   result.latency_p99_ns = latency.quantile(0.99);
   result.latency_p999_ns = latency.quantile(0.999);
+  result.write_latency_p50_ns = write_latency.quantile(0.50);
+  result.write_latency_p99_ns = write_latency.quantile(0.99);
+  result.write_latency_p999_ns = write_latency.quantile(0.999);
+  result.latency_samples = latency.total();
   if (store) result.turns = store->stats().turns - turns_before;
 
-  // The invariant: no update lost, none counted twice.
-  std::uint64_t& total = unversioned   ? impl.raw_total
-                         : pessimistic ? impl.locked_total
-                         : adaptive    ? impl.adaptive_total
-                                       : impl.optimistic_total;
-  total += result.writes;
+  // The invariant: no update lost, none counted twice (the structures were fresh).
+  const std::uint64_t total = result.writes;
   const std::uint64_t sum = raw ? map_sum(*raw) : map ? map_sum(*map) : store_sum(*store);
   if (sum != total) {
     throw std::logic_error("run_cell(" + std::string(strategy_name(config.strategy)) +
