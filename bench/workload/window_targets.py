@@ -14,6 +14,7 @@ which targets hold in every cell they cover:
   window 0, <= 50 % writes: optimistic >= 0.8x
   window 0, 100 % writes:   optimistic >= 0.6x
   window >= 1 us:           adaptive >= 0.95x best of optimistic and pessimistic
+  every cell:               adaptive >= 0.95x full-jitter
   conflicts < 5 %:          optimistic write p99 <= 2x pessimistic's
 and the BM_BackoffWait cells (goodput per wait mode).
 """
@@ -82,6 +83,9 @@ def main(path):
             verdicts["window 0, <= 50 % writes: optimistic >= 0.8x"].append(ratio >= 0.8)
         else:
             verdicts["window 0, 100 % writes: optimistic >= 0.6x"].append(ratio >= 0.6)
+        if adaptive:
+            verdicts["every cell: adaptive >= 0.95x full-jitter"].append(
+                adaptive["goodput"] >= 0.95 * opt["goodput"])
         if conflicts < 5:
             verdicts["conflicts < 5 %: write p99 <= 2x pessimistic"].append(p99 <= 2.0)
     print()
