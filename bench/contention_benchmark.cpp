@@ -25,7 +25,13 @@
 //     w: 0 | busy-1us | busy-10us | blocking-10us | blocking-100us (window_name()).
 //   BM_BackoffWait/<spin|yield|adaptive>/threads:<T>/keys:<K>/<dist>/writes:100/window:<w>
 //     full-jitter with detail::WaitMode forced (adaptive is the library's default).
+//   BM_AdaptiveMaxWait/<strategy>/threads:<T>/keys:1/uniform/writes:100/window:<w>/max_wait_us:<m>
+//     adaptive with StoreOptions::contention_max_wait m (0: the strategy has none), next
+//     to full-jitter and pessimistic, on one hot key.
 //   BM_RetryDefaults/.../base_ns:<b>/cap_ns:<c>
+//   BM_WaitVictim/mode:<0 adaptive|1 spin|2 yield>/waiters:<W>/delay_ns:<d>/real_time
+//     not a contention cell: items_per_second (the worker's progress), waits_per_s,
+//     wait_ratio (see the function).
 // Counters of every contention cell (plain numbers; the manual time is the cell's
 // measured seconds):
 //   goodput          committed operations (writes + reads) per second
@@ -39,12 +45,15 @@
 //   window_ns, window_blocking (0 busy, 1 blocking)
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 #include <vkv/vkv.hpp>
 
@@ -296,6 +305,44 @@ void register_backoff_wait() {
   }
 }
 
+// The adaptive mode's bounded turn wait against long windows: a writer waits at most
+// StoreOptions::contention_max_wait (200 us by default) for its turn, then writes
+// optimistically. With a blocking window the holder keeps the turn for the whole
+// window, so a queue of waiters outlasts 200 us; this family measures adaptive with the
+// default and with 2 ms next to full-jitter and pessimistic on the hot cells.
+void register_adaptive_max_wait() {
+  if (smoke()) return;
+  using std::chrono::microseconds;
+  const std::vector<vkv::workload::Window> windows = {
+      vkv::workload::Window{vkv::workload::WindowKind::busy, microseconds(10)},
+      vkv::workload::Window{vkv::workload::WindowKind::blocking, microseconds(10)},
+      vkv::workload::Window{vkv::workload::WindowKind::blocking, microseconds(100)}};
+  const std::vector<std::pair<Strategy, std::int64_t>> peers = {{Strategy::full_jitter, 0},
+                                                                {Strategy::pessimistic, 0},
+                                                                {Strategy::adaptive, 200},
+                                                                {Strategy::adaptive, 2000}};
+  for (const auto& window : windows) {
+    for (const int t : {2, 4}) {
+      for (const auto& [strategy, wait_us] : peers) {
+        CellConfig c;
+        c.threads = t;
+        c.keys = 1;
+        c.write_share = 1.0;
+        c.strategy = strategy;
+        c.window = window;
+        c.contention_max_wait = microseconds(wait_us);
+        const std::string name = cell_name("BM_AdaptiveMaxWait", c) +
+                                 "/window:" + vkv::workload::window_name(window) +
+                                 "/max_wait_us:" + std::to_string(wait_us);
+        benchmark::RegisterBenchmark(name.c_str(), [c](benchmark::State& state) { run(state, c); })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
+  }
+}
+
 // The grid that chose RetryPolicy's defaults: jitter x base delay x cap on the cells
 // where the policy matters (every op a write; one key, and 16 keys under Zipf).
 void register_defaults_grid() {
@@ -385,6 +432,55 @@ void BM_Stats_CounterAddThreads(benchmark::State& state) {
 }
 BENCHMARK(BM_Stats_CounterAddThreads)->Threads(2)->Threads(8)->UseRealTime();
 
+// What a backing-off thread costs the thread it waits for (issue 11, item 4). This
+// thread does fixed units of arithmetic (the thread that would make progress) while
+// `waiters` other threads loop on detail::wait_for(delay), as retrying losers do. With
+// more runnable threads than cores, a spinning waiter holds a core the worker could
+// use; a yielding one hands it over. Args: wait mode (0 adaptive, 1 spin, 2 yield),
+// waiters, delay in ns. Counters: the worker's units/s (items_per_second), waits/s,
+// and wait_ratio = mean time one wait took / the delay asked (1.0 = exact).
+void BM_WaitVictim(benchmark::State& state) {
+  using Clock = std::chrono::steady_clock;
+  const auto mode = static_cast<vkv::detail::WaitMode>(state.range(0));
+  const auto waiters = static_cast<int>(state.range(1));
+  const std::chrono::nanoseconds delay(state.range(2));
+  vkv::detail::set_wait_mode(mode);
+  // relaxed: a stop flag (eventually seen) and totals read after join(), which orders them.
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> waits{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < waiters; ++w) {
+    threads.emplace_back([&] {
+      std::uint64_t done = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        vkv::detail::wait_for(delay);
+        ++done;
+      }
+      waits.fetch_add(done, std::memory_order_relaxed);
+    });
+  }
+  std::uint64_t x = 1;
+  const auto began = Clock::now();
+  for (auto _ : state) {
+    for (int i = 0; i < 256; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    benchmark::DoNotOptimize(x);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& thread : threads) thread.join();
+  vkv::detail::set_wait_mode(vkv::detail::WaitMode::adaptive);
+  const auto total = static_cast<double>(waits.load(std::memory_order_relaxed));
+  state.SetItemsProcessed(state.iterations());
+  state.counters["waits_per_s"] = seconds > 0 ? total / seconds : 0;
+  state.counters["wait_ratio"] =
+      total > 0 ? seconds * waiters / total / std::chrono::duration<double>(delay).count() : 0;
+}
+BENCHMARK(BM_WaitVictim)
+    ->ArgNames({"mode", "waiters", "delay_ns"})
+    ->ArgsProduct({{1, 2, 0}, {0, 1, 3}, {2000, 20000}})
+    ->MinTime(0.3)
+    ->UseRealTime();
+
 // What the contention-adaptive mode costs a cold key: single-threaded update_with_retry
 // with the mode off (0) and on (1), same store shape, nothing ever conflicts.
 void BM_Adaptive_ColdUpdateWithRetry(benchmark::State& state) {
@@ -415,6 +511,7 @@ int main(int argc, char** argv) {
   register_sweep();
   register_window_sweep();
   register_backoff_wait();
+  register_adaptive_max_wait();
   register_defaults_grid();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

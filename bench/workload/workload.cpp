@@ -366,11 +366,12 @@ struct Arena::Impl {
     raw.reset();
   }
   // Fresh structures, no size hint (the store gets default options but its mode).
-  CounterStore& store(bool adaptive_mode) {
+  CounterStore& store(bool adaptive_mode, std::chrono::nanoseconds max_wait) {
     std::unique_ptr<CounterStore>& slot = adaptive_mode ? adaptive : optimistic;
     StoreOptions options;
     options.entity_type = "Counter";
     options.contention_adaptive = adaptive_mode;
+    if (max_wait.count() > 0) options.contention_max_wait = max_wait;
     slot = std::make_unique<CounterStore>(std::move(options));
     for (std::uint64_t k = 0; k < keys; ++k) slot->create(k, 0);
     return *slot;
@@ -446,7 +447,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   const bool unversioned = config.strategy == Strategy::pessimistic_unversioned;
   const bool pessimistic = config.strategy == Strategy::pessimistic || unversioned;
   const bool adaptive = config.strategy == Strategy::adaptive;
-  CounterStore* store = pessimistic ? nullptr : &impl.store(adaptive);
+  CounterStore* store = pessimistic ? nullptr : &impl.store(adaptive, config.contention_max_wait);
   LockedMap* map = pessimistic && !unversioned ? &impl.map() : nullptr;
   RawMap* raw = unversioned ? &impl.raw_map() : nullptr;
   const ZipfGenerator* zipf =

@@ -99,6 +99,8 @@ struct CellConfig {
   // operation count, never by a random draw), whatever the strategy, so the clock
   // reads cost every strategy the same. 1 times every operation.
   int latency_sample_every = 8;
+  // adaptive only: StoreOptions::contention_max_wait; 0 = the store's default.
+  std::chrono::nanoseconds contention_max_wait{0};
   // Optional progress hook for long sweeps: called from the calling thread (the
   // driver) about every 50 ms of the cell, with the fraction of the duration done
   // (0..1); never from a worker.
@@ -113,7 +115,8 @@ struct CellResult {
   double goodput = 0;                        // committed ops per second
   double conflict_rate = 0;                  // failed CAS / write attempts
   double retries_mean = 0, retries_p99 = 0;  // retries per committed write
-  double latency_p50_ns = 0, latency_p99_ns = 0, latency_p999_ns = 0;  // per committed op
+  // Latency of one committed operation of any kind, from the sampled operations.
+  double latency_p50_ns = 0, latency_p99_ns = 0, latency_p999_ns = 0;
   // --- Added members ---
   std::uint64_t turns = 0;  // adaptive: attempts made holding a key's turn
   // Write latency alone (read-modify-writes that committed, retries and windows
