@@ -73,7 +73,10 @@ void wait_for(std::chrono::nanoseconds delay) noexcept;
 //   2. this thread found itself descheduled (two clock reads of one spin more than
 //      50 us apart) within the last 10 ms: the machine has more runnable threads than
 //      cores, whoever they belong to (other processes included).
-// Measured in bench/contention_benchmark.cpp, BM_BackoffWait.
+// Measured in bench/contention_benchmark.cpp: BM_WaitVictim (what waiters cost the
+// thread they wait for: on the 2-core VM, 3 spinning waiters cut a worker's progress to
+// 0.3x of no waiters, adaptive kept 0.8x; yielding kept more but overshot 2-20 us waits
+// by 30-1500x) and BM_BackoffWait (whole contention cells per mode).
 enum class WaitMode { adaptive, spin, yield };
 // Process-wide; takes effect at the next wait. Safe to call from any thread.
 void set_wait_mode(WaitMode mode) noexcept;
