@@ -1,23 +1,59 @@
 // Contention sweep: goodput, conflict rate, retries and latency of every retry
 // strategy (and of the contention-adaptive mode and a pessimistic baseline) over
-// threads x keys x distribution x write share; the sweep that chose RetryPolicy's
-// defaults; and the cost of the stats counters. See docs/benchmarks.md, "Retry
-// defaults" and "Contention-adaptive mode", for the commands and the figures.
+// threads x keys x distribution x write share; the same over the read-modify-write
+// window; how backoff waits on an oversubscribed machine; the sweep that chose
+// RetryPolicy's defaults; and the cost of the stats counters. See docs/benchmarks.md,
+// "Retry defaults" and "Contention-adaptive mode", for the commands and the figures.
 //
-// Each contention cell is one run_cell() (bench/workload): real threads on a real
-// Store for a fixed duration, timed by the driver, reported with manual time and
-// plain counters. Environment:
+// Each contention cell is one run_cell() (bench/workload): real threads on a
+// structure built fresh for the cell, for a fixed duration, timed by the driver,
+// reported with manual time and plain counters. Environment:
 //   VKV_BENCH_SMOKE=1      10 ms cells and a small set of cells (CI: seconds).
 //   VKV_CONTENTION_MS=<n>  cell duration in ms (default 150).
 //   VKV_CONTENTION_SEED=<n> workload seed (default 42), to repeat cells independently.
-//   VKV_CONTENTION_WORK_NS=<n> busy work inside each read-modify-write (default 0).
+//   VKV_CONTENTION_WORK_NS=<n> busy window for BM_Contention and BM_RetryDefaults
+//                          (default 0; BM_ContentionWindow sweeps its own windows).
+//   VKV_CONTENTION_WINDOWS=<list> BM_ContentionWindow's windows, comma-separated
+//                          window names (default 0,busy-1us,busy-10us,blocking-10us,
+//                          blocking-100us).
+//
+// Output (for tools/bench-charts.py and docs/benchmarks.md). Benchmark names:
+//   BM_Contention/<strategy>/threads:<T>/keys:<K>/<uniform|zipf>/writes:<W%>
+//   BM_ContentionWindow/<strategy>/threads:<T>/keys:<K>/<uniform|zipf>/writes:<W%>/window:<w>
+//     strategy: full-jitter (vkv's default policy), adaptive (contention_adaptive on),
+//     pessimistic (CHM write accessor held across the window);
+//     w: 0 | busy-1us | busy-10us | blocking-10us | blocking-100us (window_name()).
+//   BM_BackoffWait/<spin|yield|adaptive>/threads:<T>/keys:<K>/<dist>/writes:100/window:<w>
+//     full-jitter with detail::WaitMode forced (adaptive is the library's default).
+//   BM_AdaptiveMaxWait/<strategy>/threads:<T>/keys:1/uniform/writes:100/window:<w>/max_wait_us:<m>
+//     adaptive with StoreOptions::contention_max_wait m (0: the strategy has none), next
+//     to full-jitter and pessimistic, on one hot key.
+//   BM_RetryDefaults/.../base_ns:<b>/cap_ns:<c>
+//   BM_WaitVictim/mode:<0 adaptive|1 spin|2 yield>/waiters:<W>/delay_ns:<d>/real_time
+//     not a contention cell: items_per_second (the worker's progress), waits_per_s,
+//     wait_ratio (see the function).
+// Counters of every contention cell (plain numbers; the manual time is the cell's
+// measured seconds):
+//   goodput          committed operations (writes + reads) per second
+//   conflict_rate    failed compare-and-swaps / write attempts
+//   retries_mean, retries_p99   retries per committed write
+//   lat_p50_ns, lat_p99_ns, lat_p999_ns      latency of any committed operation
+//   write_p50_ns, write_p99_ns, write_p999_ns  latency of committed writes only
+//     (both sampled: one operation in 8 per thread, alike for every strategy)
+//   latency_samples  operations timed
+//   committed, gave_up, turns (adaptive: attempts made holding a turn)
+//   window_ns, window_blocking (0 busy, 1 blocking)
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 #include <vkv/vkv.hpp>
 
@@ -77,16 +113,46 @@ void report(benchmark::State& state, const CellResult& r) {
   state.counters["committed"] = static_cast<double>(r.committed);
   state.counters["gave_up"] = static_cast<double>(r.gave_up);
   state.counters["turns"] = static_cast<double>(r.turns);
+  state.counters["write_p50_ns"] = r.write_latency_p50_ns;
+  state.counters["write_p99_ns"] = r.write_latency_p99_ns;
+  state.counters["write_p999_ns"] = r.write_latency_p999_ns;
+  state.counters["latency_samples"] = static_cast<double>(r.latency_samples);
+  const vkv::workload::Window window = vkv::workload::effective_window(r.config);
+  state.counters["window_ns"] = static_cast<double>(window.length.count());
+  state.counters["window_blocking"] =
+      window.kind == vkv::workload::WindowKind::blocking && window.length.count() > 0 ? 1 : 0;
 }
 
 void run(benchmark::State& state, CellConfig config) {
   config.duration = cell_duration();
   config.seed = cell_seed();
-  config.mutate_work = mutate_work();
-  Arena& arena = arena_for(config.keys);  // built outside the timed cell
+  if (config.window.length.count() == 0) config.mutate_work = mutate_work();
+  Arena& arena = arena_for(config.keys);  // Zipf tables, built outside the timed cell
   for (auto _ : state) {
     const CellResult r = vkv::workload::run_cell(config, arena);
     report(state, r);
+  }
+}
+
+// VKV_CONTENTION_WINDOWS, or the standard five.
+std::vector<vkv::workload::Window> sweep_windows() {
+  const char* env = std::getenv("VKV_CONTENTION_WINDOWS");
+  if (env == nullptr || env[0] == '\0') return vkv::workload::standard_windows();
+  std::vector<vkv::workload::Window> windows;
+  const std::string text(env);
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma - start);
+    if (auto window = vkv::workload::parse_window(item)) {
+      windows.push_back(*window);
+    } else {
+      std::fprintf(stderr, "VKV_CONTENTION_WINDOWS: '%s' is not a window (e.g. busy-1us)\n",
+                   item.c_str());
+      std::exit(2);
+    }
+    if (comma == std::string::npos) return windows;
+    start = comma + 1;
   }
 }
 
@@ -153,6 +219,125 @@ void register_sweep() {
           c.strategy = s;
           add_cell("BM_Contention", c);
         }
+      }
+    }
+  }
+}
+
+// The window sweep (issue 11): the read-modify-write window x threads x keys x write
+// share, for vkv's default policy, the adaptive mode and the pessimistic baseline.
+void register_window_sweep() {
+  const bool quick = smoke();
+  const std::vector<Strategy> strategies = {Strategy::full_jitter, Strategy::adaptive,
+                                            Strategy::pessimistic};
+  const std::vector<int> threads = quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4};
+  const std::vector<std::size_t> keys =
+      quick ? std::vector<std::size_t>{1} : std::vector<std::size_t>{1, 16, 1024};
+  const std::vector<double> shares =
+      quick ? std::vector<double>{1.0} : std::vector<double>{0.05, 0.5, 1.0};
+  for (const vkv::workload::Window& window : sweep_windows()) {
+    for (const std::size_t k : keys) {
+      for (const double share : shares) {
+        for (const int t : threads) {
+          for (const Strategy s : strategies) {
+            CellConfig c;
+            c.threads = t;
+            c.keys = k;
+            c.write_share = share;
+            c.strategy = s;
+            c.window = window;
+            const std::string name = cell_name("BM_ContentionWindow", c) +
+                                     "/window:" + vkv::workload::window_name(window);
+            benchmark::RegisterBenchmark(name.c_str(),
+                                         [c](benchmark::State& state) { run(state, c); })
+                ->Iterations(1)
+                ->UseManualTime()
+                ->Unit(benchmark::kMillisecond);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Backoff on an oversubscribed machine (issue 11, item 4): the default policy with
+// wait_for forced to spin, forced to yield, and adaptive (the default), at thread
+// counts at, above and far above the core count.
+void register_backoff_wait() {
+  const bool quick = smoke();
+  const std::vector<std::pair<vkv::detail::WaitMode, const char*>> modes = {
+      {vkv::detail::WaitMode::spin, "spin"},
+      {vkv::detail::WaitMode::yield, "yield"},
+      {vkv::detail::WaitMode::adaptive, "adaptive"}};
+  const std::vector<int> threads = quick ? std::vector<int>{2} : std::vector<int>{2, 4, 8};
+  const std::vector<vkv::workload::Window> windows = {
+      vkv::workload::Window{},
+      vkv::workload::Window{vkv::workload::WindowKind::busy, std::chrono::microseconds(1)}};
+  for (const auto& window : windows) {
+    for (const std::size_t k : {std::size_t{1}, std::size_t{16}}) {
+      for (const int t : threads) {
+        for (const auto& [mode, mode_name] : modes) {
+          CellConfig c;
+          c.threads = t;
+          c.keys = k;
+          c.distribution = k == 1 ? Distribution::uniform : Distribution::zipf;
+          c.write_share = 1.0;
+          c.strategy = Strategy::full_jitter;
+          c.window = window;
+          const std::string name = "BM_BackoffWait/" + std::string(mode_name) +
+                                   "/threads:" + std::to_string(t) + "/keys:" + std::to_string(k) +
+                                   "/" +
+                                   std::string(vkv::workload::distribution_name(c.distribution)) +
+                                   "/writes:100/window:" + vkv::workload::window_name(window);
+          benchmark::RegisterBenchmark(
+              name.c_str(),
+              [c, mode = mode](benchmark::State& state) {
+                vkv::detail::set_wait_mode(mode);
+                run(state, c);
+                vkv::detail::set_wait_mode(vkv::detail::WaitMode::adaptive);
+              })
+              ->Iterations(1)
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond);
+        }
+      }
+    }
+  }
+}
+
+// The adaptive mode's bounded turn wait against long windows: a writer waits at most
+// StoreOptions::contention_max_wait (200 us by default) for its turn, then writes
+// optimistically. With a blocking window the holder keeps the turn for the whole
+// window, so a queue of waiters outlasts 200 us; this family measures adaptive with the
+// default and with 2 ms next to full-jitter and pessimistic on the hot cells.
+void register_adaptive_max_wait() {
+  if (smoke()) return;
+  using std::chrono::microseconds;
+  const std::vector<vkv::workload::Window> windows = {
+      vkv::workload::Window{vkv::workload::WindowKind::busy, microseconds(10)},
+      vkv::workload::Window{vkv::workload::WindowKind::blocking, microseconds(10)},
+      vkv::workload::Window{vkv::workload::WindowKind::blocking, microseconds(100)}};
+  const std::vector<std::pair<Strategy, std::int64_t>> peers = {{Strategy::full_jitter, 0},
+                                                                {Strategy::pessimistic, 0},
+                                                                {Strategy::adaptive, 200},
+                                                                {Strategy::adaptive, 2000}};
+  for (const auto& window : windows) {
+    for (const int t : {2, 4}) {
+      for (const auto& [strategy, wait_us] : peers) {
+        CellConfig c;
+        c.threads = t;
+        c.keys = 1;
+        c.write_share = 1.0;
+        c.strategy = strategy;
+        c.window = window;
+        c.contention_max_wait = microseconds(wait_us);
+        const std::string name = cell_name("BM_AdaptiveMaxWait", c) +
+                                 "/window:" + vkv::workload::window_name(window) +
+                                 "/max_wait_us:" + std::to_string(wait_us);
+        benchmark::RegisterBenchmark(name.c_str(), [c](benchmark::State& state) { run(state, c); })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
       }
     }
   }
@@ -247,6 +432,55 @@ void BM_Stats_CounterAddThreads(benchmark::State& state) {
 }
 BENCHMARK(BM_Stats_CounterAddThreads)->Threads(2)->Threads(8)->UseRealTime();
 
+// What a backing-off thread costs the thread it waits for (issue 11, item 4). This
+// thread does fixed units of arithmetic (the thread that would make progress) while
+// `waiters` other threads loop on detail::wait_for(delay), as retrying losers do. With
+// more runnable threads than cores, a spinning waiter holds a core the worker could
+// use; a yielding one hands it over. Args: wait mode (0 adaptive, 1 spin, 2 yield),
+// waiters, delay in ns. Counters: the worker's units/s (items_per_second), waits/s,
+// and wait_ratio = mean time one wait took / the delay asked (1.0 = exact).
+void BM_WaitVictim(benchmark::State& state) {
+  using Clock = std::chrono::steady_clock;
+  const auto mode = static_cast<vkv::detail::WaitMode>(state.range(0));
+  const auto waiters = static_cast<int>(state.range(1));
+  const std::chrono::nanoseconds delay(state.range(2));
+  vkv::detail::set_wait_mode(mode);
+  // relaxed: a stop flag (eventually seen) and totals read after join(), which orders them.
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> waits{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < waiters; ++w) {
+    threads.emplace_back([&] {
+      std::uint64_t done = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        vkv::detail::wait_for(delay);
+        ++done;
+      }
+      waits.fetch_add(done, std::memory_order_relaxed);
+    });
+  }
+  std::uint64_t x = 1;
+  const auto began = Clock::now();
+  for (auto _ : state) {
+    for (int i = 0; i < 256; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    benchmark::DoNotOptimize(x);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& thread : threads) thread.join();
+  vkv::detail::set_wait_mode(vkv::detail::WaitMode::adaptive);
+  const auto total = static_cast<double>(waits.load(std::memory_order_relaxed));
+  state.SetItemsProcessed(state.iterations());
+  state.counters["waits_per_s"] = seconds > 0 ? total / seconds : 0;
+  state.counters["wait_ratio"] =
+      total > 0 ? seconds * waiters / total / std::chrono::duration<double>(delay).count() : 0;
+}
+BENCHMARK(BM_WaitVictim)
+    ->ArgNames({"mode", "waiters", "delay_ns"})
+    ->ArgsProduct({{1, 2, 0}, {0, 1, 3}, {2000, 20000}})
+    ->MinTime(0.3)
+    ->UseRealTime();
+
 // What the contention-adaptive mode costs a cold key: single-threaded update_with_retry
 // with the mode off (0) and on (1), same store shape, nothing ever conflicts.
 void BM_Adaptive_ColdUpdateWithRetry(benchmark::State& state) {
@@ -275,6 +509,9 @@ BENCHMARK(BM_Stats_Sum);
 
 int main(int argc, char** argv) {
   register_sweep();
+  register_window_sweep();
+  register_backoff_wait();
+  register_adaptive_max_wait();
   register_defaults_grid();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -2,6 +2,7 @@
 #include "vkv/retry.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <functional>
@@ -10,6 +11,9 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
+#if defined(__linux__)
+#include <sched.h>
 #endif
 
 namespace vkv {
@@ -68,6 +72,55 @@ inline void cpu_relax() noexcept {
 // on Linux), so shorter waits spin and yield instead.
 constexpr std::chrono::nanoseconds kSleepThreshold = std::chrono::microseconds(200);
 constexpr std::chrono::nanoseconds kSleepMargin = std::chrono::microseconds(100);
+// Two clock reads of one spin further apart than this mean the thread was descheduled
+// in between (a spin iteration takes well under a microsecond).
+constexpr std::chrono::nanoseconds kPreemptionGap = std::chrono::microseconds(50);
+// How long one observed preemption counts as "the machine is oversubscribed".
+constexpr std::chrono::nanoseconds kPreemptionMemory = std::chrono::milliseconds(10);
+
+// relaxed: a mode switch only needs to be seen eventually; it orders nothing.
+std::atomic<WaitMode> g_wait_mode{WaitMode::adaptive};
+// Threads inside wait_for now. relaxed: a heuristic count (signal 1); a stale value
+// costs one wait spent the other way. Its own line, so the increments of waiters do
+// not slow the readers of anything else.
+alignas(64) std::atomic<unsigned> g_waiting{0};
+
+unsigned usable_cores() noexcept {
+  static const unsigned cores = [] {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+      const int count = CPU_COUNT(&set);
+      if (count > 0) return static_cast<unsigned>(count);
+    }
+#endif
+    const unsigned hardware = std::thread::hardware_concurrency();
+    return hardware > 0 ? hardware : 1u;
+  }();
+  return cores;
+}
+
+// When this thread last found itself descheduled mid-spin (signal 2); epoch = never.
+thread_local std::chrono::steady_clock::time_point t_preempted_at{};
+
+bool recently_preempted(std::chrono::steady_clock::time_point now) noexcept {
+  return t_preempted_at != std::chrono::steady_clock::time_point{} &&
+         now - t_preempted_at < kPreemptionMemory;
+}
+
+// Counts this thread among the waiters for its lifetime.
+class WaiterCount {
+ public:
+  WaiterCount() noexcept : waiting_(g_waiting.fetch_add(1, std::memory_order_relaxed) + 1) {}
+  ~WaiterCount() { g_waiting.fetch_sub(1, std::memory_order_relaxed); }
+  WaiterCount(const WaiterCount&) = delete;
+  WaiterCount& operator=(const WaiterCount&) = delete;
+  unsigned waiting() const noexcept { return waiting_; }
+
+ private:
+  unsigned waiting_;
+};
 
 }  // namespace
 
@@ -114,19 +167,69 @@ std::chrono::nanoseconds exponential_delay(const RetryPolicy& policy, int retry)
   return std::chrono::nanoseconds(std::min(cap, static_cast<std::int64_t>(value)));
 }
 
+void set_wait_mode(WaitMode mode) noexcept { g_wait_mode.store(mode, std::memory_order_relaxed); }
+WaitMode wait_mode() noexcept { return g_wait_mode.load(std::memory_order_relaxed); }
+
+WaitStep choose_wait(std::chrono::nanoseconds remaining, WaitMode mode,
+                     const WaitSignals& signals) noexcept {
+  if (remaining >= kSleepThreshold) return WaitStep::sleep;
+  switch (mode) {
+    case WaitMode::spin:
+      return WaitStep::spin;
+    case WaitMode::yield:
+      return WaitStep::yield;
+    case WaitMode::adaptive:
+      break;
+  }
+  const bool oversubscribed = signals.waiting >= signals.cores || signals.recently_preempted;
+  return oversubscribed ? WaitStep::yield : WaitStep::spin;
+}
+
+WaitSignals current_wait_signals() noexcept {
+  WaitSignals signals;
+  signals.waiting = g_waiting.load(std::memory_order_relaxed);
+  signals.cores = usable_cores();
+  signals.recently_preempted = recently_preempted(std::chrono::steady_clock::now());
+  return signals;
+}
+
 void wait_for(std::chrono::nanoseconds delay) noexcept {
+  using Clock = std::chrono::steady_clock;
   if (delay.count() <= 0) return;
-  const auto now = std::chrono::steady_clock::now();
+  const WaiterCount count;
+  const WaitMode mode = wait_mode();
+  const unsigned cores = usable_cores();
+  auto now = Clock::now();
   // Saturate: now + nanoseconds::max() would overflow the clock's representation.
-  const auto deadline = delay < std::chrono::steady_clock::time_point::max() - now
-                            ? now + delay
-                            : std::chrono::steady_clock::time_point::max();
-  if (delay >= kSleepThreshold) std::this_thread::sleep_for(delay - kSleepMargin);
-  unsigned spins = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (int i = 0; i < 16; ++i) cpu_relax();
-    // Yield now and then so an oversubscribed core can run the thread we wait for.
-    if (++spins % 64 == 0) std::this_thread::yield();
+  const auto deadline =
+      delay < Clock::time_point::max() - now ? now + delay : Clock::time_point::max();
+  if (choose_wait(delay, mode, {}) == WaitStep::sleep) {
+    std::this_thread::sleep_for(delay - kSleepMargin);
+    now = Clock::now();
+  }
+  // The waiter count is read once per wait (it is taken on entry): cheap, and a wait
+  // is short. Preemption is watched on every step.
+  WaitSignals signals{count.waiting(), cores, recently_preempted(now)};
+  while (now < deadline) {
+    switch (choose_wait(deadline - now, mode, signals)) {
+      case WaitStep::yield:
+        // A runnable thread (the one we wait for, or anyone's) gets the core; with
+        // none, sched_yield returns at once and this loop spins on the syscall.
+        std::this_thread::yield();
+        break;
+      case WaitStep::spin:
+      case WaitStep::sleep:  // unreachable: the rest is below the sleep threshold
+        for (int i = 0; i < 16; ++i) cpu_relax();
+        break;
+    }
+    const auto later = Clock::now();
+    if (later - now > kPreemptionGap) {
+      // Descheduled: somebody else needed this core. Remember it (signal 2), and
+      // yield the rest of this wait in adaptive mode.
+      t_preempted_at = later;
+      signals.recently_preempted = true;
+    }
+    now = later;
   }
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 #include <vkv/vkv.hpp>
 
@@ -388,6 +390,68 @@ TEST(WaitFor, LongWaitsWaitAtLeastTheDelay) {
   const auto began = std::chrono::steady_clock::now();
   vkv::detail::wait_for(microseconds(300));  // the sleep-then-spin path
   EXPECT_GE(std::chrono::steady_clock::now() - began, microseconds(300));
+}
+
+// Every wait mode honours the delay (never returns early), on both the short and the
+// sleep-then-finish path, and the mode setting round-trips.
+TEST(WaitFor, EveryModeWaitsAtLeastTheDelay) {
+  using vkv::detail::WaitMode;
+  for (const WaitMode mode : {WaitMode::spin, WaitMode::yield, WaitMode::adaptive}) {
+    vkv::detail::set_wait_mode(mode);
+    EXPECT_EQ(vkv::detail::wait_mode(), mode);
+    for (const nanoseconds delay :
+         {nanoseconds(700), nanoseconds(microseconds(5)), nanoseconds(microseconds(250))}) {
+      const auto began = std::chrono::steady_clock::now();
+      vkv::detail::wait_for(delay);
+      EXPECT_GE(std::chrono::steady_clock::now() - began, delay)
+          << "mode " << static_cast<int>(mode) << ", delay " << delay.count() << " ns";
+    }
+  }
+  vkv::detail::set_wait_mode(WaitMode::adaptive);
+}
+
+// The adaptive decision: spin while every waiter has a core and nothing preempted this
+// thread lately; yield otherwise; sleep whenever the rest reaches the sleep threshold,
+// whatever the mode (an overshooting sleep is never used for a short delay).
+TEST(WaitFor, ChooseWaitFollowsTheSignals) {
+  using vkv::detail::choose_wait;
+  using vkv::detail::WaitMode;
+  using vkv::detail::WaitSignals;
+  using vkv::detail::WaitStep;
+  const nanoseconds short_wait = microseconds(3);
+  EXPECT_EQ(choose_wait(short_wait, WaitMode::adaptive, WaitSignals{1, 2, false}), WaitStep::spin);
+  EXPECT_EQ(choose_wait(short_wait, WaitMode::adaptive, WaitSignals{2, 2, false}), WaitStep::yield);
+  EXPECT_EQ(choose_wait(short_wait, WaitMode::adaptive, WaitSignals{7, 2, false}), WaitStep::yield);
+  EXPECT_EQ(choose_wait(short_wait, WaitMode::adaptive, WaitSignals{1, 16, true}), WaitStep::yield);
+  EXPECT_EQ(choose_wait(short_wait, WaitMode::adaptive, WaitSignals{3, 16, false}), WaitStep::spin);
+  EXPECT_EQ(choose_wait(short_wait, WaitMode::spin, WaitSignals{9, 2, true}), WaitStep::spin);
+  EXPECT_EQ(choose_wait(short_wait, WaitMode::yield, WaitSignals{1, 16, false}), WaitStep::yield);
+  for (const WaitMode mode : {WaitMode::spin, WaitMode::yield, WaitMode::adaptive}) {
+    EXPECT_EQ(choose_wait(microseconds(200), mode, WaitSignals{1, 16, false}), WaitStep::sleep);
+    EXPECT_EQ(choose_wait(nanoseconds(199'999), mode, WaitSignals{1, 16, false}) == WaitStep::sleep,
+              false);
+  }
+}
+
+// The waiter count (signal 1) counts threads inside wait_for and returns to zero once
+// they all leave: 6 threads x 200 waits each, checked after join.
+TEST(WaitForConcurrency, WaiterCountReturnsToZero) {
+  ASSERT_EQ(vkv::detail::current_wait_signals().waiting, 0u);
+  EXPECT_GE(vkv::detail::current_wait_signals().cores, 1u);
+  std::atomic<int> waits{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        vkv::detail::wait_for(nanoseconds(500 + 100 * (i % 7)));
+        // relaxed: counted for the check after join(), which orders it.
+        waits.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(waits.load(), 6 * 200);
+  EXPECT_EQ(vkv::detail::current_wait_signals().waiting, 0u);
 }
 
 // ---- Store::update_with_retry, with the contention-adaptive mode off and on ----

@@ -5,6 +5,12 @@
 // worker has joined. Each worker counts into its own heap-allocated tally (allocated
 // by the worker itself, padded), so nothing shared is written while measuring except
 // what the strategy under test writes. Tallies are merged after join().
+//
+// Fairness between peers: every cell builds its structures fresh; no peer gets a size
+// hint; every structure allocates through the global operator new (vkv's nodes do, and
+// the locked maps use std::allocator rather than TBB's scalable allocator); latency is
+// sampled one operation in latency_sample_every by an operation count, the same for
+// every strategy; key and read/write draws happen outside the timed span.
 #include "workload.hpp"
 
 #include <oneapi/tbb/concurrent_hash_map.h>
@@ -22,6 +28,10 @@
 #include <vkv/vkv.hpp>
 
 #include "vkv/detail/version_generator.hpp"
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 
 namespace vkv::workload {
 
@@ -46,20 +56,13 @@ struct VersionedCounter {
   vkv::Version version;
   std::uint64_t revision = 1;
 };
-using LockedMap = tbb::concurrent_hash_map<std::uint64_t, VersionedCounter, MixHashCompare>;
+using LockedMap =
+    tbb::concurrent_hash_map<std::uint64_t, VersionedCounter, MixHashCompare,
+                             std::allocator<std::pair<const std::uint64_t, VersionedCounter>>>;
 // The unversioned reference: a bare counter incremented under the write lock.
-using RawMap = tbb::concurrent_hash_map<std::uint64_t, std::uint64_t, MixHashCompare>;
-
-constexpr std::array<std::pair<Strategy, std::string_view>, 8> kStrategyNames{{
-    {Strategy::no_backoff, "no-backoff"},
-    {Strategy::exponential, "exponential"},
-    {Strategy::full_jitter, "full-jitter"},
-    {Strategy::equal_jitter, "equal-jitter"},
-    {Strategy::decorrelated_jitter, "decorrelated-jitter"},
-    {Strategy::adaptive, "adaptive"},
-    {Strategy::pessimistic, "pessimistic"},
-    {Strategy::pessimistic_unversioned, "pessimistic-unversioned"},
-}};
+using RawMap =
+    tbb::concurrent_hash_map<std::uint64_t, std::uint64_t, MixHashCompare,
+                             std::allocator<std::pair<const std::uint64_t, std::uint64_t>>>;
 
 // Log-linear latency histogram: exact below 32 ns, then 32 sub-buckets per power of
 // two (about 3 % resolution), up to 2^64 ns.
@@ -144,7 +147,8 @@ class Rng {
 // the padding keeps neighbouring allocations off its lines.
 struct alignas(64) Tally {
   std::uint64_t writes = 0, reads = 0, attempts = 0, gave_up = 0;
-  Histogram latency;
+  Histogram latency;                   // sampled, every committed operation kind
+  Histogram write_latency;             // sampled, committed writes only
   std::vector<std::uint64_t> retries;  // retries[r]: committed writes that took r retries
   char pad[64] = {};
 };
@@ -164,93 +168,25 @@ void spin_for(std::chrono::nanoseconds work) noexcept {
   }
 }
 
-double zeta(std::uint64_t n, double theta) {
-  double sum = 0;
-  for (std::uint64_t i = 1; i <= n; ++i) sum += 1.0 / std::pow(static_cast<double>(i), theta);
-  return sum;
+// The window between a write's read and its write.
+void run_window(const Window& window) {
+  if (window.length.count() <= 0) return;
+  if (window.kind == WindowKind::busy) {
+    spin_for(window.length);
+  } else {
+    std::this_thread::sleep_for(window.length);
+  }
+}
+
+// A blocking window should overshoot by the wakeup latency, not by the default 50 us
+// timer slack; set per thread, so each worker sets its own.
+void tighten_timer_slack() noexcept {
+#if defined(__linux__)
+  (void)::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+#endif
 }
 
 }  // namespace
-
-// ---- ZipfGenerator: YCSB's ZipfianGenerator.nextLong(), constants as YCSB computes them.
-ZipfGenerator::ZipfGenerator(std::uint64_t items, double theta)
-    : items_(items), theta_(theta), zetan_(0), alpha_(0), eta_(0), half_pow_theta_(0) {
-  if (items == 0) throw std::invalid_argument("ZipfGenerator: no items");
-  if (!(theta > 0) || theta == 1.0) throw std::invalid_argument("ZipfGenerator: theta");
-  zetan_ = zeta(items, theta);
-  const double zeta2 = zeta(2, theta);
-  alpha_ = 1.0 / (1.0 - theta);
-  eta_ = (1.0 - std::pow(2.0 / static_cast<double>(items), 1.0 - theta)) / (1.0 - zeta2 / zetan_);
-  half_pow_theta_ = std::pow(0.5, theta);
-}
-
-std::uint64_t ZipfGenerator::operator()(double u) const noexcept {
-  const double uz = u * zetan_;
-  if (uz < 1.0) return 0;
-  if (uz < 1.0 + half_pow_theta_) return std::min<std::uint64_t>(1, items_ - 1);
-  const double rank = static_cast<double>(items_) * std::pow(eta_ * u - eta_ + 1.0, alpha_);
-  if (!(rank >= 0)) return 0;
-  return std::min(items_ - 1, static_cast<std::uint64_t>(rank));
-}
-
-// ---- names
-std::string_view strategy_name(Strategy s) {
-  for (const auto& [strategy, name] : kStrategyNames) {
-    if (strategy == s) return name;
-  }
-  return "unknown";
-}
-std::optional<Strategy> parse_strategy(std::string_view text) {
-  for (const auto& [strategy, name] : kStrategyNames) {
-    if (name == text) return strategy;
-  }
-  return std::nullopt;
-}
-std::vector<Strategy> all_strategies() {
-  std::vector<Strategy> all;
-  for (const auto& entry : kStrategyNames) {
-    if (entry.first != Strategy::pessimistic_unversioned) all.push_back(entry.first);
-  }
-  return all;
-}
-std::string_view distribution_name(Distribution d) {
-  return d == Distribution::zipf ? "zipf" : "uniform";
-}
-std::optional<Distribution> parse_distribution(std::string_view text) {
-  if (text == "uniform") return Distribution::uniform;
-  if (text == "zipf") return Distribution::zipf;
-  return std::nullopt;
-}
-
-RetryPolicy policy_for(const CellConfig& config) {
-  RetryPolicy policy;
-  policy.max_retries = config.max_retries;
-  if (config.base_delay.count() > 0) policy.retry_delay = config.base_delay;
-  if (config.max_delay.count() > 0) policy.max_delay = config.max_delay;
-  switch (config.strategy) {
-    case Strategy::no_backoff:
-      policy.retry_delay = std::chrono::nanoseconds(0);
-      policy.jitter = Jitter::none;
-      break;
-    case Strategy::exponential:
-      policy.jitter = Jitter::none;
-      break;
-    case Strategy::full_jitter:
-    case Strategy::adaptive:
-      policy.jitter = Jitter::full;
-      break;
-    case Strategy::equal_jitter:
-      policy.jitter = Jitter::equal;
-      break;
-    case Strategy::decorrelated_jitter:
-      policy.jitter = Jitter::decorrelated;
-      break;
-    case Strategy::pessimistic:
-    case Strategy::pessimistic_unversioned:
-      break;
-  }
-  return policy;
-}
 
 // ---- Arena
 struct Arena::Impl {
@@ -261,35 +197,37 @@ struct Arena::Impl {
   std::unique_ptr<CounterStore> adaptive;
   std::unique_ptr<LockedMap> locked;
   std::unique_ptr<RawMap> raw;
-  // Committed writes so far on each structure: the invariant's right-hand side.
-  std::uint64_t optimistic_total = 0, adaptive_total = 0, locked_total = 0, raw_total = 0;
   std::map<double, std::unique_ptr<ZipfGenerator>> zipf;
 
-  CounterStore& store(bool adaptive_mode) {
+  // Drops whatever an earlier cell built (before building anew, so two key sets never
+  // share memory at once).
+  void clear() {
+    optimistic.reset();
+    adaptive.reset();
+    locked.reset();
+    raw.reset();
+  }
+  // Fresh structures, no size hint (the store gets default options but its mode).
+  CounterStore& store(bool adaptive_mode, std::chrono::nanoseconds max_wait) {
     std::unique_ptr<CounterStore>& slot = adaptive_mode ? adaptive : optimistic;
-    if (!slot) {
-      StoreOptions options;
-      options.entity_type = "Counter";
-      options.contention_adaptive = adaptive_mode;
-      slot = std::make_unique<CounterStore>(std::move(options));
-      for (std::uint64_t k = 0; k < keys; ++k) slot->create(k, 0);
-    }
+    StoreOptions options;
+    options.entity_type = "Counter";
+    options.contention_adaptive = adaptive_mode;
+    if (max_wait.count() > 0) options.contention_max_wait = max_wait;
+    slot = std::make_unique<CounterStore>(std::move(options));
+    for (std::uint64_t k = 0; k < keys; ++k) slot->create(k, 0);
     return *slot;
   }
   LockedMap& map() {
-    if (!locked) {
-      locked = std::make_unique<LockedMap>(keys);
-      for (std::uint64_t k = 0; k < keys; ++k) {
-        locked->insert({k, VersionedCounter{0, vkv::detail::next_version(), 1}});
-      }
+    locked = std::make_unique<LockedMap>();
+    for (std::uint64_t k = 0; k < keys; ++k) {
+      locked->insert({k, VersionedCounter{0, vkv::detail::next_version(), 1}});
     }
     return *locked;
   }
   RawMap& raw_map() {
-    if (!raw) {
-      raw = std::make_unique<RawMap>(keys);
-      for (std::uint64_t k = 0; k < keys; ++k) raw->insert({k, 0});
-    }
+    raw = std::make_unique<RawMap>();
+    for (std::uint64_t k = 0; k < keys; ++k) raw->insert({k, 0});
     return *raw;
   }
   const ZipfGenerator& zipf_for(double theta) {
@@ -345,11 +283,13 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
     throw std::invalid_argument("run_cell: write_share outside [0, 1]");
   }
   if (config.duration.count() <= 0) throw std::invalid_argument("run_cell: duration");
+  if (config.latency_sample_every < 1) throw std::invalid_argument("run_cell: latency sampling");
   Arena::Impl& impl = *arena.impl_;
+  impl.clear();
   const bool unversioned = config.strategy == Strategy::pessimistic_unversioned;
   const bool pessimistic = config.strategy == Strategy::pessimistic || unversioned;
   const bool adaptive = config.strategy == Strategy::adaptive;
-  CounterStore* store = pessimistic ? nullptr : &impl.store(adaptive);
+  CounterStore* store = pessimistic ? nullptr : &impl.store(adaptive, config.contention_max_wait);
   LockedMap* map = pessimistic && !unversioned ? &impl.map() : nullptr;
   RawMap* raw = unversioned ? &impl.raw_map() : nullptr;
   const ZipfGenerator* zipf =
@@ -360,7 +300,8 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   const bool always_write = config.write_share >= 1.0;
   const auto write_below = static_cast<std::uint64_t>(config.write_share * 0x1.0p64);
   const std::uint64_t keys = config.keys;
-  const std::chrono::nanoseconds work = config.mutate_work;
+  const Window window = effective_window(config);
+  const auto sample_every = static_cast<std::uint64_t>(config.latency_sample_every);
   const auto retry_bins = static_cast<std::size_t>(std::max(0, config.max_retries)) + 1;
 
   // relaxed: a stop signal only needs to arrive eventually; the tallies it guards are
@@ -375,13 +316,18 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
       auto tally = std::make_unique<Tally>();
       tally->retries.assign(retry_bins, 0);
       Rng rng(config.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(t) + 1);
+      if (window.kind == WindowKind::blocking) tighten_timer_slack();
       // Attach this thread to the store's epoch scheme before the clock starts.
       if (store) (void)store->find(0);
+      // Threads start their sampling phase apart, so samples do not line up.
+      std::uint64_t until_sample = 1 + static_cast<std::uint64_t>(t) % sample_every;
       start.arrive_and_wait();
       while (!stop.load(std::memory_order_relaxed)) {
         const std::uint64_t key = zipf ? (*zipf)(rng.unit()) : rng.next() % keys;
         const bool write = always_write || rng.next() < write_below;
-        const auto began = Clock::now();
+        const bool timed = --until_sample == 0;
+        if (timed) until_sample = sample_every;
+        const auto began = timed ? Clock::now() : Clock::time_point{};
         bool committed = true;
         std::uint64_t calls = 0;
         if (write) {
@@ -390,7 +336,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
             map->find(locked, key);
             VersionedCounter& record = locked->second;
             ++record.value;
-            spin_for(work);
+            run_window(window);
             record.version = vkv::detail::next_version();
             ++record.revision;
             calls = 1;
@@ -398,15 +344,15 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
             RawMap::accessor locked;
             raw->find(locked, key);
             ++locked->second;
-            spin_for(work);
+            run_window(window);
             calls = 1;
           } else {
             try {
               store->update_with_retry(
                   key,
-                  [&calls, work](std::uint64_t& value) {
+                  [&calls, &window](std::uint64_t& value) {
                     ++calls, ++value;
-                    spin_for(work);
+                    run_window(window);
                   },
                   policy);
             } catch (const OptimisticLockError&) {
@@ -428,12 +374,16 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
         } else {
           committed = store->find(key).has_value();
         }
-        const auto ended = Clock::now();
+        const auto ended = timed ? Clock::now() : Clock::time_point{};
         if (!committed) {
           ++tally->gave_up;
           continue;
         }
-        tally->latency.add(static_cast<std::uint64_t>((ended - began).count()));
+        if (timed) {
+          const auto ns = static_cast<std::uint64_t>((ended - began).count());
+          tally->latency.add(ns);
+          if (write) tally->write_latency.add(ns);
+        }
         if (write) {
           ++tally->writes;
           ++tally->retries[std::min<std::size_t>(calls - 1, retry_bins - 1)];
@@ -462,7 +412,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   CellResult result;
   result.config = config;
   result.seconds = std::chrono::duration<double>(ended - began).count();
-  Histogram latency;
+  Histogram latency, write_latency;
   std::vector<std::uint64_t> retries(retry_bins, 0);
   for (const auto& tally : tallies) {
     result.writes += tally->writes;
@@ -470,6 +420,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
     result.attempts += tally->attempts;
     result.gave_up += tally->gave_up;
     latency.merge(tally->latency);
+    write_latency.merge(tally->write_latency);
     for (std::size_t r = 0; r < retry_bins; ++r) retries[r] += tally->retries[r];
   }
   result.committed = result.writes + result.reads;
@@ -497,14 +448,14 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   result.latency_p50_ns = latency.quantile(0.50);
   result.latency_p99_ns = latency.quantile(0.99);
   result.latency_p999_ns = latency.quantile(0.999);
+  result.write_latency_p50_ns = write_latency.quantile(0.50);
+  result.write_latency_p99_ns = write_latency.quantile(0.99);
+  result.write_latency_p999_ns = write_latency.quantile(0.999);
+  result.latency_samples = latency.total();
   if (store) result.turns = store->stats().turns - turns_before;
 
-  // The invariant: no update lost, none counted twice.
-  std::uint64_t& total = unversioned   ? impl.raw_total
-                         : pessimistic ? impl.locked_total
-                         : adaptive    ? impl.adaptive_total
-                                       : impl.optimistic_total;
-  total += result.writes;
+  // The invariant: no update lost, none counted twice (the structures were fresh).
+  const std::uint64_t total = result.writes;
   const std::uint64_t sum = raw ? map_sum(*raw) : map ? map_sum(*map) : store_sum(*store);
   if (sum != total) {
     throw std::logic_error("run_cell(" + std::string(strategy_name(config.strategy)) +

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -39,6 +40,28 @@ enum class Strategy {
   pessimistic_unversioned,  // lock per key around a bare counter (reference only)
 };
 enum class Distribution { uniform, zipf };
+
+// The read-modify-write window: what happens between a write's read and its write.
+//   busy: CPU work (a spin on steady_clock), standing for computation in mutate;
+//   blocking: a sleep, standing for I/O (the read is done in one step and the write in
+//   a later one, as a request that reads a row, calls a service, then writes it).
+// The optimistic strategies run the window inside update_with_retry's mutate, outside
+// any lock, once per attempt; pessimistic holds the key's write lock across it, as a
+// database row lock (SELECT ... FOR UPDATE) would. Workers lower their timer slack to
+// 1 us so a blocking window overshoots by the wakeup latency only, alike for all.
+enum class WindowKind { busy, blocking };
+struct Window {
+  WindowKind kind = WindowKind::busy;
+  std::chrono::nanoseconds length{0};  // 0: no window (a bare increment)
+  friend bool operator==(const Window&, const Window&) = default;
+};
+// "0" for no window, else "busy-1us", "busy-10us", "blocking-100us", "busy-250ns".
+std::string window_name(const Window&);
+// Inverse of window_name; also accepts "none" and ':' for '-', e.g. "blocking:10us".
+// Units: ns, us, ms.
+std::optional<Window> parse_window(std::string_view);
+// The sweep's windows: 0, busy 1 us, busy 10 us, blocking 10 us, blocking 100 us.
+std::vector<Window> standard_windows();
 
 // "no-backoff", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter",
 // "adaptive", "pessimistic", "pessimistic-unversioned".
@@ -67,11 +90,17 @@ struct CellConfig {
   std::chrono::nanoseconds base_delay{0};
   std::chrono::nanoseconds max_delay{0};
   int max_retries = 1000;
-  // Time each read-modify-write spends inside its read..write window (spinning on
-  // steady_clock), standing for real work in mutate; 0 = a bare increment. Longer
-  // windows mean more conflicts at the same thread count. Pessimistic spins holding
-  // its lock.
+  // Older spelling of a busy window (kept for callers): used when window.length is 0.
   std::chrono::nanoseconds mutate_work{0};
+  // The read-modify-write window (see Window). Longer windows mean more conflicts at
+  // the same thread count.
+  Window window{};
+  // Latency is sampled: each worker times one operation in this many (by its own
+  // operation count, never by a random draw), whatever the strategy, so the clock
+  // reads cost every strategy the same. 1 times every operation.
+  int latency_sample_every = 8;
+  // adaptive only: StoreOptions::contention_max_wait; 0 = the store's default.
+  std::chrono::nanoseconds contention_max_wait{0};
   // Optional progress hook for long sweeps: called from the calling thread (the
   // driver) about every 50 ms of the cell, with the fraction of the duration done
   // (0..1); never from a worker.
@@ -86,14 +115,24 @@ struct CellResult {
   double goodput = 0;                        // committed ops per second
   double conflict_rate = 0;                  // failed CAS / write attempts
   double retries_mean = 0, retries_p99 = 0;  // retries per committed write
-  double latency_p50_ns = 0, latency_p99_ns = 0, latency_p999_ns = 0;  // per committed op
+  // Latency of one committed operation of any kind, from the sampled operations.
+  double latency_p50_ns = 0, latency_p99_ns = 0, latency_p999_ns = 0;
   // --- Added members ---
   std::uint64_t turns = 0;  // adaptive: attempts made holding a key's turn
+  // Write latency alone (read-modify-writes that committed, retries and windows
+  // included), from the sampled operations.
+  double write_latency_p50_ns = 0, write_latency_p99_ns = 0, write_latency_p999_ns = 0;
+  std::uint64_t latency_samples = 0;  // operations timed (all kinds)
 };
 
-// The structures a cell runs on, for one key count, built on first use and reused by
-// later cells (a million keys take a while to create). Every cell checks the
-// invariant "sum of all counters == committed writes so far" on what it used.
+// The window a cell runs with: config.window, or a busy window of mutate_work.
+Window effective_window(const CellConfig&);
+
+// Scratch space for the cells of one key count. Every cell runs on structures built
+// fresh for it (outside the timed part), so no cell inherits another's garbage,
+// contention heat or grown tables; the Arena keeps only the Zipf tables, which are
+// pure functions of (keys, theta) and slow to compute for a million keys. Every cell
+// checks the invariant "sum of all counters == committed writes" on what it used.
 class Arena {
  public:
   explicit Arena(std::size_t keys);

@@ -110,6 +110,65 @@ TEST(WorkloadConcurrency, EveryStrategyKeepsTheInvariant) {
   }
 }
 
+TEST(Workload, WindowNamesRoundTrip) {
+  using std::chrono::microseconds;
+  const std::vector<wl::Window> standard = wl::standard_windows();
+  ASSERT_EQ(standard.size(), 5u);
+  std::vector<std::string> names;
+  for (const wl::Window& w : standard) {
+    names.push_back(wl::window_name(w));
+    EXPECT_EQ(wl::parse_window(names.back()), w) << names.back();
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"0", "busy-1us", "busy-10us", "blocking-10us",
+                                             "blocking-100us"}));
+  EXPECT_EQ(wl::parse_window("blocking:2ms"),
+            (wl::Window{wl::WindowKind::blocking, std::chrono::milliseconds(2)}));
+  EXPECT_EQ(wl::parse_window("busy-250ns"),
+            (wl::Window{wl::WindowKind::busy, std::chrono::nanoseconds(250)}));
+  EXPECT_EQ(wl::parse_window("none"), wl::Window{});
+  EXPECT_EQ(wl::parse_window("busy-0us"), wl::Window{});
+  for (const char* bad : {"", "busy", "busy-", "busy-5", "busy-5s", "sleep-5us", "blocking-us",
+                          "busy-99999999999us"}) {
+    EXPECT_FALSE(wl::parse_window(bad).has_value()) << bad;
+  }
+  wl::CellConfig c;
+  c.mutate_work = microseconds(3);
+  EXPECT_EQ(wl::effective_window(c), (wl::Window{wl::WindowKind::busy, microseconds(3)}));
+  c.window = wl::Window{wl::WindowKind::blocking, microseconds(10)};
+  EXPECT_EQ(wl::effective_window(c), c.window);
+}
+
+// Every strategy with a busy and a blocking window: the invariant holds (checked inside
+// run_cell), writes are sampled for latency, and a write never takes less than its
+// window (the window runs inside every attempt, under the lock or in mutate).
+TEST(WorkloadConcurrency, WindowsKeepTheInvariantAndShowInWriteLatency) {
+  using std::chrono::microseconds;
+  wl::Arena arena(4);
+  for (const wl::Window window : {wl::Window{wl::WindowKind::busy, microseconds(2)},
+                                  wl::Window{wl::WindowKind::blocking, microseconds(20)}}) {
+    for (const wl::Strategy s :
+         {wl::Strategy::full_jitter, wl::Strategy::adaptive, wl::Strategy::pessimistic}) {
+      wl::CellConfig c;
+      c.threads = 3;
+      c.keys = 4;
+      c.write_share = 0.5;
+      c.strategy = s;
+      c.window = window;
+      c.latency_sample_every = 2;
+      c.duration = std::chrono::milliseconds(20);
+      const wl::CellResult r = wl::run_cell(c, arena);
+      SCOPED_TRACE(std::string(wl::strategy_name(s)) + " " + wl::window_name(window));
+      EXPECT_GT(r.writes, 0u);
+      EXPECT_EQ(r.gave_up, 0u);
+      EXPECT_GT(r.latency_samples, 0u);
+      EXPECT_LE(r.latency_samples, r.committed);
+      EXPECT_GE(r.write_latency_p50_ns, static_cast<double>(window.length.count()) * 0.97);
+      EXPECT_LE(r.write_latency_p50_ns, r.write_latency_p99_ns);
+      EXPECT_LE(r.write_latency_p99_ns, r.write_latency_p999_ns);
+    }
+  }
+}
+
 TEST(Workload, RejectsBadConfigs) {
   wl::CellConfig c;
   c.threads = 0;
@@ -120,6 +179,9 @@ TEST(Workload, RejectsBadConfigs) {
   wl::Arena arena(4);
   c.write_share = 1.0;
   c.keys = 5;
+  EXPECT_THROW(wl::run_cell(c, arena), std::invalid_argument);
+  c.keys = 4;
+  c.latency_sample_every = 0;
   EXPECT_THROW(wl::run_cell(c, arena), std::invalid_argument);
 }
 

@@ -55,10 +55,45 @@ std::uint64_t uniform_closed(std::uint64_t low, std::uint64_t high) noexcept;
 // e(n) = min(c, b * m^n), saturating, never negative.
 std::chrono::nanoseconds exponential_delay(const RetryPolicy& policy, int retry) noexcept;
 
-// Waits `delay` without overshooting short delays: spins with the CPU's pause
-// instruction and yields for delays below the OS timer's resolution, sleeps the
-// bulk of long ones and spins the rest.
+// Waits `delay` without overshooting short delays: sleeps the bulk of delays at or
+// above the OS timer's reach (200 us) and finishes them like a short one; a short
+// delay (or a long one's rest) is spun with the CPU's pause instruction while the
+// machine has a core for every runnable thread, and yielded away when it does not
+// (a spinning waiter would take the core from the thread it waits for). See
+// WaitMode for how "oversubscribed" is detected.
 void wait_for(std::chrono::nanoseconds delay) noexcept;
+
+// How wait_for spends a delay below the sleep threshold.
+//   adaptive (the default): spin while not oversubscribed, yield while oversubscribed;
+//   spin / yield: always that way (benchmarks and tests compare them).
+// Oversubscribed means either signal holds, both cheap to read:
+//   1. at least as many threads are inside wait_for right now as this process may use
+//      cores (sched_getaffinity, read once): the waiters alone fill every core, so the
+//      thread that would make progress is not running;
+//   2. this thread found itself descheduled (two clock reads of one spin more than
+//      50 us apart) within the last 10 ms: the machine has more runnable threads than
+//      cores, whoever they belong to (other processes included).
+// Measured in bench/contention_benchmark.cpp: BM_WaitVictim (what waiters cost the
+// thread they wait for: on the 2-core VM, 3 spinning waiters cut a worker's progress to
+// 0.3x of no waiters, adaptive kept 0.8x; yielding kept more but overshot 2-20 us waits
+// by 30-1500x) and BM_BackoffWait (whole contention cells per mode).
+enum class WaitMode { adaptive, spin, yield };
+// Process-wide; takes effect at the next wait. Safe to call from any thread.
+void set_wait_mode(WaitMode mode) noexcept;
+WaitMode wait_mode() noexcept;
+
+// The inputs of the adaptive decision, and the decision itself (pure, for tests).
+struct WaitSignals {
+  unsigned waiting = 0;             // threads inside wait_for, this one included
+  unsigned cores = 1;               // cores this process may run on
+  bool recently_preempted = false;  // signal 2 above
+};
+enum class WaitStep { spin, yield, sleep };
+// What wait_for does next with `remaining` of its delay left.
+WaitStep choose_wait(std::chrono::nanoseconds remaining, WaitMode mode,
+                     const WaitSignals& signals) noexcept;
+// The signals as wait_for sees them now (waiting counts threads already inside it).
+WaitSignals current_wait_signals() noexcept;
 
 }  // namespace detail
 

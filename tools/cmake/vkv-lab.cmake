@@ -5,6 +5,10 @@ include(${PROJECT_SOURCE_DIR}/tools/vkv-lab/vkv_lab_core.cmake)
 
 add_executable(vkv-lab
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/main.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/analysis.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/chart.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/format.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/html.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/output.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/report.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/sweep.cpp)

@@ -119,6 +119,27 @@ std::vector<workload::Strategy> parse_strategies(const std::string& text) {
   return unique;
 }
 
+std::vector<workload::Window> parse_windows(const std::string& text) {
+  std::vector<workload::Window> windows;
+  for (const std::string& name : split_list(text)) {
+    if (name == "standard") {
+      for (const auto& window : workload::standard_windows()) windows.push_back(window);
+      continue;
+    }
+    const auto window = workload::parse_window(name);
+    if (!window) {
+      throw UsageError("--windows: '" + name +
+                       "' is not a window (0, busy-10us, blocking-100us, or standard)");
+    }
+    windows.push_back(*window);
+  }
+  std::vector<workload::Window> unique;  // keep the first mention of each
+  for (const auto& window : windows) {
+    if (std::find(unique.begin(), unique.end(), window) == unique.end()) unique.push_back(window);
+  }
+  return unique;
+}
+
 void require_writable_file(const std::string& flag, const std::string& path) {
   if (auto why = lab::check_writable_file(path)) {
     throw UsageError(flag + ": cannot write '" + path + "': " + *why);
@@ -209,13 +230,20 @@ int run_demo(const std::string& out_dir, const std::string& command) {
   std::cout << lab::race_story(*report.race) << '\n';
 
   lab::SweepPlan plan;
+  // The window decides the trade-off: with none, a lock is cheap to hold; with work or
+  // I/O between read and write, holding it serialises everyone behind the slowest.
+  plan.windows = {workload::Window{},
+                  workload::Window{workload::WindowKind::busy, std::chrono::microseconds(10)},
+                  workload::Window{workload::WindowKind::blocking, std::chrono::microseconds(100)}};
   plan.threads = {2, 4, 8};
   plan.keys = {1, 8};
   plan.strategies = workload::all_strategies();
-  plan.duration = std::chrono::milliseconds(150);
-  std::cout << "2. The strategies: " << plan.threads.size() << " thread counts x "
-            << plan.keys.size() << " hot-key counts x " << plan.strategies.size()
-            << " retry strategies, " << plan.duration.count() << " ms each, 100% writes (about "
+  plan.duration = std::chrono::milliseconds(100);
+  std::cout << "2. The strategies: " << plan.windows.size()
+            << " read-modify-write windows (none, 10 us of work, 100 us of I/O) x "
+            << plan.threads.size() << " thread counts x " << plan.keys.size()
+            << " hot-key counts x " << plan.strategies.size() << " strategies, "
+            << plan.duration.count() << " ms each, 100% writes (about "
             << (plan.cell_count() * plan.duration.count() + 999) / 1000 << " s).\n\n";
   report.cells = lab::run_sweep(plan);
   report.finding = lab::finding(report.cells);
@@ -255,9 +283,10 @@ int main(int argc, char** argv) {
       ->type_name("N")
       ->default_str("1000");
 
-  CLI::App* sweep = app.add_subcommand("sweep", "Measure retry strategies over threads x hot keys");
+  CLI::App* sweep =
+      app.add_subcommand("sweep", "Measure retry strategies over windows x threads x hot keys");
   std::string threads_text = "1,2,4", keys_text = "1,16", zipf_text, write_share_text = "1",
-              duration_text = "0.2", strategies_text = "all", seed_text = "42";
+              duration_text = "0.2", strategies_text = "all", seed_text = "42", windows_text = "0";
   Outputs sweep_outputs;
   std::string sweep_out;
   sweep->add_option("--threads", threads_text, "Thread counts, comma-separated")
@@ -281,6 +310,13 @@ int main(int argc, char** argv) {
                    "equal-jitter, decorrelated-jitter, adaptive, pessimistic")
       ->type_name("A,B,...")
       ->default_str(strategies_text);
+  sweep
+      ->add_option("--windows", windows_text,
+                   "Read-modify-write windows, comma-separated: 0, busy-<n><ns|us|ms> (CPU work "
+                   "between read and write), blocking-<n><ns|us|ms> (a sleep standing for I/O), "
+                   "or 'standard' for 0,busy-1us,busy-10us,blocking-10us,blocking-100us")
+      ->type_name("W,...")
+      ->default_str(windows_text);
   sweep->add_option("--seed", seed_text, "Seed of every cell")->type_name("N")->default_str("42");
   sweep->add_option("--json", sweep_outputs.json, "Write the raw figures as JSON")
       ->type_name("FILE");
@@ -334,6 +370,7 @@ int main(int argc, char** argv) {
       plan.duration =
           std::chrono::milliseconds(std::max<long long>(1, std::llround(seconds * 1e3)));
       plan.strategies = parse_strategies(strategies_text);
+      plan.windows = parse_windows(windows_text);
       plan.seed =
           static_cast<std::uint64_t>(parse_integer("--seed", seed_text, 0, INT64_MAX, "the seed"));
       if (!sweep_out.empty()) {

@@ -34,13 +34,14 @@ struct Report {
   double wall_seconds = 0;
 };
 
-// One sentence naming the strategy with the best goodput in the most cells (and its
-// margin over no-backoff) and the one with the lowest p99 latency in the most cells.
-// Computed from `cells` only; cells with the same threads and keys form one scenario.
+// The finding, computed from `cells` only (see analysis.hpp): per window, which
+// strategy had the best goodput in which thread x key settings; the best retrying
+// strategy's goodput over pessimistic's per window; the strategy with the lowest p99.
 std::string finding(const std::vector<workload::CellResult>& cells);
 
-// The sweep as an aligned text table, one block per scenario; '*' marks the best
-// goodput and the lowest p99 of each scenario.
+// The sweep as an aligned text table, one block per setting (threads x keys x window);
+// '*' marks the best goodput and the lowest p99 of each setting, "vs lock" is goodput
+// over pessimistic's in the same setting.
 std::string text_table(const std::vector<workload::CellResult>& cells);
 
 // The story of the race's first round and the counts over all rounds, as text.

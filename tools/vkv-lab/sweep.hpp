@@ -1,4 +1,4 @@
-// Runs the cells of a sweep (threads x keys x strategies) through vkv_workload, with a
+// Runs the cells of a sweep (windows x threads x keys x strategies) through vkv_workload, with a
 // progress bar on stderr when stderr is a terminal.
 #pragma once
 
@@ -12,6 +12,8 @@
 namespace vkv::lab {
 
 struct SweepPlan {
+  // The read-modify-write windows (workload::Window); one no-window entry by default.
+  std::vector<workload::Window> windows{workload::Window{}};
   std::vector<int> threads;
   std::vector<std::size_t> keys;
   std::vector<workload::Strategy> strategies;
@@ -21,12 +23,14 @@ struct SweepPlan {
   std::chrono::milliseconds duration{200};
   std::uint64_t seed = 42;
 
-  std::size_t cell_count() const { return threads.size() * keys.size() * strategies.size(); }
+  std::size_t cell_count() const {
+    return windows.size() * threads.size() * keys.size() * strategies.size();
+  }
 };
 
-// Cells in order threads, then keys, then strategy (so one setting's strategies are
-// adjacent, as the report groups them). Every cell uses the same seed: strategies
-// in one setting then face the same key sequence.
+// Cells in order window, then threads, then keys, then strategy (so one setting's
+// strategies are adjacent, and one window's settings, as the report groups them). Every cell uses
+// the same seed: strategies in one setting then face the same key sequence.
 std::vector<workload::CellResult> run_sweep(const SweepPlan& plan);
 
 }  // namespace vkv::lab
