@@ -11,3 +11,5 @@ vkv_add_test(tx_lin_test ${PROJECT_SOURCE_DIR}/tests/lin/tx_lin_test.cpp LABELS 
 # duplicate creates and erases on every key of repeated commits; attempts per commit.
 vkv_add_test(commit_attack_test
   ${PROJECT_SOURCE_DIR}/tests/stress/commit_attack_test.cpp LABELS concurrency)
+vkv_add_test(tx_attack_lin_test ${PROJECT_SOURCE_DIR}/tests/lin/tx_attack_lin_test.cpp
+  LABELS concurrency)
