@@ -196,12 +196,12 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
       const std::size_t i = order[j];
       if (entries[i].op == Op::check) continue;
       ++writes;
+      const int was_live = entry.expected->deleted ? 0 : 1;
+      const int now_live = entry.desired != nullptr && !entry.desired->deleted ? 1 : 0;
       // Unreachable for new readers since the decision (they read desired): retired
       // here, once, by the owner (descriptor invariant 6).
       detail::epoch::retire(entry.expected);
       (void)fresh[i].release();  // now owned by the slot
-      const int was_live = entry.expected->deleted ? 0 : 1;
-      const int now_live = entry.desired != nullptr && !entry.desired->deleted ? 1 : 0;
       if (now_live != was_live) {
         // relaxed: a statistic, exact once writers are quiet.
         index_.shard_for(keys[i]).live.fetch_add(now_live - was_live, std::memory_order_relaxed);
