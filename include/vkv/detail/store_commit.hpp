@@ -94,11 +94,18 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
   auto holds = [&](std::size_t i, const node_type* node) {
     return decide(node, entries[i].expected, kind_of(entries[i].op), false) == Verdict::ok;
   };
-  std::vector<HashedKey> keys;
-  keys.reserve(size);
-  for (const auto& entry : entries) keys.push_back(index_.hashed(entry.id));
-  std::vector<const slot_type*> slots(size, nullptr);
-  std::vector<node_type*> current(size, nullptr);
+  // What the owner keeps per entry, in the transaction's order (one allocation).
+  struct Pending {
+    HashedKey key;
+    const slot_type* slot;  // found under our Guard: ours to use, never a helper's
+    node_type* current;     // the node read in step 0: the entry's expected node
+    node_ptr fresh;         // update / soft delete: the node to install
+  };
+  std::vector<Pending> pending;
+  pending.reserve(size);
+  for (const auto& entry : entries) {
+    pending.push_back(Pending{index_.hashed(entry.id), nullptr, nullptr, node_ptr()});
+  }
 
   detail::epoch::Guard guard;
   // A failed commit reports the first entry, in the transaction's order, that fails at
@@ -110,7 +117,7 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
     for (bool clean = false; !clean;) {
       clean = true;
       for (std::size_t i = 0; i < failed && i < size; ++i) {
-        const slot_type* slot = index_.find(keys[i]);
+        const slot_type* slot = index_.find(pending[i].key);
         const node_type* node = slot != nullptr ? slot->load() : nullptr;
         if (!holds(i, node)) {
           failed = i;
@@ -134,9 +141,9 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
   // 0. Read every entry's record, in the transaction's order (read-through: a commit
   //    in flight is neither waited for nor touched).
   for (std::size_t i = 0; i < size; ++i) {
-    slots[i] = index_.find(keys[i]);
-    current[i] = slots[i] != nullptr ? slots[i]->load() : nullptr;
-    if (!holds(i, current[i])) return name_failure(i, current[i]);
+    pending[i].slot = index_.find(pending[i].key);
+    pending[i].current = pending[i].slot != nullptr ? pending[i].slot->load() : nullptr;
+    if (!holds(i, pending[i].current)) return name_failure(i, pending[i].current);
   }
 
   // Build everything that can throw before the first install: once one entry is in,
@@ -145,49 +152,49 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
   for (std::size_t i = 0; i < size; ++i) order[i] = i;
   // The global install order: slot address (std::less is a total order on pointers).
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return std::less<const slot_type*>()(slots[a], slots[b]);
+    return std::less<const slot_type*>()(pending[a].slot, pending[b].slot);
   });
-  std::vector<node_ptr> fresh(size);
   for (std::size_t i = 0; i < size; ++i) {
-    if (entries[i].op == Op::update) fresh[i] = make_node(*entries[i].value, false);
-    if (entries[i].op == Op::soft_delete) fresh[i] = make_node(current[i]->value, true);
-    if (fresh[i]) {
-      fresh[i]->version = detail::next_version();
-      fresh[i]->revision = current[i]->revision + 1;
+    if (entries[i].op == Op::update) pending[i].fresh = make_node(*entries[i].value, false);
+    if (entries[i].op == Op::soft_delete)
+      pending[i].fresh = make_node(pending[i].current->value, true);
+    if (pending[i].fresh) {
+      pending[i].fresh->version = detail::next_version();
+      pending[i].fresh->revision = pending[i].current->revision + 1;
     }
   }
   outcome.records.reserve(size);
   for (std::size_t i = 0; i < size; ++i) {
-    outcome.records.push_back(make_record(entries[i].id, fresh[i] ? *fresh[i] : *current[i]));
+    outcome.records.push_back(
+        make_record(entries[i].id, pending[i].fresh ? *pending[i].fresh : *pending[i].current));
   }
   auto descriptor = std::make_unique<Descriptor>(size, index_);
-  std::vector<const slot_type*> install_slots(size);
   // What deciding and releasing retire: each replaced node, each index entry an erase
   // drops, and the descriptor.
   std::size_t retirements = 1;
   for (std::size_t j = 0; j < size; ++j) {
     const std::size_t i = order[j];
     detail::TxEntry<T>& entry = descriptor->entries[j];
-    entry.expected = current[i];
-    entry.expected_version = current[i]->version;
-    entry.desired = entries[i].op == Op::check   ? current[i]
+    entry.expected = pending[i].current;
+    entry.expected_version = pending[i].current->version;
+    entry.desired = entries[i].op == Op::check   ? pending[i].current
                     : entries[i].op == Op::erase ? nullptr
-                                                 : fresh[i].get();
+                                                 : pending[i].fresh.get();
     if (entry.desired != entry.expected) ++retirements;
     if (entries[i].op == Op::erase) ++retirements;
     descriptor->keys.push_back(entries[i].id);
-    install_slots[j] = slots[i];
   }
   detail::epoch::reserve(retirements);
 
   // 1-2. Install in slot order and decide (helpers may do part or all of it).
   const detail::TxStatus status = detail::run_commit(
-      *descriptor, [&](std::size_t j) { return install_slots[j]; }, /*owner=*/true, retirements);
+      *descriptor, [&](std::size_t j) { return pending[order[j]].slot; }, /*owner=*/true,
+      retirements);
   const bool succeeded = status == detail::TxStatus::succeeded;
   // 3. Release every entry still in place (ours, or installed by a helper), then hand
   //    our reference back (descriptor invariant 5). Nothing below allocates or throws.
   for (std::size_t j = 0; j < size; ++j) {
-    detail::release_entry(*install_slots[j], descriptor->entries[j], status);
+    detail::release_entry(*pending[order[j]].slot, descriptor->entries[j], status);
   }
   if (succeeded) {
     std::uint64_t writes = 0;
@@ -201,12 +208,14 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
       // Unreachable for new readers since the decision (they read desired): retired
       // here, once, by the owner (descriptor invariant 6).
       detail::epoch::retire(entry.expected);
-      (void)fresh[i].release();  // now owned by the slot
+      (void)pending[i].fresh.release();  // now owned by the slot
       if (now_live != was_live) {
         // relaxed: a statistic, exact once writers are quiet.
-        index_.shard_for(keys[i]).live.fetch_add(now_live - was_live, std::memory_order_relaxed);
+        index_.shard_for(pending[i].key)
+            .live.fetch_add(now_live - was_live, std::memory_order_relaxed);
       }
-      if (entries[i].op == Op::erase) index_.remove_if_erased(keys[i], install_slots[j]);
+      if (entries[i].op == Op::erase)
+        index_.remove_if_erased(pending[i].key, pending[order[j]].slot);
     }
     counters_.add(detail::Counter::writes, writes);
   }
