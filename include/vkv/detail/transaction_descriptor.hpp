@@ -18,7 +18,10 @@
 //   Every function may run concurrently with the owner and with other helpers; callers
 //   hold an epoch::Guard.
 //
-// Invariants (besides RecordSlot's invariant 5):
+// Invariants (these replace RecordSlot's invariant 5, written for owner-only
+// installation: entries are installed by the owner or by helpers, over the entry's
+// expected node only, and an install that lands after the decision is undone by the
+// thread that made it):
 //   1. status moves once, from undecided to succeeded or failed (compare-and-swap).
 //   2. While status is undecided, an installed entry stays in its slot, and the
 //      installed entries are a prefix of the install order. Success is decided only by
