@@ -14,4 +14,5 @@ vkv_add_test(commit_attack_test
 vkv_add_test(tx_attack_lin_test ${PROJECT_SOURCE_DIR}/tests/lin/tx_attack_lin_test.cpp
   LABELS concurrency)
 # The commit protocol with a stalled owner, deterministic: a writer finishes the commit.
-vkv_add_test(commit_protocol_test ${PROJECT_SOURCE_DIR}/tests/commit_protocol_test.cpp)
+vkv_add_test(commit_protocol_test ${PROJECT_SOURCE_DIR}/tests/commit_protocol_test.cpp
+  LABELS concurrency)
