@@ -662,7 +662,7 @@ class Store {
 
   // Defined in detail/store_commit.hpp (the commit protocol's owner side).
   void reject_duplicate_ids(const transaction_type& tx) const;
-  CommitOutcome commit_attempt(const transaction_type& tx, bool& aborted);
+  CommitOutcome commit_attempt(const transaction_type& tx, bool& unnamed);
   CommitOutcome commit_impl(const transaction_type& tx);
 
   // After a read-modify-write attempt lost its version check: reports the conflict

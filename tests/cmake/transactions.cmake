@@ -7,3 +7,12 @@ vkv_add_test(batch_test ${PROJECT_SOURCE_DIR}/tests/batch_test.cpp)
 vkv_add_test(transaction_stress_test
   ${PROJECT_SOURCE_DIR}/tests/stress/transaction_stress_test.cpp LABELS concurrency)
 vkv_add_test(tx_lin_test ${PROJECT_SOURCE_DIR}/tests/lin/tx_lin_test.cpp LABELS concurrency)
+# Lock-free commits under attack (issue 12): writers with stale and fresh versions,
+# duplicate creates and erases on every key of repeated commits; attempts per commit.
+vkv_add_test(commit_attack_test
+  ${PROJECT_SOURCE_DIR}/tests/stress/commit_attack_test.cpp LABELS concurrency)
+vkv_add_test(tx_attack_lin_test ${PROJECT_SOURCE_DIR}/tests/lin/tx_attack_lin_test.cpp
+  LABELS concurrency)
+# The commit protocol with a stalled owner, deterministic: a writer finishes the commit.
+vkv_add_test(commit_protocol_test ${PROJECT_SOURCE_DIR}/tests/commit_protocol_test.cpp
+  LABELS concurrency)

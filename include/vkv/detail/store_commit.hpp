@@ -3,6 +3,8 @@
 // descriptor and how other threads resolve it: detail/transaction_descriptor.hpp.
 #pragma once
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -12,6 +14,28 @@
 #include "vkv/store.hpp"
 
 namespace vkv {
+
+namespace detail {
+
+// The descriptor a Store builds: the protocol's descriptor plus copies of the entries'
+// keys, so that a helper can look each slot up through the index under its own Guard
+// (transaction_descriptor.hpp, invariant 4). Copies, because a helper may still run
+// after the owner has returned and its transaction is gone.
+template <class T, class Key, class Index>
+struct KeyedTxDescriptor final : TxDescriptor<T> {
+  KeyedTxDescriptor(std::size_t size, const Index& store_index)
+      : TxDescriptor<T>(size, &find), index(&store_index) {
+    keys.reserve(size);
+  }
+  static const RecordSlot<T>* find(const TxDescriptor<T>& base, std::size_t j) {
+    const auto& self = static_cast<const KeyedTxDescriptor&>(base);
+    return self.index->find(self.index->hashed(self.keys[j]));
+  }
+  const Index* index;     // the store outlives every operation on it
+  std::vector<Key> keys;  // in install order
+};
+
+}  // namespace detail
 
 template <class T, class Key, class Hash, class KeyEqual>
 void Store<T, Key, Hash, KeyEqual>::reject_duplicate_ids(const transaction_type& tx) const {
@@ -48,194 +72,173 @@ void Store<T, Key, Hash, KeyEqual>::reject_duplicate_ids(const transaction_type&
 }
 
 // One attempt of a commit: the owner's side of detail/transaction_descriptor.hpp.
-// Returns ok, a verdict naming the first failing entry, or `aborted` == true when
-// another thread decided the commit failed before it could finish (then nothing
-// changed and the caller tries again).
+// Returns ok with the records, or a verdict naming the first failing entry (in the
+// transaction's order) at one instant. `unnamed` is set if it found nothing to name,
+// which the protocol rules out (docs/commits.md, "Naming the failing entry"); the
+// caller then tries again rather than report an entry that did not fail.
 template <class T, class Key, class Hash, class KeyEqual>
-auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, bool& aborted)
+auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, bool& unnamed)
     -> CommitOutcome {
   using Op = typename transaction_type::Op;
-  using Descriptor = detail::TxDescriptor<T>;
+  using Descriptor = detail::KeyedTxDescriptor<T, Key, index_type>;
   const auto& entries = tx.entries();
   const std::size_t size = entries.size();
-  aborted = false;
+  unnamed = false;
+  ++detail::tx_probe.attempts;
   CommitOutcome outcome;
-  auto descriptor = std::make_unique<Descriptor>(size);
-  std::vector<node_ptr> fresh(size);
-  std::vector<std::optional<record_type>> records(size);
-  std::vector<const slot_type*> slots(size, nullptr);
-  std::vector<HashedKey> keys;
-  keys.reserve(size);
-  for (const auto& entry : entries) keys.push_back(index_.hashed(entry.id));
-  std::vector<Version> versions(size);
-  for (std::size_t i = 0; i < size; ++i) {
-    if (entries[i].op == Op::update || entries[i].op == Op::soft_delete) {
-      versions[i] = detail::next_version();
-    }
+  auto kind_of = [](Op op) {
+    return op == Op::erase         ? WriteKind::erase
+           : op == Op::soft_delete ? WriteKind::soft_delete
+                                   : WriteKind::update;
+  };
+  auto holds = [&](std::size_t i, const node_type* node) {
+    return decide(node, entries[i].expected, kind_of(entries[i].op), false) == Verdict::ok;
+  };
+  // What the owner keeps per entry, in the transaction's order (one allocation).
+  struct Pending {
+    HashedKey key;
+    const slot_type* slot;  // found under our Guard: ours to use, never a helper's
+    node_type* current;     // the node read in step 0: the entry's expected node
+    node_ptr fresh;         // update / soft delete: the node to install
+  };
+  std::vector<Pending> pending;
+  pending.reserve(size);
+  for (const auto& entry : entries) {
+    pending.push_back(Pending{index_.hashed(entry.id), nullptr, nullptr, node_ptr()});
   }
 
   detail::epoch::Guard guard;
-  std::size_t installed = 0;
-  // Releases the installed entries to the nodes the decision selected.
-  auto release = [&](bool succeeded) noexcept {
-    for (std::size_t i = 0; i < installed; ++i) {
-      detail::TxEntry<T>& slot_entry = descriptor->entries[i];
-      node_type* selected = succeeded ? slot_entry.desired : slot_entry.expected;
-      std::uintptr_t seen = detail::entry_word(&slot_entry);
-      // acq_rel: as in resolve_entry(); a failure means a helper released it already.
-      if (slots[i]->word.compare_exchange_strong(seen, detail::node_word(selected),
-                                                 std::memory_order_acq_rel,
-                                                 std::memory_order_acquire) &&
-          succeeded && slot_entry.desired != slot_entry.expected) {
-        detail::epoch::retire(slot_entry.expected);
-      }
-    }
-  };
-  auto abort = [&]() noexcept {
-    detail::TxStatus expected_status = detail::TxStatus::undecided;
-    // acq_rel: publishes the decision; on failure someone decided before us.
-    descriptor->status.compare_exchange_strong(expected_status, detail::TxStatus::failed,
-                                               std::memory_order_acq_rel,
-                                               std::memory_order_acquire);
-    return descriptor->status.load(std::memory_order_acquire);
-  };
-  try {
-    // Allocated before the first install: once every entry is installed, a helper may
-    // decide success at any moment, and then nothing here may throw (the commit would
-    // report failure while helpers publish it, and free nodes the slots hold).
-    outcome.records.reserve(size);
-    for (std::size_t i = 0; i < size && outcome.verdict == Verdict::ok; ++i) {
-      const auto& entry = entries[i];
-      detail::TxEntry<T>& slot_entry = descriptor->entries[i];
-      const slot_type* slot = index_.find(keys[i]);
-      slots[i] = slot;
-      node_type* current = slot != nullptr ? slot->load_for_write() : nullptr;
-      node_type* built_from = nullptr;
-      for (;;) {
-        const WriteKind kind = entry.op == Op::erase         ? WriteKind::erase
-                               : entry.op == Op::soft_delete ? WriteKind::soft_delete
-                                                             : WriteKind::update;
-        outcome.verdict = decide(current, entry.expected, kind, /*include_deleted=*/false);
-        if (outcome.verdict != Verdict::ok) {
-          outcome.failed_entry = i;
-          if (outcome.verdict == Verdict::conflict) outcome.actual = current->version;
+  // A failed commit reports the first entry, in the transaction's order, that fails at
+  // one instant: `failed` (seen as `seen`) is a candidate; every entry before it must
+  // be read again, after it, at its expected version (then, by the descriptor's
+  // invariant 3, it held all along). A later read that fails gives a smaller candidate,
+  // so this ends. Reads only, through the index (keys may have been erased since).
+  auto name_failure = [&](std::size_t failed, const node_type* seen) {
+    for (bool clean = false; !clean;) {
+      clean = true;
+      for (std::size_t i = 0; i < failed && i < size; ++i) {
+        const slot_type* slot = index_.find(pending[i].key);
+        const node_type* node = slot != nullptr ? slot->load() : nullptr;
+        if (!holds(i, node)) {
+          failed = i;
+          seen = node;
+          clean = false;
           break;
         }
-        if (built_from != current) {  // everything that can throw, before installing
-          slot_entry.expected = current;
-          switch (entry.op) {
-            case Op::check:
-              slot_entry.desired = current;
-              records[i].emplace(make_record(entry.id, *current));
-              break;
-            case Op::erase:
-              slot_entry.desired = nullptr;
-              records[i].emplace(make_record(entry.id, *current));
-              break;
-            case Op::update:
-            case Op::soft_delete:
-              fresh[i] = entry.op == Op::update ? make_node(*entry.value, false)
-                                                : make_node(current->value, true);
-              fresh[i]->version = versions[i];
-              fresh[i]->revision = current->revision + 1;
-              slot_entry.desired = fresh[i].get();
-              records[i].emplace(make_record(entry.id, *fresh[i]));
-              break;
-          }
-          built_from = current;
-        }
-        // Before the last install, everything deciding and releasing will retire
-        // (below), for the same reason as records above.
-        detail::epoch::reserve(i + 1 == size ? 2 * size + 1 : 2);
-        std::uintptr_t seen = detail::node_word(current);
-        // acq_rel: release publishes the entry (and the nodes it points to) to threads
-        // that meet it; acquire on failure lets us read what is there instead.
-        if (slot->word.compare_exchange_strong(seen, detail::entry_word(&slot_entry),
-                                               std::memory_order_acq_rel,
-                                               std::memory_order_acquire)) {
-          ++installed;
-          // release: a helper that sees installed == size (acquire) may decide success.
-          descriptor->installed.store(installed, std::memory_order_release);
-          break;
-        }
-        current = slot->load_for_write();
       }
-      // Someone met one of our entries and aborted us: stop, undo, try again.
-      if (descriptor->status.load(std::memory_order_acquire) != detail::TxStatus::undecided) break;
     }
-    // What deciding and releasing will need, allocated before anything is decided:
-    // a retirement per replaced node, one per index entry an erase drops, plus the
-    // descriptor (at most 2 * installed + 1). With every entry installed this was
-    // reserved before the last install, so it cannot throw here.
-    detail::epoch::reserve(2 * installed + 1);
-  } catch (...) {
-    // Out of memory (or a throwing copy) before we finished installing: nothing may
-    // change. installed < size here, so nobody can have decided success.
-    abort();
-    release(false);
-    detail::epoch::retire(descriptor.release());  // capacity reserved in the loop
-    throw;
+    CommitOutcome failure;
+    if (failed >= size) {
+      unnamed = true;
+      return failure;
+    }
+    failure.failed_entry = failed;
+    failure.verdict = decide(seen, entries[failed].expected, kind_of(entries[failed].op), false);
+    if (failure.verdict == Verdict::conflict) failure.actual = seen->version;
+    return failure;
+  };
+
+  // 0. Read every entry's record, in the transaction's order (read-through: a commit
+  //    in flight is neither waited for nor touched).
+  for (std::size_t i = 0; i < size; ++i) {
+    pending[i].slot = index_.find(pending[i].key);
+    pending[i].current = pending[i].slot != nullptr ? pending[i].slot->load() : nullptr;
+    if (!holds(i, pending[i].current)) return name_failure(i, pending[i].current);
   }
 
-  // A failing entry seen after another thread aborted us need not have failed while
-  // the entries before it held (they may have changed since the abort released them),
-  // so that verdict is not linearizable: try again instead. Status still undecided
-  // here (acquire, after the failing load) means every installed entry was in place
-  // when the failing entry was read, so the verdict holds at that instant.
-  const bool stale_verdict =
-      outcome.verdict != Verdict::ok && installed > 0 &&
-      descriptor->status.load(std::memory_order_acquire) != detail::TxStatus::undecided;
-  // Decide. On our own failure we abort; otherwise success unless someone aborted us.
-  const detail::TxStatus status = outcome.verdict == Verdict::ok && installed == size
-                                      ? detail::decide_commit(*descriptor)
-                                      : abort();
+  // Build everything that can throw before the first install: once one entry is in,
+  // a helper may finish the commit at any moment.
+  std::vector<std::size_t> order(size);
+  for (std::size_t i = 0; i < size; ++i) order[i] = i;
+  // The global install order: slot address (std::less is a total order on pointers).
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return std::less<const slot_type*>()(pending[a].slot, pending[b].slot);
+  });
+  for (std::size_t i = 0; i < size; ++i) {
+    if (entries[i].op == Op::update) pending[i].fresh = make_node(*entries[i].value, false);
+    if (entries[i].op == Op::soft_delete)
+      pending[i].fresh = make_node(pending[i].current->value, true);
+    if (pending[i].fresh) {
+      pending[i].fresh->version = detail::next_version();
+      pending[i].fresh->revision = pending[i].current->revision + 1;
+    }
+  }
+  outcome.records.reserve(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    outcome.records.push_back(
+        make_record(entries[i].id, pending[i].fresh ? *pending[i].fresh : *pending[i].current));
+  }
+  auto descriptor = std::make_unique<Descriptor>(size, index_);
+  // What deciding and releasing retire: each replaced node, each index entry an erase
+  // drops, and the descriptor.
+  std::size_t retirements = 1;
+  for (std::size_t j = 0; j < size; ++j) {
+    const std::size_t i = order[j];
+    detail::TxEntry<T>& entry = descriptor->entries[j];
+    entry.expected = pending[i].current;
+    entry.expected_version = pending[i].current->version;
+    entry.desired = entries[i].op == Op::check   ? pending[i].current
+                    : entries[i].op == Op::erase ? nullptr
+                                                 : pending[i].fresh.get();
+    if (entry.desired != entry.expected) ++retirements;
+    if (entries[i].op == Op::erase) ++retirements;
+    descriptor->keys.push_back(entries[i].id);
+  }
+  detail::epoch::reserve(retirements);
+
+  // 1-2. Install in slot order and decide (helpers may do part or all of it).
+  const detail::TxStatus status = detail::run_commit(
+      *descriptor, [&](std::size_t j) { return pending[order[j]].slot; }, /*owner=*/true,
+      retirements);
   const bool succeeded = status == detail::TxStatus::succeeded;
-  release(succeeded);
-  std::uint64_t writes = 0;
+  // 3. Release every entry still in place (ours, or installed by a helper), then hand
+  //    our reference back (descriptor invariant 5). Nothing below allocates or throws.
+  for (std::size_t j = 0; j < size; ++j) {
+    detail::release_entry(*pending[order[j]].slot, descriptor->entries[j], status);
+  }
   if (succeeded) {
-    for (std::size_t i = 0; i < size; ++i) {
-      const detail::TxEntry<T>& slot_entry = descriptor->entries[i];
+    std::uint64_t writes = 0;
+    for (std::size_t j = 0; j < size; ++j) {
+      const detail::TxEntry<T>& entry = descriptor->entries[j];
+      const std::size_t i = order[j];
       if (entries[i].op == Op::check) continue;
       ++writes;
-      fresh[i].release();  // now owned by the slot (or already retired by a helper)
-      const int was_live = slot_entry.expected->deleted ? 0 : 1;
-      const int now_live = slot_entry.desired != nullptr && !slot_entry.desired->deleted ? 1 : 0;
+      const int was_live = entry.expected->deleted ? 0 : 1;
+      const int now_live = entry.desired != nullptr && !entry.desired->deleted ? 1 : 0;
+      // Unreachable for new readers since the decision (they read desired): retired
+      // here, once, by the owner (descriptor invariant 6).
+      detail::epoch::retire(entry.expected);
+      (void)pending[i].fresh.release();  // now owned by the slot
       if (now_live != was_live) {
         // relaxed: a statistic, exact once writers are quiet.
-        index_.shard_for(keys[i]).live.fetch_add(now_live - was_live, std::memory_order_relaxed);
+        index_.shard_for(pending[i].key)
+            .live.fetch_add(now_live - was_live, std::memory_order_relaxed);
       }
-      if (entries[i].op == Op::erase) index_.remove_if_erased(keys[i], slots[i]);
+      if (entries[i].op == Op::erase)
+        index_.remove_if_erased(pending[i].key, pending[order[j]].slot);
     }
     counters_.add(detail::Counter::writes, writes);
-    for (auto& record : records) outcome.records.push_back(std::move(*record));
-  } else if (outcome.verdict == Verdict::ok || stale_verdict) {
-    aborted = true;  // undecided entries were ours; nothing changed
   }
-  // Helpers may still hold the descriptor (under their Guards): retire it.
-  detail::epoch::retire(descriptor.release());
-  return outcome;
+  detail::drop_reference<T>(*descriptor.release());
+  if (succeeded) return outcome;
+  // Failed: a slot held another node than its entry's expected one while undecided.
+  // Our fresh nodes were never reachable (readers take desired only on success).
+  return name_failure(size, nullptr);
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
 auto Store<T, Key, Hash, KeyEqual>::commit_impl(const transaction_type& tx) -> CommitOutcome {
   reject_duplicate_ids(tx);
   if (tx.empty()) return CommitOutcome{};
-  // An attempt is aborted only when another thread met one of our entries before
-  // we installed them all; it then made progress itself. Back off (randomised,
-  // capped) so that overlapping commits do not keep aborting each other.
-  RetryPolicy backoff_policy;
-  backoff_policy.retry_delay = std::chrono::nanoseconds(200);
-  backoff_policy.max_delay = std::chrono::microseconds(20);
-  backoff_policy.jitter = Jitter::full;
-  Backoff backoff(backoff_policy);
+  // One attempt decides: a commit fails only on a version it checked, and then names
+  // the entry. The loop is a guard against a bug, not a retry policy (see unnamed).
   for (;;) {
-    bool aborted = false;
-    CommitOutcome outcome = commit_attempt(tx, aborted);
-    if (!aborted) {
+    bool unnamed = false;
+    CommitOutcome outcome = commit_attempt(tx, unnamed);
+    if (!unnamed) {
       count_failure(outcome.verdict);
       return outcome;
     }
-    detail::wait_for(backoff.next());
   }
 }
 

@@ -1,42 +1,57 @@
 // Internal (users never include this directly): the descriptor of an atomic
-// multi-record commit, and how any thread that meets one resolves it.
+// multi-record commit, and the protocol that every thread meeting one follows.
 //
-// A commit of k entries is a multi-word compare-and-swap over k record slots
-// (Harris, Fraser & Pratt 2002, with owner-only installation):
-//   1. the committing thread replaces each slot's current node by a tagged pointer to
-//      its entry (expected -> entry), in the transaction's order, checking each
-//      entry's version against the node it replaces;
-//   2. it decides: status undecided -> succeeded (all installed) or -> failed;
-//   3. it replaces each installed entry by the node the decision selects (desired on
-//      success, expected on failure), then retires the descriptor.
-// In the common case that is k + 1 + k compare-and-swaps, no lock.
+// A commit of k entries is a lock-free multi-word compare-and-swap with helping over k
+// record slots (Harris, Fraser & Pratt 2002, "A practical multi-word compare-and-swap";
+// Fraser 2004, ch. 4). The full argument is in docs/commits.md.
+//   0. The owner reads every entry's record (read-through, no writes) and fixes, in the
+//      descriptor, each entry's expected node, its version and its desired node. Entries
+//      are kept sorted by slot address: the one global order every installer follows.
+//   1. Install: in that order, each slot's expected node is replaced by a tagged pointer
+//      to the entry (expected -> entry). Anyone may install: the owner, or a thread that
+//      met one of the entries (a helper). A slot holding another node decides failed.
+//   2. Decide: status undecided -> succeeded (every entry installed) or -> failed (a
+//      slot no longer held its expected node: a real version change), by one CAS.
+//   3. Release: each entry is replaced by the node the decision selects.
 //
 // Thread safety
-//   Every function may run concurrently with the owner and with other helpers.
+//   Every function may run concurrently with the owner and with other helpers; callers
+//   hold an epoch::Guard.
 //
-// Invariants (besides RecordSlot's invariant 5):
+// Invariants (these replace RecordSlot's invariant 5, written for owner-only
+// installation: entries are installed by the owner or by helpers, over the entry's
+// expected node only, and an install that lands after the decision is undone by the
+// thread that made it):
 //   1. status moves once, from undecided to succeeded or failed (compare-and-swap).
-//   2. installed counts the entries the owner has installed; only the owner writes it.
-//      While status is undecided, an installed entry stays in its slot. So
-//      installed == size means every slot holds its entry right now, and any thread
-//      may decide succeeded; otherwise it may only decide failed (abort).
-//   3. Only the owner installs, and never after deciding, so once the owner has
-//      released its entries the descriptor is unreachable and can be retired.
-//   4. A reader never writes: it reads through an entry (status succeeded: desired,
-//      else expected). A writer or another commit that meets an entry decides it and
-//      replaces it by the selected node, then goes on: nobody ever waits for a
-//      committer, so a stalled committer blocks no one (it merely gets aborted).
-//   5. The thread whose compare-and-swap replaces an entry by `desired` (success)
-//      retires `expected` if the entry changed the record.
+//   2. While status is undecided, an installed entry stays in its slot, and the
+//      installed entries are a prefix of the install order. Success is decided only by
+//      a thread that saw every entry installed, failure only by one that saw a slot
+//      hold a node other than the entry's expected node while undecided.
+//   3. A node, once replaced as a record's logical state, never becomes it again. So an
+//      entry that fails stays failed, and an entry seen at its expected version twice
+//      held that version in between.
+//   4. Helpers reach slots only through the index under their own Guard (find_slot),
+//      never through pointers the owner found; they compare versions, not addresses
+//      that may have been freed and reused (docs/commits.md, "The slot hazard").
+//   5. A descriptor's entry word is in a slot only while some thread holding a
+//      reference (refs) is bound to remove it: the owner until its release pass, a
+//      helper until it has undone an install that came after the decision. The last
+//      reference retires the descriptor, so no thread meets a retired descriptor.
+//   6. Only the owner retires replaced nodes, once, after success; helpers never
+//      retire nodes. A reader never writes: it reads through an entry (succeeded:
+//      desired, else expected).
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <new>
+#include <thread>
 #include <vector>
 
 #include "vkv/detail/epoch.hpp"
 #include "vkv/detail/record_slot.hpp"
+#include "vkv/version.hpp"
 
 namespace vkv::detail {
 
@@ -48,65 +63,200 @@ struct TxDescriptor;
 template <class T>
 struct alignas(8) TxEntry {
   TxDescriptor<T>* owner = nullptr;
-  Node<T>* expected = nullptr;  // the node the entry replaced: the state if not committed
+  Node<T>* expected = nullptr;  // the record's node when the owner read it
   Node<T>* desired = nullptr;   // the state once committed (== expected for a check,
                                 // nullptr for an erase)
+  Version expected_version;     // expected's version: helpers compare this (invariant 4)
 };
+
+// What this thread did for commits, for tests and benchmarks (plain thread-local
+// counts: no allocation, no sharing).
+struct TxProbe {
+  std::uint64_t attempts = 0;  // commit attempts made as owner
+  std::uint64_t helps = 0;     // other threads' undecided commits helped
+};
+inline constinit thread_local TxProbe tx_probe{};
 
 template <class T>
 struct TxDescriptor {
-  explicit TxDescriptor(std::size_t size) : entries(size) {
+  // Entry j's slot, looked up through the index under the caller's Guard (nullptr if
+  // the key is gone). Stored by the owner; helpers' only way to a slot (invariant 4).
+  using FindSlot = const RecordSlot<T>* (*)(const TxDescriptor&, std::size_t);
+
+  TxDescriptor(std::size_t size, FindSlot find) : entries(size), find_slot(find) {
     for (TxEntry<T>& entry : entries) entry.owner = this;
   }
+  TxDescriptor(const TxDescriptor&) = delete;
+  TxDescriptor& operator=(const TxDescriptor&) = delete;
+  virtual ~TxDescriptor() = default;  // retired through this base by helpers
+
   std::atomic<TxStatus> status{TxStatus::undecided};
-  std::atomic<std::size_t> installed{0};  // invariant 2
-  std::vector<TxEntry<T>> entries;
+  std::atomic<std::uint32_t> refs{1};  // the owner's, plus one per helper (invariant 5)
+  std::vector<TxEntry<T>> entries;     // in install order (slot address)
+  FindSlot find_slot;
 };
+
+template <class T>
+Node<T>* selected_node(const TxEntry<T>& entry, TxStatus status) noexcept {
+  return status == TxStatus::succeeded ? entry.desired : entry.expected;
+}
 
 template <class T>
 Node<T>* logical_node(std::uintptr_t word) noexcept {
   const TxEntry<T>* entry = word_entry<T>(word);
-  // acquire: pairs with the decision's acq_rel; a success makes desired the state.
-  return entry->owner->status.load(std::memory_order_acquire) == TxStatus::succeeded
-             ? entry->desired
-             : entry->expected;
+  // acquire: pairs with the deciding CAS; a success makes desired (published before
+  // the first install) the state.
+  return selected_node(*entry, entry->owner->status.load(std::memory_order_acquire));
 }
 
-// Decides the commit owning `entry` if it is still undecided (invariant 2); returns
-// the decision.
+// Decides `descriptor` as `target` unless it is decided already; returns the decision.
 template <class T>
-TxStatus decide_commit(TxDescriptor<T>& descriptor) noexcept {
-  TxStatus status = descriptor.status.load(std::memory_order_acquire);
-  if (status != TxStatus::undecided) return status;
-  // acquire: pairs with the owner's release increment after each install.
-  const TxStatus target =
-      descriptor.installed.load(std::memory_order_acquire) == descriptor.entries.size()
-          ? TxStatus::succeeded
-          : TxStatus::failed;
-  // acq_rel: publishes the decision; on failure `status` receives the winner's.
-  if (descriptor.status.compare_exchange_strong(status, target, std::memory_order_acq_rel,
-                                                std::memory_order_acquire)) {
+TxStatus decide_commit(TxDescriptor<T>& descriptor, TxStatus target) noexcept {
+  TxStatus status = TxStatus::undecided;
+  // seq_cst (all protocol steps): installs, status reads and releases on different
+  // words must agree on one order, so that an installer that re-reads `undecided`
+  // after its install knows the install came before the decision (docs/commits.md).
+  if (descriptor.status.compare_exchange_strong(status, target, std::memory_order_seq_cst)) {
     return target;
   }
   return status;
 }
 
-// Replaces the entry in `word` (seen there as `seen`) by the node its commit's
-// decision selects. Retires the replaced node when the commit changed the record
-// (invariant 5). May throw std::bad_alloc before changing anything.
+// Replaces `entry` in `slot` by the node `status` selects, if it is still there.
+template <class T>
+void release_entry(const RecordSlot<T>& slot, TxEntry<T>& entry, TxStatus status) noexcept {
+  std::uintptr_t seen = entry_word(&entry);
+  // seq_cst: see decide_commit(). A failure means someone else released it.
+  slot.word.compare_exchange_strong(seen, node_word(selected_node(entry, status)),
+                                    std::memory_order_seq_cst);
+}
+
+// Drops one reference; the last one retires the descriptor (capacity reserved by the
+// caller: epoch invariant 4).
+template <class T>
+void drop_reference(TxDescriptor<T>& descriptor) noexcept {
+  // acq_rel: every holder's use of the descriptor happens-before the retirement.
+  if (descriptor.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    epoch::retire(&descriptor);
+  }
+}
+
+template <class T>
+void help_commit(TxDescriptor<T>& descriptor, std::size_t outstanding);
+
+// Gets past a slot word holding an entry of another commit: helps that commit to its
+// decision if it is undecided, then replaces the entry by the selected node. Out of
+// memory for helping, it yields instead and lets the caller look again (then it waits
+// for others to decide; the global order still rules out a cycle of waiters).
+template <class T>
+void clear_entry(const RecordSlot<T>& slot, std::uintptr_t seen, std::size_t outstanding) noexcept {
+  TxEntry<T>* entry = word_entry<T>(seen);
+  TxDescriptor<T>& other = *entry->owner;
+  // seq_cst: see decide_commit().
+  if (other.status.load(std::memory_order_seq_cst) == TxStatus::undecided) {
+    try {
+      help_commit(other, outstanding);
+    } catch (const std::bad_alloc&) {
+      std::this_thread::yield();
+      return;
+    }
+  }
+  const TxStatus status = other.status.load(std::memory_order_seq_cst);
+  if (status == TxStatus::undecided) return;  // only after the yield above
+  // seq_cst: see decide_commit(). seen cannot be a newer descriptor's entry at the same
+  // address: we loaded it under our Guard, so its descriptor is not freed meanwhile.
+  slot.word.compare_exchange_strong(seen, node_word(selected_node(*entry, status)),
+                                    std::memory_order_seq_cst);
+}
+
+// Steps 1 and 2 for `descriptor`, from wherever it stands, as owner or as helper;
+// returns the decision. slot_of(j) is entry j's slot: the owner passes the slots it
+// found under its Guard, a helper descriptor.find_slot (invariant 4). `outstanding`:
+// retirements the caller has reserved and not yet made (nested helping reserves on
+// top). Never allocates, never throws.
+template <class T, class SlotOf>
+TxStatus run_commit(TxDescriptor<T>& descriptor, SlotOf&& slot_of, bool owner,
+                    std::size_t outstanding) noexcept {
+  for (std::size_t j = 0; j < descriptor.entries.size(); ++j) {
+    TxEntry<T>& entry = descriptor.entries[j];
+    const std::uintptr_t mine = entry_word(&entry);
+    for (;;) {
+      // seq_cst: see decide_commit().
+      TxStatus status = descriptor.status.load(std::memory_order_seq_cst);
+      if (status != TxStatus::undecided) return status;
+      const RecordSlot<T>* slot = slot_of(j);
+      // The key is gone: its record was erased after the owner read it.
+      if (slot == nullptr) return decide_commit(descriptor, TxStatus::failed);
+      // seq_cst: see decide_commit().
+      std::uintptr_t seen = slot->word.load(std::memory_order_seq_cst);
+      if (seen == mine) break;  // installed by someone (invariant 2: still undecided)
+      if (is_entry_word(seen)) {
+        // Another commit holds the slot. It installs in the same order, so it holds no
+        // slot that we still need before this one: helping it cannot come back to us.
+        clear_entry(*slot, seen, outstanding);
+        continue;
+      }
+      Node<T>* node = word_node<T>(seen);
+      // The owner's pointer is safe to compare (its Guard has held expected since it
+      // read it); a helper's may name freed and reused memory, so it checks the
+      // version of the node it loaded itself (invariant 4).
+      if (node != entry.expected || (!owner && node->version != entry.expected_version)) {
+        return decide_commit(descriptor, TxStatus::failed);  // a real version change
+      }
+      // seq_cst: see decide_commit(); release publishes the entry and what it points to.
+      if (slot->word.compare_exchange_strong(seen, mine, std::memory_order_seq_cst)) {
+        if (!owner) {
+          // An install after the decision (the slot went back to expected: a failed
+          // decision's release, or a check) must not outlive our reference: undo it.
+          status = descriptor.status.load(std::memory_order_seq_cst);
+          if (status != TxStatus::undecided) {
+            release_entry(*slot, entry, status);
+            return status;
+          }
+        }
+        break;
+      }
+    }
+  }
+  return decide_commit(descriptor, TxStatus::succeeded);
+}
+
+// A thread that met an undecided commit helps it to its decision. May throw
+// std::bad_alloc (reserving room to retire the descriptor) before doing anything.
+template <class T>
+void help_commit(TxDescriptor<T>& descriptor, std::size_t outstanding) {
+  epoch::reserve(outstanding + 1);
+  // acquire: the descriptor's fields, written before its first install, are visible.
+  std::uint32_t refs = descriptor.refs.load(std::memory_order_acquire);
+  do {
+    if (refs == 0) return;  // finished and retired: nothing of it is left in any slot
+    // acq_rel: as drop_reference(); on failure, acquire reads the current count.
+  } while (!descriptor.refs.compare_exchange_weak(refs, refs + 1, std::memory_order_acq_rel,
+                                                  std::memory_order_acquire));
+  ++tx_probe.helps;
+  run_commit(
+      descriptor, [&descriptor](std::size_t j) { return descriptor.find_slot(descriptor, j); },
+      /*owner=*/false, outstanding + 1);
+  drop_reference(descriptor);
+}
+
+// For writers (RecordSlot::load_for_write): replaces the entry in `word` (seen there as
+// `seen`) by the node its commit's decision selects, helping the commit to its
+// decision first if it is undecided. Retires nothing (invariant 6). May throw
+// std::bad_alloc before changing anything.
 template <class T>
 void resolve_entry(std::atomic<std::uintptr_t>& word, std::uintptr_t seen) {
-  epoch::reserve(1);
   TxEntry<T>* entry = word_entry<T>(seen);
-  const TxStatus status = decide_commit(*entry->owner);
-  Node<T>* selected = status == TxStatus::succeeded ? entry->desired : entry->expected;
-  // acq_rel: release re-publishes the selected node to later acquirers; a failure
-  // means another thread already replaced the entry.
-  if (word.compare_exchange_strong(seen, node_word(selected), std::memory_order_acq_rel,
-                                   std::memory_order_acquire) &&
-      status == TxStatus::succeeded && entry->desired != entry->expected) {
-    epoch::retire(entry->expected);
+  TxDescriptor<T>& descriptor = *entry->owner;
+  // seq_cst: see decide_commit().
+  if (descriptor.status.load(std::memory_order_seq_cst) == TxStatus::undecided) {
+    help_commit(descriptor, 0);
   }
+  // Decided now: by our help, or it had finished (refs == 0) before we could join.
+  const TxStatus status = descriptor.status.load(std::memory_order_seq_cst);
+  // seq_cst: see decide_commit(); a failure means someone else replaced the entry.
+  word.compare_exchange_strong(seen, node_word(selected_node(*entry, status)),
+                               std::memory_order_seq_cst);
 }
 
 }  // namespace vkv::detail
