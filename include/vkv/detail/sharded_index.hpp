@@ -18,8 +18,10 @@
 // Invariants:
 //   1. An index accessor is held only inside this class, never across user code.
 //   2. An entry whose slot is erased (head == nullptr) is either revived by a create
-//      holding the entry's read accessor, or removed by an eraser holding its write
+//      holding the entry's accessor, or removed by an eraser holding its write
 //      accessor; the two exclude each other, so a removed slot is never revived.
+//      Creates hold the write accessor while they insert and publish an entry, so a
+//      racing create that finds the key present returns only after it is published.
 //   3. The map is mutated (insert, erase) only under the shard's structure lock in
 //      shared mode; visit_shard() takes it exclusively, because iterating a
 //      concurrent_hash_map is not safe against concurrent insert/erase.
@@ -221,7 +223,10 @@ class ShardedIndex {
       rebuild_table(shard);  // may throw std::bad_alloc: nothing changed
       structure.acquire(shard.structure_mutex, /*write=*/false);
     }
-    typename Map::const_accessor accessor;
+    // A write accessor, not a read one: a racing create of the same key (which reports
+    // "exists") must wait until our entry is in the lookup table, or a read made after
+    // that create returned could still miss the record.
+    typename Map::accessor accessor;
     segment_allocation_failed = false;
     try {
       if (shard.map.emplace(accessor, std::piecewise_construct, std::forward_as_tuple(*key.key),
@@ -246,7 +251,7 @@ class ShardedIndex {
       return InsertOutcome::inserted;
     }
     shard.table.unreserve();
-    // The read accessor excludes remove_if_erased() (invariant 2).
+    // The accessor excludes remove_if_erased() (invariant 2).
     for (;;) {
       // A commit in flight on this slot is resolved first: it may be erasing it.
       existing = accessor->second.load_for_write();
