@@ -23,9 +23,10 @@
 //      while it is compared (no ABA).
 //   4. nullptr means "erased". Only a create may move a slot out of that state, and
 //      only while it holds the index accessor of the slot's entry (ShardedIndex).
-//   5. A descriptor entry is installed only by the committing thread, only over a
-//      plain non-null node, and only while its commit is undecided; once decided,
-//      every thread that meets it replaces it by the node the decision selects.
+//   5. A descriptor entry is installed (by the committing thread or a helper, in the
+//      commit's slot order; docs/commits.md) only over the plain node its owner read,
+//      and only while its commit is undecided; once decided, every thread that meets
+//      it replaces it by the node the decision selects.
 //      The logical state of a slot holding an entry is entry.desired if the commit
 //      succeeded, else entry.expected.
 #pragma once
