@@ -99,13 +99,16 @@ bool heavy_fence() noexcept {
 
 // Frees the entries of `items` that invariant 2 allows; keeps the rest in order.
 // Returns the bytes freed.
-std::size_t free_eligible(std::vector<Retired>& items, std::size_t& freed_count) noexcept {
+// Frees at most `budget` objects (a collect's time budget: a writer that collects
+// never frees a whole backlog at once).
+std::size_t free_eligible(std::vector<Retired>& items, std::size_t& freed_count,
+                          std::size_t budget = SIZE_MAX) noexcept {
   // acquire: pairs with the release/acq_rel that advanced the epoch, so the
   // departures of the readers it waited for happen-before our frees.
   const std::uint64_t now = global_epoch.load(std::memory_order_acquire);
   std::size_t freed_bytes = 0;
   auto keep = std::remove_if(items.begin(), items.end(), [&](const Retired& r) {
-    if (r.epoch + 2 > now) return false;
+    if (r.epoch + 2 > now || freed_count >= budget) return false;
     r.deleter(r.object);
     freed_bytes += r.bytes;
     ++freed_count;
@@ -114,6 +117,9 @@ std::size_t free_eligible(std::vector<Retired>& items, std::size_t& freed_count)
   items.erase(keep, items.end());
   return freed_bytes;
 }
+
+// Orphans freed by one collect() of a writer: its time budget (about 2 us here).
+constexpr std::size_t kOrphanBudget = 256;
 
 void collect_orphans(bool wait) noexcept {
   Orphans& o = orphans();
@@ -124,7 +130,7 @@ void collect_orphans(bool wait) noexcept {
     return;
   }
   std::size_t freed = 0;
-  const std::size_t bytes = free_eligible(o.items, freed);
+  const std::size_t bytes = free_eligible(o.items, freed, wait ? SIZE_MAX : kOrphanBudget);
   o.count.store(o.items.size(), std::memory_order_relaxed);
   o.bytes.store(o.bytes.load(std::memory_order_relaxed) - bytes, std::memory_order_relaxed);
 }
