@@ -208,43 +208,7 @@ class Store {
   // most StoreOptions::contention_max_wait and then go optimistic, so mutate may still
   // block or call back into the store (the same key included) without a deadlock.
   template <class Mutate>
-  record_type update_with_retry(const Key& id, Mutate&& mutate, RetryPolicy policy = {}) {
-    if (contention_) return adaptive_update_with_retry(id, mutate, policy);
-    // The key is hashed once; each attempt is one index lookup and one compare-and-swap.
-    // The value is copied once per attempt, into the node the attempt installs; mutate
-    // runs on it outside any Guard. On a conflict the next attempt starts from the
-    // winner's value, copied under the Guard of the failed attempt (no extra read).
-    const HashedKey key = index_.hashed(id);
-    node_ptr fresh;
-    Version expected;
-    {
-      detail::epoch::Guard guard;
-      const slot_type* slot = index_.find(key);
-      const node_type* node = slot != nullptr ? slot->load() : nullptr;
-      const Verdict verdict = decide(node, Version(), WriteKind::update, false);
-      if (verdict != Verdict::ok && verdict != Verdict::conflict) {
-        counters_.add(detail::Counter::not_found);
-        throw_error(not_found_info(id, verdict));
-      }
-      fresh = copy_node(node->value, false);
-      expected = node->version;
-    }
-    const int retries = detail::retry_budget(policy);
-    Backoff backoff(policy);
-    for (;;) {
-      std::invoke(mutate, fresh->value);
-      node_ptr next;  // on a conflict: a copy of the winner, for the next attempt
-      WriteOutcome outcome = write(
-          id, key, expected, WriteKind::update, false, false,
-          [&](const node_type&) { return std::move(fresh); },
-          [&](const node_type& winner) { next = copy_node(winner.value, false); });
-      if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
-      if (outcome.verdict != Verdict::conflict) throw_error(not_found_info(id, outcome.verdict));
-      before_next_attempt(id, expected, outcome.actual, policy, backoff, retries);
-      fresh = std::move(next);
-      expected = outcome.actual;
-    }
-  }
+  record_type update_with_retry(const Key& id, Mutate&& mutate, RetryPolicy policy = {});
 
   // @name Batches.
 
@@ -252,30 +216,7 @@ class Store {
   // at some instant during the call; the batch is not a snapshot: use a transaction of
   // checks to validate one). Counts one read per id asked.
   std::vector<std::optional<record_type>> find_many(std::span<const Key> ids,
-                                                    ReadOptions options = {}) const {
-    std::vector<std::optional<record_type>> answers;
-    answers.reserve(ids.size());
-    // One Guard per group of ids instead of one per id (measured in
-    // bench/batch_benchmark.cpp); groups keep a huge batch from holding back
-    // reclamation for its whole length.
-    constexpr std::size_t kGroup = 64;
-    for (std::size_t begin = 0; begin < ids.size(); begin += kGroup) {
-      const std::size_t end = ids.size() - begin > kGroup ? begin + kGroup : ids.size();
-      detail::epoch::Guard guard;
-      for (std::size_t i = begin; i < end; ++i) {
-        const slot_type* slot = index_.find(index_.hashed(ids[i]));
-        const node_type* node = slot != nullptr ? slot->load() : nullptr;
-        if (node == nullptr || (node->deleted && !options.include_soft_deleted)) {
-          answers.emplace_back();
-        } else {
-          answers.emplace_back(make_record(ids[i], *node));
-        }
-      }
-    }
-    // One counter step for the batch, once it can no longer throw.
-    counters_.add(detail::Counter::reads, ids.size());
-    return answers;
-  }
+                                                    ReadOptions options = {}) const;
 
   struct VersionedWrite {
     Key id;
@@ -347,40 +288,7 @@ class Store {
   // into the store. Takes no lock at all: it copies a slice of a shard's lookup table
   // (kForEachSlice cells) at a time under a Guard, then calls visit on the copies.
   template <class F>
-  void for_each(F&& visit, ReadOptions options = {}) const {
-    std::vector<record_type> batch;
-    // This shard's records already handed out (addresses, compared, never followed).
-    std::vector<const slot_type*> seen;
-    for (std::size_t i = 0; i < index_.shard_count(); ++i) {
-      seen.clear();
-      std::size_t sorted = 0;  // seen[0, sorted) is sorted: handed out before a restart
-      std::uint64_t generation = 0;
-      std::size_t cell = 0;
-      do {
-        batch.clear();
-        {
-          detail::epoch::Guard guard;
-          cell = index_.scan_shard(
-              i, generation, cell, kForEachSlice,
-              [&](const Key& id, const slot_type& slot) {
-                if (std::binary_search(seen.begin(), seen.begin() + sorted, &slot)) return;
-                const node_type* node = slot.load();
-                if (node != nullptr && (!node->deleted || options.include_soft_deleted)) {
-                  batch.push_back(make_record(id, *node));
-                  seen.push_back(&slot);
-                }
-              },
-              [&] {
-                // The shard's table was rebuilt (it grew) since the last slice: go over
-                // the new one from its start, skipping the records already handed out.
-                std::sort(seen.begin(), seen.end());
-                sorted = seen.size();
-              });
-        }
-        for (const record_type& record : batch) std::invoke(visit, record);
-      } while (cell != 0);
-    }
-  }
+  void for_each(F&& visit, ReadOptions options = {}) const;
 
   const StoreOptions& options() const noexcept { return options_; }
 
@@ -431,23 +339,7 @@ class Store {
   // The one decision of every version-checked write, made on the node the
   // compare-and-swap compares (or, after a failed one, on the node that won).
   static Verdict decide(const node_type* node, const Version& expected, WriteKind kind,
-                        bool include_deleted) noexcept {
-    if (node == nullptr) return Verdict::absent;
-    switch (kind) {
-      case WriteKind::update:
-        if (node->deleted && !include_deleted) return Verdict::deleted;
-        break;
-      case WriteKind::soft_delete:
-        if (node->deleted) return Verdict::deleted;
-        break;
-      case WriteKind::restore:
-        if (!node->deleted) return Verdict::not_deleted;
-        break;
-      case WriteKind::erase:
-        break;
-    }
-    return node->version == expected ? Verdict::ok : Verdict::conflict;
-  }
+                        bool include_deleted) noexcept;
 
   // The write path shared by update, patch, soft delete, restore and erase.
   // build(current) makes the successor node (value and deleted flag set), or returns
@@ -455,190 +347,34 @@ class Store {
   // after it, nothing can fail.
   template <class Build>
   WriteOutcome write(const Key& id, const Version& expected, WriteKind kind, bool include_deleted,
-                     bool want_copies, Build&& build) {
-    return write(id, index_.hashed(id), expected, kind, include_deleted, want_copies,
-                 std::forward<Build>(build), [](const node_type&) {});
-  }
+                     bool want_copies, Build&& build);
 
   // The same, for a key hashed already; lost(winner) runs under the Guard when the
   // compare-and-swap lost to another writer (update_with_retry copies the winner).
   template <class Build, class Lost>
   WriteOutcome write(const Key& id, const HashedKey& key, const Version& expected, WriteKind kind,
-                     bool include_deleted, bool want_copies, Build&& build, Lost&& lost) {
-    detail::epoch::throttle();  // the garbage bound: may wait, outside any Guard
-    const Version fresh_version = detail::next_version();
-    WriteOutcome outcome;
-    {
-      detail::epoch::Guard guard;
-      const slot_type* slot = index_.find(key);
-      node_type* current = slot != nullptr ? slot->load_for_write() : nullptr;
-      node_ptr fresh;
-      bool built = false;
-      for (;;) {
-        outcome.verdict = decide(current, expected, kind, include_deleted);
-        if (outcome.verdict != Verdict::ok) break;
-        if (!built) {
-          // A node with our expected version is the node we first saw (versions are
-          // unique), so what we build from it stays valid if we come back here.
-          fresh = build(*current);
-          built = true;
-          if (fresh) {
-            fresh->version = fresh_version;
-            fresh->revision = current->revision + 1;
-            outcome.record.emplace(RecordOf{id, *fresh});
-          } else if (want_copies) {
-            outcome.record.emplace(RecordOf{id, *current});
-          }
-        }
-        // Room to retire the replaced node and an erased index entry without allocating
-        // after the CAS (may throw: nothing has changed yet).
-        detail::epoch::reserve(2);
-        std::uintptr_t observed;
-        if (slot->install(current, fresh.get(), observed)) {  // <- the write is decided here
-          const int now_live = fresh && !fresh->deleted ? 1 : 0;
-          fresh.release();
-          const int was_live = current->deleted ? 0 : 1;
-          detail::retire_pooled(current);
-          if (now_live != was_live) {
-            // relaxed: a statistic, exact once writers are quiet.
-            index_.shard_for(key).live.fetch_add(now_live - was_live, std::memory_order_relaxed);
-          }
-          if (kind == WriteKind::erase) index_.remove_if_erased(key, slot);
-          counters_.add(detail::Counter::writes);
-          return outcome;
-        }
-        if (detail::is_entry_word(observed)) {
-          // A commit took the slot between our load and our CAS: resolve it and decide
-          // again on the record's state (the commit may yet fail and leave it as is).
-          current = slot->load_for_write();
-          continue;
-        }
-        // Another writer won; its node decides what we report.
-        current = detail::word_node<T>(observed);
-        outcome.verdict = decide(current, expected, kind, include_deleted);
-        // The winner carries a fresh version, so it cannot match (RecordSlot invariant 3).
-        if (outcome.verdict == Verdict::ok) outcome.verdict = Verdict::conflict;
-        break;
-      }
-      if (outcome.verdict != Verdict::ok) outcome.record.reset();
-      if (outcome.verdict == Verdict::conflict) {
-        outcome.actual = current->version;
-        if (want_copies) outcome.record.emplace(make_record(id, *current));
-        lost(*current);
-      }
-    }
-    count_failure(outcome.verdict);
-    return outcome;
-  }
+                     bool include_deleted, bool want_copies, Build&& build, Lost&& lost);
 
   WriteOutcome update_impl(const Key& id, const Version& expected, T value, WriteOptions options,
-                           bool want_copies) {
-    auto prepared = make_node(std::move(value), false);
-    return write(id, expected, WriteKind::update, options.include_soft_deleted, want_copies,
-                 [&](const node_type& current) {
-                   prepared->deleted = current.deleted;  // stays soft-deleted if it was
-                   return std::move(prepared);
-                 });
-  }
+                           bool want_copies);
 
   template <class Mutate>
   WriteOutcome patch_impl(const Key& id, const Version& expected, Mutate&& mutate,
-                          WriteOptions options, bool want_copies) {
-    node_ptr prepared;
-    WriteOutcome early;
-    {
-      detail::epoch::Guard guard;
-      const slot_type* slot = index_.find(index_.hashed(id));
-      const node_type* current = slot != nullptr ? slot->load() : nullptr;
-      early.verdict = decide(current, expected, WriteKind::update, options.include_soft_deleted);
-      if (early.verdict == Verdict::ok) {
-        prepared = copy_node(current->value, false);
-      } else if (early.verdict == Verdict::conflict) {
-        early.actual = current->version;
-        if (want_copies) early.record.emplace(make_record(id, *current));
-      }
-    }
-    if (early.verdict != Verdict::ok) {
-      count_failure(early.verdict);
-      return early;
-    }
-    std::invoke(mutate, prepared->value);  // outside any Guard or lock; may throw
-    return write(id, expected, WriteKind::update, options.include_soft_deleted, want_copies,
-                 [&](const node_type& current) {
-                   prepared->deleted = current.deleted;
-                   return std::move(prepared);
-                 });
-  }
+                          WriteOptions options, bool want_copies);
 
-  WriteOutcome flag_impl(const Key& id, const Version& expected, WriteKind kind, bool want_copies) {
-    return write(id, expected, kind, false, want_copies, [&](const node_type& current) {
-      return copy_node(current.value, kind == WriteKind::soft_delete);
-    });
-  }
+  WriteOutcome flag_impl(const Key& id, const Version& expected, WriteKind kind, bool want_copies);
 
-  WriteOutcome erase_impl(const Key& id, const Version& expected, bool want_copies) {
-    return write(id, expected, WriteKind::erase, true, want_copies,
-                 [](const node_type&) { return node_ptr(); });
-  }
+  WriteOutcome erase_impl(const Key& id, const Version& expected, bool want_copies);
 
   // Inserts, or revives an erased slot. On a duplicate, out holds the id only.
-  bool create_impl(Key id, T value, std::optional<record_type>& out) {
-    detail::epoch::throttle();
-    auto fresh = make_node(std::move(value), false);
-    fresh->version = detail::next_version();
-    fresh->revision = 1;
-    out.emplace(record_type{std::move(id), fresh->value, fresh->version, 1, false});
-    detail::epoch::reserve(2);  // the map may free a node it built for a lost insert
-    const HashedKey key = index_.hashed(out->id);
-    node_type* existing = nullptr;
-    detail::epoch::Guard guard;
-    if (index_.insert_or_revive(key, fresh.get(), existing) == index_type::InsertOutcome::exists) {
-      return false;
-    }
-    fresh.release();
-    // relaxed: a statistic, exact once writers are quiet.
-    index_.shard_for(key).live.fetch_add(1, std::memory_order_relaxed);
-    counters_.add(detail::Counter::creates);
-    return true;
-  }
+  bool create_impl(Key id, T value, std::optional<record_type>& out);
 
   // update_with_retry in contention-adaptive mode. The loop of the optimistic one, plus:
   // before each attempt, a hot key's writer waits (bounded) for the key's turn and then
   // re-reads (the record moved on while it waited); after each attempt the outcome
   // feeds the key's heat estimate. The compare-and-swap still decides every write.
   template <class Mutate>
-  record_type adaptive_update_with_retry(const Key& id, Mutate& mutate, const RetryPolicy& policy) {
-    const std::size_t stripe = detail::ContentionTable::stripe_of(index_.hashed(id).hash);
-    const int retries = detail::retry_budget(policy);
-    Backoff backoff(policy);
-    // The record to go from is constructed in place (no optional<Record> moved around
-    // on the cold path: that move cost a store-forwarding stall per write).
-    detail::ContentionTable::Turn turn = contention_->enter(stripe);
-    WriteOutcome current = read_for_write(id);
-    for (;;) {
-      // No record: read_for_write found none (a conflict always carries the winner).
-      if (!current.record) {
-        counters_.add(detail::Counter::not_found);
-        throw_error(not_found_info(id, current.verdict));
-      }
-      if (turn.held()) counters_.add(detail::Counter::turns);
-      T value = current.record->value;
-      std::invoke(mutate, value);
-      const Version expected = current.record->version;
-      WriteOutcome outcome = update_impl(id, expected, std::move(value), WriteOptions{}, true);
-      const bool conflict = outcome.verdict == Verdict::conflict;
-      // A turn already counted its entry; it adds only conflicts from outsiders.
-      if (!turn.held() || conflict) contention_->record(stripe, conflict);
-      turn.release();  // before any callback below
-      if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
-      if (!conflict) throw_error(not_found_info(id, outcome.verdict));
-      before_next_attempt(id, expected, outcome.actual, policy, backoff, retries);
-      turn = contention_->enter(stripe);
-      // With a turn, re-read: the record moved on while we waited. Without one, go
-      // from the winner the conflict returned, as the optimistic loop does.
-      current = turn.held() ? read_for_write(id) : std::move(outcome);
-    }
-  }
+  record_type adaptive_update_with_retry(const Key& id, Mutate& mutate, const RetryPolicy& policy);
 
   static std::unique_ptr<detail::ContentionTable> make_contention_table(
       const StoreOptions& options) {
@@ -669,31 +405,10 @@ class Store {
   // (on_conflict), throws OptimisticLockError when the retries are spent, else counts
   // the retry and backs off per `policy`. Shared by both update_with_retry loops.
   void before_next_attempt(const Key& id, const Version& expected, const Version& actual,
-                           const RetryPolicy& policy, Backoff& backoff, int retries) {
-    notify_conflict(id, expected, actual);
-    if (backoff.retries_done() >= retries) {
-      counters_.add(detail::Counter::retries_exhausted);
-      throw OptimisticLockError(options_.entity_type, detail::key_text(id), expected, actual);
-    }
-    counters_.add(detail::Counter::retries);
-    detail::before_retry(policy, backoff);
-  }
+                           const RetryPolicy& policy, Backoff& backoff, int retries);
 
   // The record to start a read-modify-write from: ok with a copy, or not found.
-  WriteOutcome read_for_write(const Key& id) const {
-    WriteOutcome outcome;
-    detail::epoch::Guard guard;
-    const slot_type* slot = index_.find(index_.hashed(id));
-    const node_type* node = slot != nullptr ? slot->load() : nullptr;
-    if (node == nullptr) {
-      outcome.verdict = Verdict::absent;
-    } else if (node->deleted) {
-      outcome.verdict = Verdict::deleted;
-    } else {
-      outcome.record.emplace(make_record(id, *node));
-    }
-    return outcome;
-  }
+  WriteOutcome read_for_write(const Key& id) const;
 
   void count_failure(Verdict verdict) {
     if (verdict == Verdict::conflict) {
@@ -703,63 +418,20 @@ class Store {
     }
   }
 
-  ErrorInfo base_info(Errc code, const Key& id) const {
-    ErrorInfo info;
-    info.code = code;
-    info.entity_type = options_.entity_type;
-    info.entity_id = detail::key_text(id);
-    return info;
-  }
+  ErrorInfo base_info(Errc code, const Key& id) const;
   ErrorInfo duplicate_info(const Key& id) const { return base_info(Errc::duplicate_key, id); }
-  ErrorInfo not_found_info(const Key& id, Verdict verdict) const {
-    ErrorInfo info = base_info(Errc::not_found, id);
-    info.reason = verdict == Verdict::deleted       ? "soft-deleted"
-                  : verdict == Verdict::not_deleted ? "not soft-deleted"
-                                                    : "not found";
-    return info;
-  }
-  ErrorInfo conflict_info(const Key& id, const Version& expected, const Version& actual) const {
-    ErrorInfo info = base_info(Errc::conflict, id);
-    info.expected = expected;
-    info.actual = actual;
-    return info;
-  }
+  ErrorInfo not_found_info(const Key& id, Verdict verdict) const;
+  ErrorInfo conflict_info(const Key& id, const Version& expected, const Version& actual) const;
 
   // Runs on_conflict: on the failing thread, before the call returns, outside any
   // Guard or lock. If it throws, the exception propagates.
-  void notify_conflict(const Key& id, const Version& expected, const Version& actual) const {
-    if (options_.on_conflict) {
-      options_.on_conflict(
-          ConflictEvent{options_.entity_type, detail::key_text(id), expected, actual});
-    }
-  }
+  void notify_conflict(const Key& id, const Version& expected, const Version& actual) const;
 
   // Throws what a failed outcome means; returns the written record otherwise.
-  record_type committed_or_throw(const Key& id, const Version& expected, WriteOutcome&& outcome) {
-    throw_if_failed(id, expected, outcome);
-    return std::move(*outcome.record);
-  }
-  void throw_if_failed(const Key& id, const Version& expected, const WriteOutcome& outcome) {
-    if (outcome.verdict == Verdict::ok) return;
-    if (outcome.verdict == Verdict::conflict) {
-      notify_conflict(id, expected, outcome.actual);
-      throw_error(conflict_info(id, expected, outcome.actual));
-    }
-    throw_error(not_found_info(id, outcome.verdict));
-  }
+  record_type committed_or_throw(const Key& id, const Version& expected, WriteOutcome&& outcome);
+  void throw_if_failed(const Key& id, const Version& expected, const WriteOutcome& outcome);
 
-  Result<record_type> to_result(const Key& id, const Version& expected, WriteOutcome&& outcome) {
-    switch (outcome.verdict) {
-      case Verdict::ok:
-        return std::move(*outcome.record);
-      case Verdict::conflict:
-        notify_conflict(id, expected, outcome.actual);
-        return Result<record_type>(conflict_info(id, expected, outcome.actual),
-                                   std::move(outcome.record));
-      default:
-        return Result<record_type>(not_found_info(id, outcome.verdict));
-    }
-  }
+  Result<record_type> to_result(const Key& id, const Version& expected, WriteOutcome&& outcome);
 
   StoreOptions options_;
   index_type index_;
@@ -773,3 +445,7 @@ class Store {
 
 // Out-of-class members, one concern a file.
 #include "vkv/detail/store_commit.hpp"  // IWYU pragma: export
+#include "vkv/detail/store_errors.hpp"  // IWYU pragma: export
+#include "vkv/detail/store_retry.hpp"   // IWYU pragma: export
+#include "vkv/detail/store_views.hpp"   // IWYU pragma: export
+#include "vkv/detail/store_write.hpp"   // IWYU pragma: export
