@@ -89,9 +89,11 @@ class FaultAlloc : public ::testing::Test {
     }
   }
 
-  // Runs `op` with allocation 1, 2, ... failing until it completes without a
-  // bad_alloc; checks the store is unchanged after every failure. Returns how many
-  // runs failed.
+  // Runs `op` with allocation 1, 2, ... failing until it completes without the injected
+  // failure firing (so every allocation it makes was failed once); checks the store is
+  // unchanged after every bad_alloc, and that each bad_alloc was the injected one.
+  // Returns how many runs failed. A failure vkv caught and handled itself (the Nth
+  // allocation fired, the op still completed) does not end the walk.
   template <class Op>
   std::int64_t fail_each_allocation(Op&& op) {
     std::int64_t failures = 0;
@@ -106,7 +108,14 @@ class FaultAlloc : public ::testing::Test {
           threw = true;
         }
       }
-      if (!threw) return failures;
+      const bool fired = vkv_test::injected::fired;
+      if (!threw) {
+        if (fired) continue;  // handled inside; the op completed: go on walking
+        // The walk covered every allocation, and failed at least one of them.
+        EXPECT_GT(failures, 0) << "the injected failure never fired";
+        return failures;
+      }
+      EXPECT_TRUE(fired) << "a bad_alloc the injector did not throw, at allocation " << n;
       ++failures;
       const Snapshot after = snapshot();
       expect_same(before, after, n);
@@ -289,7 +298,10 @@ TEST_F(FaultAlloc, UpdateManyUnderFailures) {
         threw = true;
       }
     }
-    if (!threw) break;
+    if (!threw && !vkv_test::injected::fired) break;  // every allocation was failed once
+    if (threw) {
+      EXPECT_TRUE(vkv_test::injected::fired) << "a bad_alloc the injector did not throw";
+    }
     for (const Rec* old : {&a, &b}) {
       const Rec now = current(old->id);
       if (now.version == old->version) {
