@@ -77,6 +77,10 @@ TEST(StressChurn, LifecycleCountsExplainFinalState) {
           if (kind == kCreate) return store.try_create(ids[id], value);
           const auto cur = store.find(ids[id], vkv::ReadOptions{true});
           ++me.reads;
+          // Now and then give the CPU away between the read and the write, so that
+          // versions go stale under real races even when the threads rarely run in
+          // parallel (a loaded two-core machine).
+          if (i % 8 == 0) std::this_thread::yield();
           // Mostly the version just read; sometimes nil, to hit the failure paths.
           if (cur && rng() % 8 != 0) expected = cur->version;
           switch (kind) {
