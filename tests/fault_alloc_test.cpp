@@ -110,7 +110,9 @@ class FaultAlloc : public ::testing::Test {
       if (!threw) {
         // Completed (a failure vkv handled itself, such as the index's segment
         // allocation after a linked insert, also ends here: the op cannot run twice).
-        if (allocates) EXPECT_GT(failures, 0) << "the injected failure never fired";
+        if (allocates) {
+          EXPECT_GT(failures, 0) << "the injected failure never fired";
+        }
         return failures;
       }
       EXPECT_TRUE(vkv_test::injected::fired)
