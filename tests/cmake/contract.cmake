@@ -9,5 +9,5 @@ vkv_add_test(store_test
   ${CMAKE_CURRENT_SOURCE_DIR}/store_try_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/store_callbacks_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/store_types_test.cpp)
-# Multi-threaded: selected by the TSan and ASan+UBSan jobs (ctest -L concurrency).
+# Multi-threaded: labelled concurrency (ctest -L concurrency).
 vkv_add_test(race_test ${CMAKE_CURRENT_SOURCE_DIR}/stress/race_test.cpp LABELS concurrency)

@@ -7,7 +7,7 @@
 # that another change may still be adding carry {requires=<feature>}; the script
 # probes the headers for each feature with the compiler (syntax only) each time it
 # runs, and an example whose feature does not compile becomes a skipped test instead
-# of a broken build. Probing at build time rather than at configure time means a
+# of a broken build (CI fails on any skipped test: tools/run-tests.sh). Probing at build time rather than at configure time means a
 # header that gains or loses a feature can never leave a stale answer behind.
 
 function(vkv_guide_examples_test)

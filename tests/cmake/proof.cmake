@@ -37,3 +37,10 @@ vkv_add_test(fault_alloc_test ${vkv_proof_dir}/fault_alloc_test.cpp)
 vkv_add_test(fuzz_corpus_test ${vkv_proof_dir}/fuzz/corpus_test.cpp)
 target_compile_definitions(fuzz_corpus_test PRIVATE
   VKV_FUZZ_CORPUS_DIR="${vkv_proof_dir}/fuzz/corpus")
+
+# Each kind of write as the first vkv call of a fresh (forked) process, every
+# allocation failed in turn. Replaces operator new too: a binary of its own.
+vkv_add_test(fault_fresh_process_test ${vkv_proof_dir}/fault_fresh_process_test.cpp)
+
+# The epoch's fence mode (membarrier or not) is what the run expects (VKV_EXPECT_FENCE).
+vkv_add_test(epoch_fence_test ${vkv_proof_dir}/epoch_fence_test.cpp)

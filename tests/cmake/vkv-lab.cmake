@@ -1,5 +1,5 @@
-# vkv-lab (tools/vkv-lab): the race logic, in every build (the sanitizer presets build
-# no tools but still run it), and the command line, where the tools are built.
+# vkv-lab (tools/vkv-lab): the race logic, in every build, and the command line, where
+# the tools are built (every preset and the plain build do, so CI runs both sanitized).
 include(${PROJECT_SOURCE_DIR}/tools/vkv-lab/vkv_lab_core.cmake)
 
 vkv_add_test(vkv_lab_race_test ${CMAKE_CURRENT_SOURCE_DIR}/vkv-lab/race_test.cpp

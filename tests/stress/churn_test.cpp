@@ -29,6 +29,7 @@ constexpr int kIds = 6;
 struct WriterTally {
   std::array<std::array<std::int64_t, kKinds>, kIds> ok{};  // successes per id and kind
   std::int64_t conflicts = 0, not_found = 0, duplicates = 0, reads = 0, unexpected = 0;
+  std::int64_t raced = 0;    // conflicts on a version this thread had just read
   std::vector<Rec> written;  // every record a successful write returned
 };
 
@@ -54,6 +55,7 @@ TEST(StressChurn, LifecycleCountsExplainFinalState) {
   std::vector<WriterTally> wt(writers);
   std::vector<ReaderTally> rt(readers);
   std::barrier start(writers + readers);
+  Overlap overlap(writers + readers);
   std::vector<std::thread> threads;
   for (int t = 0; t < writers; ++t) {
     threads.emplace_back([&, t] {
@@ -75,6 +77,10 @@ TEST(StressChurn, LifecycleCountsExplainFinalState) {
           if (kind == kCreate) return store.try_create(ids[id], value);
           const auto cur = store.find(ids[id], vkv::ReadOptions{true});
           ++me.reads;
+          // Now and then give the CPU away between the read and the write, so that
+          // versions go stale under real races even when the threads rarely run in
+          // parallel (a loaded two-core machine).
+          if (i % 8 == 0) std::this_thread::yield();
           // Mostly the version just read; sometimes nil, to hit the failure paths.
           if (cur && rng() % 8 != 0) expected = cur->version;
           switch (kind) {
@@ -89,6 +95,7 @@ TEST(StressChurn, LifecycleCountsExplainFinalState) {
               return store.try_erase(ids[id], expected);
           }
         }();
+        overlap.step(t);
         if (r) {
           ++me.ok[id][kind];
           if (kind != kErase) me.written.push_back(r.value());
@@ -97,6 +104,7 @@ TEST(StressChurn, LifecycleCountsExplainFinalState) {
         switch (r.error()) {
           case vkv::Errc::conflict:
             ++me.conflicts;
+            if (!expected.is_nil()) ++me.raced;  // another writer got in after our read
             if (!r.current() || r.current()->version == expected) ++me.unexpected;
             break;
           case vkv::Errc::not_found:
@@ -116,6 +124,7 @@ TEST(StressChurn, LifecycleCountsExplainFinalState) {
       ReaderTally& me = rt[t];
       start.arrive_and_wait();
       for (std::int64_t i = 0; i < per_reader; ++i) {
+        overlap.step(writers + t);
         if (i % 16 == 0) {
           const auto all = store.find_many(std::span<const std::string>(ids));
           me.reads += kIds;
@@ -137,10 +146,11 @@ TEST(StressChurn, LifecycleCountsExplainFinalState) {
 
   std::unordered_map<vkv::Version, const Rec*> by_version;
   std::array<std::int64_t, kKinds> totals{};
-  std::int64_t conflicts = 0, not_found = 0, reads = 0;
+  std::int64_t conflicts = 0, not_found = 0, reads = 0, raced = 0;
   for (const WriterTally& w : wt) {
     EXPECT_EQ(w.unexpected, 0);
     conflicts += w.conflicts;
+    raced += w.raced;
     not_found += w.not_found;
     reads += w.reads;
     for (const Rec& r : w.written) {
@@ -188,7 +198,11 @@ TEST(StressChurn, LifecycleCountsExplainFinalState) {
   std::cout << "[churn] creates " << totals[kCreate] << ", updates " << totals[kUpdate]
             << ", soft deletes " << totals[kSoftDelete] << ", restores " << totals[kRestore]
             << ", erases " << totals[kErase] << ", conflicts " << conflicts << ", not found "
-            << not_found << "\n";
+            << not_found << " (" << raced << " on a version just read), " << overlap.overlapping()
+            << " threads saw others progress during their run\n";
+  // The threads really raced: versions went stale between a read and the write after it.
+  EXPECT_GT(raced, 0) << "no write lost a race: the writers did not overlap";
+  EXPECT_GT(overlap.overlapping(), 0) << "the threads ran one after another";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace vkv_test {
 
@@ -38,6 +39,48 @@ inline std::int64_t scaled(std::int64_t base, std::int64_t sanitized_divisor = 4
   if (kSanitized) n /= static_cast<double>(sanitized_divisor);
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(n));
 }
+
+// Evidence that a test's threads really ran at the same time: a run whose threads went
+// one after another checks its invariants without any concurrency. Thread t calls
+// step(t) after each operation; every 64 of its steps it sums the other threads'
+// counts, and if that sum moved between two of its samples, another thread made
+// progress in the middle of its own run. After joining, overlapping() says how many
+// threads saw that; a test expects at least one.
+class Overlap {
+ public:
+  explicit Overlap(int threads) : slots_(static_cast<std::size_t>(threads)) {}
+
+  void step(int thread) noexcept {
+    Slot& mine = slots_[static_cast<std::size_t>(thread)];
+    // relaxed: a single writer per count; others only need some recent value of it.
+    const std::uint64_t n = mine.count.load(std::memory_order_relaxed) + 1;
+    mine.count.store(n, std::memory_order_relaxed);
+    if (n % 64 != 0) return;
+    std::uint64_t others = 0;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (i != static_cast<std::size_t>(thread)) {
+        others += slots_[i].count.load(std::memory_order_relaxed);
+      }
+    }
+    if (n > 64 && others != mine.others_seen) mine.saw_progress = true;  // owner-only fields
+    mine.others_seen = others;
+  }
+
+  // Call after joining the threads.
+  int overlapping() const noexcept {
+    int n = 0;
+    for (const Slot& slot : slots_) n += slot.saw_progress ? 1 : 0;
+    return n;
+  }
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<std::uint64_t> count{0};
+    std::uint64_t others_seen = 0;
+    bool saw_progress = false;
+  };
+  std::vector<Slot> slots_;
+};
 
 // A value type that counts its live instances, so a test can prove that every node
 // the store allocated was freed.

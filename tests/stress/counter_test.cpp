@@ -44,6 +44,7 @@ void run_counters(bool use_try) {
   for (PerThread& r : results) r.increments.assign(counters, 0);
   std::vector<std::int64_t> reader_violations(readers, 0);
   std::barrier start(writers + readers);
+  Overlap overlap(writers + readers);
   std::vector<std::thread> threads;
   for (int t = 0; t < writers; ++t) {
     threads.emplace_back([&, t] {
@@ -76,6 +77,7 @@ void run_counters(bool use_try) {
           ++mine.conflicts;
         }
         ++mine.increments[c];
+        overlap.step(t);
       }
     });
   }
@@ -94,6 +96,7 @@ void run_counters(bool use_try) {
           ++reader_violations[t];
         }
         if (r) last_revision[c] = r->revision;
+        overlap.step(writers + t);
       }
     });
   }
@@ -127,7 +130,12 @@ void run_counters(bool use_try) {
   const std::int64_t finds =
       writers * per_writer + (use_try ? 0 : conflicts) + readers * per_reader + counters;
   EXPECT_EQ(stats.reads, static_cast<std::uint64_t>(finds));
-  std::cout << "[counter] " << total << " increments, " << conflicts << " conflicts retried\n";
+  std::cout << "[counter] " << total << " increments, " << conflicts << " conflicts retried, "
+            << overlap.overlapping() << " of " << writers + readers
+            << " threads saw others progress during their run\n";
+  // The threads really raced: a version read went stale before its write.
+  EXPECT_GT(conflicts, 0) << "no write ever conflicted: the writers did not overlap";
+  EXPECT_GT(overlap.overlapping(), 0) << "the threads ran one after another";
 }
 
 TEST(StressCounter, TryUpdateRetriedByHand) { run_counters(true); }

@@ -20,7 +20,11 @@
 #include <vector>
 #include <vkv/vkv.hpp>
 
+#include "stress/common.hpp"
+
 namespace {
+
+using vkv_test::Overlap;
 
 #if defined(VKV_TSAN) || defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 constexpr double kSanitizerDivisor = 8.0;
@@ -236,12 +240,16 @@ TEST(RaceTest, ReadersNeverSeeTornValuesAndVersionsMoveWithRevisions) {
   };
   std::vector<ReaderLog> logs(kReaders);
 
+  std::barrier start(kWriters + kReaders);
+  Overlap overlap(kWriters + kReaders);
   std::vector<std::thread> threads;
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back([&, w] {
       std::mt19937 rng(1234 + w);
       std::uniform_int_distribution<int> pick(0, kKeys - 1);
+      start.arrive_and_wait();
       for (int i = 0; i < writes_per_writer; ++i) {
+        overlap.step(w);
         int key = pick(rng);
         auto cur = store.find(key);
         if (!cur) {
@@ -285,7 +293,9 @@ TEST(RaceTest, ReadersNeverSeeTornValuesAndVersionsMoveWithRevisions) {
       };
       // Keep reading until both writers are done; at least one full pass either way.
       int iteration = 0;
+      start.arrive_and_wait();
       do {
+        overlap.step(kWriters + r);
         if (++iteration % 64 == 0) {
           // for_each is weakly consistent, but each record it hands out is one snapshot.
           store.for_each([&](const vkv::Record<Derived, int>& rec) { check(rec.id, rec); });
@@ -338,6 +348,9 @@ TEST(RaceTest, ReadersNeverSeeTornValuesAndVersionsMoveWithRevisions) {
   EXPECT_EQ(store.stats().writes, total_successes);
   EXPECT_EQ(store.stats().writes + store.stats().conflicts,
             static_cast<std::uint64_t>(kWriters) * writes_per_writer);
+  // The writers really raced each other, and readers read while they wrote.
+  EXPECT_GT(store.stats().conflicts, 0u) << "no write ever conflicted: the writers did not overlap";
+  EXPECT_GT(overlap.overlapping(), 0) << "the threads ran one after another";
 }
 
 // ---------------------------------------------------------------- distinct versions
@@ -348,11 +361,14 @@ TEST(RaceTest, ConcurrentlyIssuedVersionsAreAllDistinct) {
   vkv::Store<std::uint64_t, int> store;
   std::vector<std::vector<vkv::Version>> issued(kThreads);
   std::vector<int> errors(kThreads, 0);
+  std::barrier start(kThreads);
+  Overlap overlap(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       auto& mine = issued[t];
       mine.reserve(per_thread);
+      start.arrive_and_wait();
       // Each thread owns one key, so every write succeeds and every version is new;
       // the version generator is what is raced.
       auto rec = store.create(t, 0);
@@ -365,6 +381,7 @@ TEST(RaceTest, ConcurrentlyIssuedVersionsAreAllDistinct) {
         }
         rec = std::move(next).value();
         mine.push_back(rec.version);
+        overlap.step(t);
       }
     });
   }
@@ -386,6 +403,7 @@ TEST(RaceTest, ConcurrentlyIssuedVersionsAreAllDistinct) {
   }
   EXPECT_EQ(all.size(), total) << (total - all.size()) << " duplicate versions";
   EXPECT_EQ(bad_shape, 0u);
+  EXPECT_GT(overlap.overlapping(), 0) << "the threads issued their versions one after another";
 }
 
 }  // namespace

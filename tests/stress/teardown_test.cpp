@@ -20,10 +20,14 @@ namespace {
 using CountedStore = vkv::Store<Counted>;
 
 // Worker threads write (create, update, soft delete, erase) a shared id space, so
-// nodes are retired on every thread; returns the number of successful writes.
-std::int64_t churn(CountedStore& store, int threads, std::int64_t per_thread, int ids) {
+// nodes are retired on every thread; returns the number of successful writes. When
+// `overlapping` is given, it receives how many threads saw another make progress
+// during their own run (stress/common.hpp, Overlap).
+std::int64_t churn(CountedStore& store, int threads, std::int64_t per_thread, int ids,
+                   int* overlapping = nullptr) {
   std::vector<std::int64_t> writes(threads, 0);
   std::barrier start(threads);
+  Overlap overlap(threads);
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
@@ -54,10 +58,12 @@ std::int64_t churn(CountedStore& store, int threads, std::int64_t per_thread, in
           }
         }
         writes[t] += ok;
+        overlap.step(t);
       }
     });
   }
   for (std::thread& w : workers) w.join();
+  if (overlapping != nullptr) *overlapping = overlap.overlapping();
   std::int64_t total = 0;
   for (std::int64_t w : writes) total += w;
   return total;
@@ -67,9 +73,12 @@ TEST(StressTeardown, EveryNodeFreedAfterStoreDestroyedAndDrained) {
   ASSERT_EQ(vkv::detail::epoch::drain(), 0u) << "garbage left by an earlier test";
   ASSERT_EQ(Counted::live(), 0);
   std::int64_t writes = 0;
+  int overlapping = 0;
   {
     std::optional<CountedStore> store(std::in_place);
-    writes = churn(*store, 4, scaled(20000, 8), 64);
+    writes = churn(*store, 4, scaled(20000, 8), 64, &overlapping);
+    // Nodes were retired while other threads ran: the epoch had live readers to wait for.
+    EXPECT_GT(overlapping, 0) << "the threads ran one after another";
     EXPECT_GT(Counted::live(), 0) << "the store holds records";
     store.reset();  // nothing runs now: the workers are joined
   }

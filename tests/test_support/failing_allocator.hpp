@@ -48,6 +48,10 @@ inline void* allocate_or_throw(std::size_t size, std::size_t align) {
   return p;
 }
 
+// Disarms early, e.g. right after the call under test, so that checking its outcome
+// cannot be what fails (the scope below still ends the same way).
+inline void disarm() noexcept { armed = false; }
+
 // Arms the injector for one scope: the Nth allocation on this thread fails.
 class FailNthAllocation {
  public:
