@@ -25,7 +25,6 @@ using vkv_contract::leaves_no_trace;
 using vkv_contract::same_record;
 using vkv_contract::snapshot;
 constexpr vkv::WriteOptions kIncludeDeleted{.include_soft_deleted = true};
-constexpr vkv::ReadOptions kReadDeleted{.include_soft_deleted = true};
 
 struct CallbackError : std::runtime_error {
   CallbackError() : std::runtime_error("callback failed") {}
