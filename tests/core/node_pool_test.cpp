@@ -17,6 +17,12 @@ namespace {
 std::atomic<std::uint64_t> allocations{0};
 }  // namespace
 
+// The replacements allocate with malloc/aligned_alloc and free with free, which match;
+// gcc only sees `new` paired with `free` once it inlines them, and warns.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 void* operator new(std::size_t n) {
   allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
