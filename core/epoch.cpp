@@ -300,10 +300,19 @@ void collect(ThreadRecord& record) noexcept {
   }
   record.collect_at_count = record.limbo.size() + kCollectThreshold;
   record.collect_at_bytes = held + kCollectBytes;
+  // Stuck: the epoch has not moved across this thread's last kCollectThreshold
+  // retirements, so a reader holds it back (garbage merely in flight is no pressure).
+  // relaxed: a hint; try_advance() and the frees order what matters.
+  const std::uint64_t epoch_now = global_epoch.load(std::memory_order_relaxed);
+  const bool stuck = epoch_now == record.epoch_at_collect;
+  record.epoch_at_collect = epoch_now;
   // relaxed: a hint for throttle(), which checks again before it lets a writer wait.
-  const int now = pending_bytes() > garbage_limit_bytes.load(std::memory_order_relaxed) ? 2
-                  : pending() > kSoftObjects                                            ? 1
-                                                                                        : 0;
+  int now = 0;
+  if (pending_bytes() > garbage_limit_bytes.load(std::memory_order_relaxed)) {
+    now = 2;
+  } else if (stuck && pending() > kSoftObjects) {
+    now = 1;
+  }
   if (now != pressure.load(std::memory_order_relaxed))
     pressure.store(now, std::memory_order_relaxed);
 }
@@ -333,7 +342,7 @@ void throttle() noexcept {
     if (record != nullptr) collect_own(*record);
     collect_orphans(/*wait=*/false);
     if (pending_bytes() <= garbage_limit_bytes.load(std::memory_order_relaxed)) {
-      pressure.store(pending() > kSoftObjects ? 1 : 0, std::memory_order_relaxed);
+      pressure.store(0, std::memory_order_relaxed);  // the next collect judges again
       return;
     }
     // A reader inside a Guard holds the epoch back: let it run.

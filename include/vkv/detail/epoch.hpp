@@ -92,6 +92,9 @@ struct alignas(64) ThreadRecord {
   // a thread tries to advance the epoch (a membarrier) at most once per that many.
   std::size_t collect_at_count = kCollectThreshold;
   std::size_t collect_at_bytes = kCollectBytes;
+  // The global epoch at this thread's previous collect: unchanged at the next one means
+  // the epoch stood still across kCollectThreshold retirements (a reader holds it).
+  std::uint64_t epoch_at_collect = 0;
   std::uint64_t index = 0;  // dense and unique: 0, 1, 2, ... never reused by another record
   // Recycled node memory by block size (detail/node_pool.hpp); owner-only. Blocks stay
   // with the record when its thread exits and serve the record's next owner.
@@ -162,7 +165,8 @@ inline constexpr std::size_t kDefaultGarbageLimit = std::size_t{64} << 20;
 std::size_t garbage_limit() noexcept;
 void set_garbage_limit(std::size_t bytes) noexcept;
 // Writers call this before a write, outside any Guard: returns at once unless the last
-// collector found more than 4096 objects pending (then it yields once: backpressure
+// collector found the epoch stuck (it had not moved since that thread's previous
+// collect) with more than 4096 objects pending (then it yields once: backpressure
 // that lets a preempted reader leave its Guard) or all garbage over garbage_limit()
 // (then it collects and, while still over it, waits: yielding, then sleeping up to
 // 1 ms at a time). Inside a Guard it returns at once (waiting there could wait for
