@@ -95,15 +95,25 @@ TEST(LookupTable, ForEachSeesEveryRecordPresentThroughoutExactlyOnce) {
   constexpr int kBase = 3000;
   for (int i = 0; i < kBase; ++i) store.create(base_key(i), i);
   const int grow = static_cast<int>(scaled(40000, 8));
+  // The grower goes on (up to 50x its count) until three passes ran entirely during its
+  // growth, so the check cannot pass vacuously on a slow (sanitized) build.
+  const int grow_max = grow * 50;
   std::atomic<bool> done{false};
   std::atomic<bool> started{false};
+  std::atomic<int> passes_during_growth{0}, grown{0};
   std::thread grower([&] {
     started.store(true, std::memory_order_release);  // release: pairs with the scanner
-    for (int i = 0; i < grow; ++i) store.create(grow_key(i), -1);
+    int i = 0;
+    // acquire: the scanner's count of overlapping passes, read to decide when to stop.
+    for (; i < grow_max && (i < grow || passes_during_growth.load(std::memory_order_acquire) < 3);
+         ++i) {
+      store.create(grow_key(i), -1);
+    }
+    grown.store(i, std::memory_order_relaxed);  // relaxed: read after join()
     done.store(true, std::memory_order_release);
   });
   while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
-  int passes = 0, passes_during_growth = 0;
+  int passes = 0;
   do {
     const bool growing = !done.load(std::memory_order_acquire);
     std::unordered_map<std::string, int> seen;
@@ -115,15 +125,17 @@ TEST(LookupTable, ForEachSeesEveryRecordPresentThroughoutExactlyOnce) {
     }
     for (const auto& [id, count] : seen) ASSERT_EQ(count, 1) << id << " seen twice";
     ++passes;
-    passes_during_growth += growing && !done.load(std::memory_order_acquire);
+    if (growing && !done.load(std::memory_order_acquire)) {
+      passes_during_growth.fetch_add(1, std::memory_order_acq_rel);  // acq_rel: read by the grower
+    }
   } while (!done.load(std::memory_order_acquire) || passes < 3);
   grower.join();
-  std::cout << "[lookup] " << passes << " for_each passes, " << passes_during_growth
-            << " entirely during growth\n";
-  EXPECT_GT(passes_during_growth, 0) << "no pass overlapped the growth";
+  std::cout << "[lookup] " << passes << " for_each passes, " << passes_during_growth.load()
+            << " entirely during growth of " << grown.load() << " records\n";
+  EXPECT_GT(passes_during_growth.load(), 0) << "no pass overlapped the growth";
   std::size_t total = 0;
   store.for_each([&](const auto&) { ++total; });
-  EXPECT_EQ(total, static_cast<std::size_t>(kBase + grow));
+  EXPECT_EQ(total, static_cast<std::size_t>(kBase + grown.load()));
 }
 
 TEST(LookupTable, ForEachCallbackMayEraseAndCreate) {
