@@ -13,6 +13,10 @@ const char* errc_name(Errc code) noexcept {
       return "conflict";
     case Errc::duplicate_key:
       return "duplicate_key";
+    case Errc::unavailable:
+      return "unavailable";
+    case Errc::unknown_outcome:
+      return "unknown_outcome";
   }
   return "unknown";
 }
@@ -30,6 +34,12 @@ std::string error_message(const ErrorInfo& info) {
     case Errc::duplicate_key:
       message += "already exists";
       break;
+    case Errc::unavailable:
+      message += info.reason.empty() ? std::string("server unavailable") : info.reason;
+      break;
+    case Errc::unknown_outcome:
+      message += info.reason.empty() ? std::string("outcome unknown") : info.reason;
+      break;
   }
   return message;
 }
@@ -40,6 +50,12 @@ void throw_error(const ErrorInfo& info) {
       throw OptimisticLockError(info.entity_type, info.entity_id, info.expected, info.actual);
     case Errc::duplicate_key:
       throw DuplicateKeyError(info.entity_type, info.entity_id);
+    case Errc::unavailable:
+      throw UnavailableError(info.entity_type, info.entity_id,
+                             info.reason.empty() ? std::string("server unavailable") : info.reason);
+    case Errc::unknown_outcome:
+      throw UnknownOutcomeError(info.entity_type, info.entity_id,
+                                info.reason.empty() ? std::string("outcome unknown") : info.reason);
     case Errc::not_found:
       break;
   }
@@ -86,5 +102,21 @@ EntityNotFoundError::EntityNotFoundError(std::string entity_type, std::string en
 DuplicateKeyError::DuplicateKeyError(std::string entity_type, std::string entity_id)
     : Error(Errc::duplicate_key, entity_type, entity_id,
             error_message(make_info(Errc::duplicate_key, entity_type, entity_id))) {}
+
+UnavailableError::UnavailableError(std::string entity_type, std::string entity_id,
+                                   const std::string& reason)
+    : Error(Errc::unavailable, entity_type, entity_id, [&] {
+        ErrorInfo info = make_info(Errc::unavailable, entity_type, entity_id);
+        info.reason = reason;
+        return error_message(info);
+      }()) {}
+
+UnknownOutcomeError::UnknownOutcomeError(std::string entity_type, std::string entity_id,
+                                         const std::string& reason)
+    : Error(Errc::unknown_outcome, entity_type, entity_id, [&] {
+        ErrorInfo info = make_info(Errc::unknown_outcome, entity_type, entity_id);
+        info.reason = reason;
+        return error_message(info);
+      }()) {}
 
 }  // namespace vkv

@@ -26,6 +26,10 @@ static_assert(std::is_base_of_v<vkv::Error, vkv::DuplicateKeyError>);
 static_assert(static_cast<int>(vkv::Errc::not_found) == 1);
 static_assert(static_cast<int>(vkv::Errc::conflict) == 2);
 static_assert(static_cast<int>(vkv::Errc::duplicate_key) == 3);
+static_assert(static_cast<int>(vkv::Errc::unavailable) == 4);
+static_assert(static_cast<int>(vkv::Errc::unknown_outcome) == 5);
+static_assert(std::is_base_of_v<vkv::Error, vkv::UnavailableError>);
+static_assert(std::is_base_of_v<vkv::Error, vkv::UnknownOutcomeError>);
 
 // Calls f, which must throw E, and returns a copy of the exception.
 template <class E, class F>
@@ -137,3 +141,25 @@ TEST(ErrorsTest, IntKeysAreRenderedWithToString) {
 }
 
 }  // namespace
+
+// The remote-store errors (vkv::redis) come through throw_error like the others, with
+// their reason in what().
+TEST(ErrorsTest, RemoteStoreErrorsCarryTheirCodeAndReason) {
+  vkv::ErrorInfo info;
+  info.code = vkv::Errc::unavailable;
+  info.entity_type = "Customer";
+  info.entity_id = "c-1";
+  info.reason = "connection refused by 127.0.0.1:1";
+  auto unavailable = capture<vkv::UnavailableError>([&] { vkv::throw_error(info); });
+  EXPECT_EQ(unavailable.code(), vkv::Errc::unavailable);
+  EXPECT_EQ(unavailable.entity_id(), "c-1");
+  EXPECT_THAT(std::string(unavailable.what()),
+              HasSubstr("Customer c-1: connection refused by 127.0.0.1:1"));
+  info.code = vkv::Errc::unknown_outcome;
+  info.reason.clear();
+  auto unknown = capture<vkv::UnknownOutcomeError>([&] { vkv::throw_error(info); });
+  EXPECT_EQ(unknown.code(), vkv::Errc::unknown_outcome);
+  EXPECT_THAT(std::string(unknown.what()), HasSubstr("Customer c-1: outcome unknown"));
+  EXPECT_STREQ(vkv::errc_name(vkv::Errc::unavailable), "unavailable");
+  EXPECT_STREQ(vkv::errc_name(vkv::Errc::unknown_outcome), "unknown_outcome");
+}

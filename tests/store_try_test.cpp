@@ -54,6 +54,10 @@ class StoreTryTest : public ::testing::Test {
       case vkv::Errc::duplicate_key:
         EXPECT_THROW((void)result->value(), vkv::DuplicateKeyError);
         break;
+      case vkv::Errc::unavailable:
+      case vkv::Errc::unknown_outcome:
+        ADD_FAILURE() << "an in-process store never reports " << vkv::errc_name(code);
+        break;
     }
     if (code == vkv::Errc::conflict) {
       ASSERT_TRUE(result->current().has_value()) << "a conflict carries the current record";

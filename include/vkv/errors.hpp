@@ -8,9 +8,11 @@
 
 namespace vkv {
 
-enum class Errc { not_found = 1, conflict, duplicate_key };
+// unavailable and unknown_outcome come only from remote stores (vkv::redis).
+enum class Errc { not_found = 1, conflict, duplicate_key, unavailable, unknown_outcome };
 
-// The name of an Errc ("not_found", "conflict", "duplicate_key").
+// The name of an Errc ("not_found", "conflict", "duplicate_key", "unavailable",
+// "unknown_outcome").
 const char* errc_name(Errc code) noexcept;
 
 // Everything needed to describe (and throw) a refused operation. Carried by
@@ -21,7 +23,8 @@ struct ErrorInfo {
   std::string entity_id;  // the key, rendered as text
   Version expected;       // conflict: the version the caller named
   Version actual;         // conflict: the version that won
-  std::string reason;     // not_found: "not found", "soft-deleted", "not soft-deleted"
+  std::string reason;     // not_found: "not found", "soft-deleted", "not soft-deleted";
+                          // unavailable, unknown_outcome: what went wrong (the server's words)
 };
 
 // Base of every error vkv throws for a refused operation. what() names the entity
@@ -68,6 +71,23 @@ class EntityNotFoundError : public Error {
 class DuplicateKeyError : public Error {
  public:
   DuplicateKeyError(std::string entity_type, std::string entity_id);
+};
+
+// Remote store (vkv::redis): the server was not reached, or a read went unanswered.
+// Nothing was applied. `reason` says what failed and becomes part of what().
+class UnavailableError : public Error {
+ public:
+  UnavailableError(std::string entity_type, std::string entity_id,
+                   const std::string& reason = "server unavailable");
+};
+
+// Remote store (vkv::redis): a write was sent and its outcome could not be learned
+// (the record moved on to a version that is neither the expected nor the written one
+// before the store could read it). The write may or may not have been applied.
+class UnknownOutcomeError : public Error {
+ public:
+  UnknownOutcomeError(std::string entity_type, std::string entity_id,
+                      const std::string& reason = "outcome unknown");
 };
 
 // Throws the Error subtype matching info.code.

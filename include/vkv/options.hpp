@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,9 @@ struct ReadOptions {
 struct WriteOptions {
   // Also write records that are soft-deleted; they stay soft-deleted.
   bool include_soft_deleted = false;
+  // Time to live counted from this write; unset = StoreOptions::default_ttl; zero =
+  // never expires.
+  std::optional<std::chrono::nanoseconds> ttl{};
 };
 
 // Passed to StoreOptions::on_conflict when a version check fails.
@@ -27,6 +31,15 @@ struct ConflictEvent {
   std::string entity_id{};  // the key, rendered as text
   Version expected{};
   Version actual{};  // the version that won
+};
+
+// Passed to StoreOptions::on_evict when the store removes a record by itself.
+struct EvictionEvent {
+  enum class Reason { evicted, expired };
+  Reason reason = Reason::evicted;
+  std::string_view entity_type{};
+  std::string entity_id{};  // the key, rendered as text
+  Version version{};        // the version that was removed
 };
 
 struct StoreOptions {
@@ -40,6 +53,18 @@ struct StoreOptions {
   // store. If it throws, the exception propagates to the caller of the failed
   // operation (which changed nothing).
   std::function<void(const ConflictEvent&)> on_conflict{};
+
+  // --- Cache layer (docs/guide.md, "A cache"). Zero = off. ---
+
+  // Records expire this long after their last write (WriteOptions::ttl overrides it
+  // per write).
+  std::chrono::nanoseconds default_ttl{0};
+  // Bound on the records held; a create, put or find_or_create past it evicts
+  // approximately least-recently-used records.
+  std::size_t max_records = 0;
+  // Optional. Hears each eviction and expiry removal, on the removing thread, with no
+  // internal lock held.
+  std::function<void(const EvictionEvent&)> on_evict{};
 
   // --- Performance ---
 

@@ -18,6 +18,9 @@ struct Record {
   Version version{};           // changes on every successful write of this record
   std::uint64_t revision = 0;  // 1 after create, +1 on every later successful write
   bool deleted = false;        // soft-deleted
+  // When the record expires (StoreOptions::default_ttl, WriteOptions::ttl); nullopt =
+  // never.
+  std::optional<std::chrono::steady_clock::time_point> expires_at{};
 };
 
 // The same fields by reference, for Store::visit(): valid only during the call, while
@@ -29,7 +32,7 @@ struct RecordView {
   const Version& version;
   std::uint64_t revision;
   bool deleted;
-  // When the record expires; nullopt = never (expiry is not built yet: always nullopt).
+  // When the record expires; nullopt = never.
   std::optional<std::chrono::steady_clock::time_point> expires_at;
 };
 

@@ -16,6 +16,8 @@ struct StoreStats {
   std::uint64_t not_found = 0;  // writes refused as not found (find misses are not counted)
   std::uint64_t retries = 0;    // retries made by this store's update_with_retry
   std::uint64_t retries_exhausted = 0;
+  std::uint64_t expirations = 0;  // records removed because they expired
+  std::uint64_t evictions = 0;    // records removed by the capacity bound
   // Attempts of update_with_retry made holding a key's turn (contention-adaptive mode
   // only; see StoreOptions::contention_adaptive). Always 0 with the mode off.
   std::uint64_t turns = 0;

@@ -312,7 +312,7 @@ class Store {
   };
 
   static record_type make_record(const Key& id, const node_type& node) {
-    return record_type{id, node.value, node.version, node.revision, node.deleted != 0};
+    return record_type{id, node.value, node.version, node.revision, node.deleted != 0, {}};
   }
 
   // make_record for emplace() and std::in_place: converts to the record where the

@@ -159,7 +159,7 @@ class BrokenStore {
         cur && cur->version == expected && (!cur->deleted || o.include_soft_deleted);
     if (fault_ == Fault::lost_write && would_win &&
         calls_.fetch_add(1, std::memory_order_relaxed) % 3 == 0) {
-      return record_type{id, v, made_up_version(), cur->revision + 1, cur->deleted};
+      return record_type{id, v, made_up_version(), cur->revision + 1, cur->deleted, {}};
     }
     if (fault_ == Fault::unchecked_write && would_win) {
       // Widen the window between the check and the write; a real bug would not yield,

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -119,6 +120,11 @@ class Client {
       case vkv::Errc::duplicate_key:
         op.outcome = Outcome::duplicate;
         break;
+      case vkv::Errc::unavailable:
+      case vkv::Errc::unknown_outcome:
+        // Only remote stores report these; the in-process workloads never see them.
+        throw std::logic_error(std::string("lin workload: unexpected ") +
+                               vkv::errc_name(res.error()));
     }
   }
 
@@ -197,7 +203,7 @@ class Client {
               name,
               [&](const auto& view) {
                 op.record = raw(typename S::record_type{view.id, view.value, view.version,
-                                                        view.revision, view.deleted});
+                                                        view.revision, view.deleted, view.expires_at});
               },
               vkv::ReadOptions{op.include_deleted});
           op.outcome = found ? Outcome::ok : Outcome::not_found;

@@ -176,7 +176,7 @@ auto Store<T, Key, Hash, KeyEqual>::create_impl(Key id, T value, std::optional<r
   auto fresh = make_node(std::move(value), false);
   fresh->version = detail::next_version();
   fresh->revision = 1;
-  out.emplace(record_type{std::move(id), fresh->value, fresh->version, 1, false});
+  out.emplace(record_type{std::move(id), fresh->value, fresh->version, 1, false, {}});
   detail::epoch::reserve(2);  // the map may free a node it built for a lost insert
   const HashedKey key = index_.hashed(out->id);
   node_type* existing = nullptr;
