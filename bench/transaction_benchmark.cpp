@@ -3,12 +3,17 @@
 //    as 2/4/8 single try_update_with_version calls (what atomicity costs);
 //  - contended: transfers between a few accounts at 1/2/4 threads (goodput, conflict
 //    rate), against a pessimistic peer in the same binary: a std::mutex per account,
-//    both locked in address order.
+//    both locked in address order. Both sides time every 8th transfer alike and
+//    report the latency quantiles lat_p50_ns, lat_p99_ns and lat_p999_ns over all
+//    threads' samples.
 //
 //   build/<dir>/bench/transaction_benchmark --benchmark_out=tx.json --benchmark_out_format=json
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -84,6 +89,52 @@ BENCHMARK(BM_SingleWrites_Uncontended)->Arg(2)->Arg(4)->Arg(8);
 
 // ---- contended transfers ----
 
+// Latency of every 8th transfer, per thread, the same for both sides (so the clock
+// reads, the timing overhead, are paid equally). Each benchmark thread writes only its
+// own vector inside the timed loop; thread 0 merges them after the loop, when Google
+// Benchmark's stop barrier has ordered every thread's last write before its reads.
+constexpr std::uint64_t kSampleEvery = 8;
+std::array<std::vector<std::int64_t>, 64> latency_samples;
+
+template <class F>
+void timed_sample(std::uint64_t n, std::vector<std::int64_t>& samples, F&& transfer) {
+  if (n % kSampleEvery != 0) {
+    transfer();
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  transfer();
+  samples.push_back(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
+}
+
+// Thread 0, after the loop: the quantiles over every thread's samples, as counters
+// (set by thread 0 alone, so Google Benchmark's sum over threads is thread 0's value).
+void report_latency(benchmark::State& state) {
+  if (state.thread_index() != 0) return;
+  std::vector<std::int64_t> all;
+  for (int t = 0; t < state.threads(); ++t) {
+    const auto& mine = latency_samples[static_cast<std::size_t>(t)];
+    all.insert(all.end(), mine.begin(), mine.end());
+  }
+  if (all.empty()) return;
+  std::sort(all.begin(), all.end());
+  const auto at = [&](double q) {
+    return static_cast<double>(all[std::min(
+        all.size() - 1, static_cast<std::size_t>(q * static_cast<double>(all.size())))]);
+  };
+  state.counters["lat_p50_ns"] = at(0.50);
+  state.counters["lat_p99_ns"] = at(0.99);
+  state.counters["lat_p999_ns"] = at(0.999);
+}
+
+std::vector<std::int64_t>& my_samples(const benchmark::State& state) {
+  auto& mine = latency_samples.at(static_cast<std::size_t>(state.thread_index()));
+  mine.clear();
+  return mine;
+}
+
 constexpr int kAccounts = 8;  // few accounts: transfers collide often
 constexpr Balance kInitial = 1'000'000;
 
@@ -108,21 +159,26 @@ void BM_Transfer_Optimistic(benchmark::State& state) {
   const auto& ids = account_ids();
   std::mt19937_64 rng(7 + static_cast<std::uint64_t>(state.thread_index()));
   std::int64_t conflicts = 0;
+  std::vector<std::int64_t>& samples = my_samples(state);
+  std::uint64_t n = 0;
   for (auto _ : state) {
     BenchStore& store = *transfer_store;
     const int from = static_cast<int>(rng() % kAccounts);
     const int to = (from + 1 + static_cast<int>(rng() % (kAccounts - 1))) % kAccounts;
     const std::string& from_id = ids[static_cast<std::size_t>(from)];
     const std::string& to_id = ids[static_cast<std::size_t>(to)];
-    for (;;) {
-      const auto a = store.find(from_id);
-      const auto b = store.find(to_id);
-      Tx tx;
-      tx.update(from_id, a->version, a->value - 1).update(to_id, b->version, b->value + 1);
-      if (store.try_commit(tx).ok()) break;
-      ++conflicts;
-    }
+    timed_sample(n++, samples, [&] {
+      for (;;) {
+        const auto a = store.find(from_id);
+        const auto b = store.find(to_id);
+        Tx tx;
+        tx.update(from_id, a->version, a->value - 1).update(to_id, b->version, b->value + 1);
+        if (store.try_commit(tx).ok()) break;
+        ++conflicts;
+      }
+    });
   }
+  report_latency(state);
   state.counters["transfers_per_s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["conflicts_per_transfer"] =
@@ -150,6 +206,8 @@ std::unique_ptr<LockedAccount[]> locked_accounts;
 void BM_Transfer_MutexPerAccount(benchmark::State& state) {
   if (state.thread_index() == 0) locked_accounts = std::make_unique<LockedAccount[]>(kAccounts);
   std::mt19937_64 rng(7 + static_cast<std::uint64_t>(state.thread_index()));
+  std::vector<std::int64_t>& samples = my_samples(state);
+  std::uint64_t n = 0;
   for (auto _ : state) {
     const int from = static_cast<int>(rng() % kAccounts);
     const int to = (from + 1 + static_cast<int>(rng() % (kAccounts - 1))) % kAccounts;
@@ -157,11 +215,14 @@ void BM_Transfer_MutexPerAccount(benchmark::State& state) {
     LockedAccount* b = &locked_accounts[static_cast<std::size_t>(to)];
     LockedAccount* first = a < b ? a : b;
     LockedAccount* second = a < b ? b : a;
-    std::lock_guard<std::mutex> first_lock(first->mutex);
-    std::lock_guard<std::mutex> second_lock(second->mutex);
-    a->balance -= 1;
-    b->balance += 1;
+    timed_sample(n++, samples, [&] {
+      std::lock_guard<std::mutex> first_lock(first->mutex);
+      std::lock_guard<std::mutex> second_lock(second->mutex);
+      a->balance -= 1;
+      b->balance += 1;
+    });
   }
+  report_latency(state);
   state.counters["transfers_per_s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (state.thread_index() == 0) {

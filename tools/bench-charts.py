@@ -183,8 +183,9 @@ class Charts:
         self.made += 1
         return f"![{alt}](charts/{name}.svg)\n\n"
 
-    def bars(self, name, alt, panels, ylabel):
-        """Ratios on a log axis around 1; panels: [(title, categories, {series: [value or None]})]."""
+    def bars(self, name, alt, panels, ylabel, unity=True):
+        """Ratios on a log axis around 1 (a line at 1 unless unity is False: absolute values);
+        panels: [(title, categories, {series: [value or None]})]."""
         cols = min(3, len(panels))
         rows = (len(panels) + cols - 1) // cols
         fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(4.2 * cols, 3.0 * rows))
@@ -200,7 +201,8 @@ class Charts:
             ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
             ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
             ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-            ax.axhline(1.0, color="black", linewidth=0.8)
+            if unity:
+                ax.axhline(1.0, color="black", linewidth=0.8)
         axes.flat[0].legend(fontsize=7)
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
@@ -274,6 +276,7 @@ def compare_blocks(benches, charts, chart, spec):
         panels = [(f"{me} / {p}", head, {column(*c): [cell(s, c, p) for s in scenarios] for c in cols})
                   for p in peers]
     text += charts.bars(chart, f"{me} / peer", panels, f"{me} / peer")
+    text += latency_text(groups, charts, chart, me, peers, scenarios, cols)
     cpu = [f"{me} CPU"] if metric == "real" else []
     rows = []
     for k in sorted(groups, key=lambda k: (scenarios.index(k[0]), sort_key(k))):
@@ -291,6 +294,36 @@ def compare_blocks(benches, charts, chart, spec):
     return text, table(header + ["spread"], rows), sense + (
         f" Each cell: the median (lowest – highest) over {', '.join(column(*c) for c in cols)}.\n\n") + table(
         [""] + [f"{me} / {p}" for p in peers], summary)
+
+
+def latency_text(groups, charts, chart, me, peers, scenarios, cols):
+    """Where the compared benchmarks report <kind>_p<q>_ns counters: every side's quantiles, a
+    table and a chart of absolute latency (one panel per quantile), else ''."""
+    sides = [me] + peers
+    quantiles = sorted({(m.group(1), int(m.group(2))) for g in groups.values() for b in g.values()
+                        for k in b.runs[0] for m in [re.match(r"(\w+?)_p(\d+)_ns$", k)] if m},
+                       key=lambda kq: (kq[0], float("0." + str(kq[1]))))
+    if not quantiles:
+        return ""
+    names = [f"{k}_p{q}_ns" for k, q in quantiles]
+    qlabel = lambda kq: f"p{str(kq[1])[:2]}.{str(kq[1])[2:]}" if len(str(kq[1])) > 2 else f"p{kq[1]}"  # noqa: E731
+    rows, panels = [], []
+    for s in scenarios:
+        for c in cols:
+            g = groups.get((s, *c))
+            if g:
+                rows.append([s or me, column(*c)] + [" / ".join(
+                    f"{g[side].median(n) / 1e3:.3g}" if side in g and g[side].median(n) else "–" for n in names)
+                    for side in sides])
+    for kq, n in zip(quantiles, names):
+        panels += [(f"{s or me}: {qlabel(kq)} (µs)", [column(*c) for c in cols],
+                    {side: [groups[(s, *c)][side].median(n) / 1e3
+                            if (s, *c) in groups and side in groups[(s, *c)] and groups[(s, *c)][side].median(n)
+                            else None for c in cols] for side in sides}) for s in scenarios]
+    head = " / ".join(qlabel(kq) for kq in quantiles)
+    return (f"Latency, µs ({head}; every side samples the same share of its operations alike):\n\n" +
+            table(["", "columns"] + [f"{side} {head}" for side in sides], rows) + "\n\n" +
+            charts.bars(chart + "-latency", f"{me} latency", panels, "µs", unity=False))
 
 
 def measurements(benches):

@@ -202,8 +202,9 @@ class Client {
           const bool found = store_.visit(
               name,
               [&](const auto& view) {
-                op.record = raw(typename S::record_type{view.id, view.value, view.version,
-                                                        view.revision, view.deleted, view.expires_at});
+                op.record =
+                    raw(typename S::record_type{view.id, view.value, view.version, view.revision,
+                                                view.deleted, view.expires_at});
               },
               vkv::ReadOptions{op.include_deleted});
           op.outcome = found ? Outcome::ok : Outcome::not_found;
