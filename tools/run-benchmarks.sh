@@ -164,7 +164,7 @@ if [[ -x "$bin/contention_benchmark" ]]; then
     python3 "$targets_py" "$out/contention.json" >"$out/window-targets.txt" || echo "window_targets.py failed" >&2
   fi
   wanted grid && run grid "$bin/contention_benchmark" VKV_CONTENTION_MS="${VKV_GRID_MS:-50}" -- "--benchmark_filter=$grid_filter"
-  wanted contention && run contention-micro "$bin/contention_benchmark" -- '--benchmark_filter=-^BM_(Contention|RetryDefaults)/' "${micro_args[@]}"
+  wanted contention && run contention-micro "$bin/contention_benchmark" -- '--benchmark_filter=-^BM_(Contention|ContentionWindow|BackoffWait|RetryDefaults)/' "${micro_args[@]}"
 fi
 
 # Benchmark binaries other areas add: run as they are, with the micro settings.
