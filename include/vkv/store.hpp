@@ -439,8 +439,10 @@ class Store {
   // Cells an eviction samples at most, and the candidates it compares.
   static constexpr std::size_t kEvictionProbes = 128;
   static constexpr std::size_t kEvictionSample = 8;
-  // Cells a write probes for expired records (active expiry).
-  static constexpr std::size_t kExpiryProbes = 4;
+  // Active expiry: one write in kExpiryEvery (chosen at random) probes kExpiryProbes
+  // cells for expired records and removes the first it meets.
+  static constexpr std::size_t kExpiryEvery = 8;
+  static constexpr std::size_t kExpiryProbes = 8;
 
   static std::int64_t now_ticks() noexcept;
   static bool expired(const node_type& node) noexcept;  // reads the clock

@@ -22,14 +22,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "vkv/detail/epoch.hpp"
 #include "vkv/detail/lookup_table.hpp"
 
 namespace vkv::detail {
 
-// xorshift64*, one state per thread (seeded from the state's address, never zero).
+// xorshift64*, one state per thread, seeded from the thread's epoch record index (so a
+// single-threaded run samples the same cells every time: reproducible tests). Called
+// under a Guard only, so the thread is attached and this_thread() cannot throw.
 inline std::uint64_t sample_random() noexcept {
   thread_local std::uint64_t state = 0;
-  if (state == 0) state = reinterpret_cast<std::uintptr_t>(&state) | 1;
+  if (state == 0) state = (epoch::this_thread_index() + 1) * 0x9E3779B97F4A7C15ULL | 1;
   state ^= state >> 12;
   state ^= state << 25;
   state ^= state >> 27;

@@ -23,20 +23,19 @@
 #include <limits>
 #include <optional>
 
+#include "vkv/detail/expiry_clock.hpp"
 #include "vkv/store.hpp"
 
 namespace vkv {
 
 template <class T, class Key, class Hash, class KeyEqual>
 std::int64_t Store<T, Key, Hash, KeyEqual>::now_ticks() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return detail::precise_now();
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
 bool Store<T, Key, Hash, KeyEqual>::expired(const node_type& node) noexcept {
-  return node.expires != 0 && node.expires <= now_ticks();
+  return detail::stamp_passed(node.expires);  // detail/expiry_clock.hpp
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
@@ -56,7 +55,13 @@ std::int64_t Store<T, Key, Hash, KeyEqual>::expiry_of(
   // relaxed: a hint that turns active expiry on; a write that misses it merely skips
   // one round of that bounded work.
   if (!ttl_seen_.load(std::memory_order_relaxed)) ttl_seen_.store(true, std::memory_order_relaxed);
-  const std::int64_t now = now_ticks();
+  // A TTL of kCoarseMargin (1 s) or more counts from the coarse clock
+  // (detail/expiry_clock.hpp: ~4 ns instead of ~30 for steady_clock on a VM), which
+  // lags steady_clock by up to a tick: such a record lives at most ttl and at least ttl
+  // minus a tick (4 ms here, 0.4 % of 1 s). Shorter TTLs count from steady_clock.
+  // expires_at reports the exact stamp either way.
+  const std::int64_t now =
+      span >= detail::kCoarseMargin ? detail::coarse_now() : detail::precise_now();
   const std::int64_t at = span > std::numeric_limits<std::int64_t>::max() - now
                               ? std::numeric_limits<std::int64_t>::max()
                               : now + span;
@@ -136,11 +141,13 @@ void Store<T, Key, Hash, KeyEqual>::remove_expired(const Key& id, const HashedKe
 
 template <class T, class Key, class Hash, class KeyEqual>
 void Store<T, Key, Hash, KeyEqual>::expire_some(std::optional<EvictionEvent>& event) const {
-  // relaxed: a hint (expiry_of); stores that never saw a TTL skip the work.
+  // relaxed: a hint (expiry_of); stores that never saw a TTL skip the work. One write
+  // in kExpiryEvery probes (kExpiryProbes cells): about one probe per write, amortised.
   if (event || !ttl_seen_.load(std::memory_order_relaxed)) return;
+  if (detail::sample_random() % kExpiryEvery != 0) return;
   const typename index_type::value_type* victim = nullptr;
   node_type* victim_node = nullptr;
-  const std::int64_t now = now_ticks();
+  const std::int64_t now = detail::passed_bound();  // stamps at or below it have passed
   detail::sample_cells(index_, kExpiryProbes, [&](const typename index_type::value_type& entry) {
     // acquire: pairs with the installing CAS's release (the node's fields).
     const std::uintptr_t word = entry.second.word.load(std::memory_order_acquire);
@@ -191,7 +198,8 @@ bool Store<T, Key, Hash, KeyEqual>::evict_one(std::optional<EvictionEvent>& even
   int victim_rank = 3;
   std::uint32_t victim_age = 0;
   std::size_t seen = 0;
-  const std::int64_t now = ttl_seen_.load(std::memory_order_relaxed) ? now_ticks() : 0;
+  // Stamps at or below it have passed (relaxed: a hint, as in expire_some).
+  const std::int64_t now = ttl_seen_.load(std::memory_order_relaxed) ? detail::passed_bound() : 0;
   // relaxed: a hint, as in touch().
   const std::uint32_t clock = lru_clock_.load(std::memory_order_relaxed);
   detail::sample_cells(index_, kEvictionProbes, [&](const typename index_type::value_type& entry) {
