@@ -402,6 +402,9 @@ class Store {
   // compare-and-swap compares (or, after a failed one, on the node that won).
   static Verdict decide(const node_type* node, const Version& expected, WriteKind kind,
                         bool include_deleted) noexcept;
+  // The same for a node known not to be expired (no clock read).
+  static Verdict decide_live(const node_type* node, const Version& expected, WriteKind kind,
+                             bool include_deleted) noexcept;
 
   // The write path shared by update, patch, soft delete, restore and erase.
   // build(current) makes the successor node (value and deleted flag set), or returns

@@ -365,7 +365,10 @@ TEST(CapacityTest, TwoThreadsFillingTenTimesTheBoundEndAtTheBound) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(store.size(), 1000u);
   EXPECT_EQ(count_all(store), 1000u);
-  EXPECT_LE(max_seen.load(), 1000u + 2u);  // the slack: one per creating thread
+  // The slack: one record per creating thread (each evicts after its insert); plus, as
+  // size() sums per-shard counts one after another (not a snapshot while writers run),
+  // up to one more per thread whose insert and eviction straddle that sum.
+  EXPECT_LE(max_seen.load(), 1000u + 2u + 2u);
   EXPECT_EQ(store.stats().evictions, 2u * kPerThread - 1000u);
 }
 

@@ -14,7 +14,15 @@ auto Store<T, Key, Hash, KeyEqual>::decide(const node_type* node, const Version&
                                            WriteKind kind, bool include_deleted) noexcept
     -> Verdict {
   // An expired node is absent (the clock is read only for nodes that expire).
-  if (node == nullptr || (node->expires != 0 && expired(*node))) return Verdict::absent;
+  if (node != nullptr && node->expires != 0 && expired(*node)) return Verdict::absent;
+  return decide_live(node, expected, kind, include_deleted);
+}
+
+template <class T, class Key, class Hash, class KeyEqual>
+auto Store<T, Key, Hash, KeyEqual>::decide_live(const node_type* node, const Version& expected,
+                                                WriteKind kind, bool include_deleted) noexcept
+    -> Verdict {
+  if (node == nullptr) return Verdict::absent;
   switch (kind) {
     case WriteKind::update:
       if (node->deleted && !include_deleted) return Verdict::deleted;
@@ -68,7 +76,8 @@ auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
           continue;
         }
       }
-      outcome.verdict = decide(current, expected, kind, include_deleted);
+      // Checked for expiry just above: decide the rest without a second clock read.
+      outcome.verdict = decide_live(current, expected, kind, include_deleted);
       if (outcome.verdict != Verdict::ok) break;
       if (!built) {
         // A node with our expected version is the node we first saw (versions are
