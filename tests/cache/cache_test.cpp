@@ -220,7 +220,8 @@ TEST(ExpiryTest, WritersReclaimExpiredRecordsNobodyTouches) {
     last = *store.create("e" + std::to_string(i), i, vkv::WriteOptions{.ttl = 1ms}).expires_at;
   }
   wait_past(last);
-  EXPECT_EQ(store.stats().expirations, 0u);
+  // (Under a sanitizer the later creates may already have removed a few early ones.)
+  EXPECT_LT(store.stats().expirations, static_cast<std::uint64_t>(kRecords));
   // Writes of one other key only: active expiry (bounded work per write) finds the rest.
   auto rec = store.create("w", 0);
   int writes = 0;
