@@ -51,9 +51,10 @@ namespace vkv {
 //
 // Exception safety: an operation that throws or returns an error has changed
 // nothing (a version mismatch, std::bad_alloc at any allocation, a throwing mutate).
-// Two deliberate exceptions: a throwing transform leaves its write committed, and
-// an exception from on_conflict propagates (the operation, having failed, changed
-// nothing). try_* calls throw only std::bad_alloc and what user callbacks throw.
+// Deliberate exceptions: a throwing transform leaves its write committed; an
+// exception from on_conflict propagates (the operation, having failed, changed
+// nothing); an exception from on_evict propagates after the removal it reports (and
+// after the operation's own write, if that succeeded). try_* calls throw only std::bad_alloc and what user callbacks throw.
 //
 // Requirements: T and Key are copy-constructible (reads return copies); Hash and
 // KeyEqual are default-constructible and may be called concurrently.
