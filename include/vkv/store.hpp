@@ -54,7 +54,8 @@ namespace vkv {
 // Deliberate exceptions: a throwing transform leaves its write committed; an
 // exception from on_conflict propagates (the operation, having failed, changed
 // nothing); an exception from on_evict propagates after the removal it reports (and
-// after the operation's own write, if that succeeded). try_* calls throw only std::bad_alloc and what user callbacks throw.
+// after the operation's own write, if that succeeded). try_* calls throw only std::bad_alloc and
+// what user callbacks throw.
 //
 // Requirements: T and Key are copy-constructible (reads return copies); Hash and
 // KeyEqual are default-constructible and may be called concurrently.
@@ -100,25 +101,7 @@ class Store {
   // The record, or nullopt if absent, expired or soft-deleted (unless included). An
   // expired record met here is removed (an erase decided by the compare-and-swap at
   // its node), then the slot is read again.
-  std::optional<record_type> find(const Key& id, ReadOptions options = {}) const {
-    counters_.add(detail::Counter::reads);
-    const auto key = index_.hashed(id);
-    for (;;) {
-      {
-        detail::epoch::Guard guard;
-        const slot_type* slot = index_.find(key);
-        if (slot == nullptr) return std::nullopt;
-        const node_type* node = slot->load();
-        if (node == nullptr) return std::nullopt;
-        if (node->expires == 0 || !expired(*node)) [[likely]] {
-          touch(*node);
-          if (node->deleted && !options.include_soft_deleted) return std::nullopt;
-          return std::optional<record_type>(std::in_place, RecordOf{id, *node});
-        }
-      }
-      remove_expired(id, key);
-    }
-  }
+  std::optional<record_type> find(const Key& id, ReadOptions options = {}) const;
 
   // Zero-copy read: calls f(const RecordView<T, Key>&) once, with the record as it is
   // at one instant, and returns true; returns false without calling f if absent or
@@ -128,32 +111,7 @@ class Store {
   // Counts one read. If f throws, the exception propagates; nothing changed.
   // An expired record is removed and missed, as in find().
   template <class F>
-  bool visit(const Key& id, F&& f, ReadOptions options = {}) const {
-    counters_.add(detail::Counter::reads);
-    const auto key = index_.hashed(id);
-    for (;;) {
-      {
-        detail::epoch::Guard guard;
-        const slot_type* slot = index_.find(key);
-        if (slot == nullptr) return false;
-        const node_type* node = slot->load();
-        if (node == nullptr) return false;
-        if (node->expires == 0 || !expired(*node)) [[likely]] {
-          touch(*node);
-          if (node->deleted && !options.include_soft_deleted) return false;
-          const RecordView<T, Key> view{id,
-                                        node->value,
-                                        node->version,
-                                        node->revision,
-                                        node->deleted != 0,
-                                        expires_at_of(node->expires)};
-          std::invoke(std::forward<F>(f), view);
-          return true;
-        }
-      }
-      remove_expired(id, key);
-    }
-  }
+  bool visit(const Key& id, F&& f, ReadOptions options = {}) const;
 
   // Replaces the value iff the current version equals `expected`.
   // Throws EntityNotFoundError if absent, or soft-deleted without
@@ -566,6 +524,7 @@ class Store {
 #include "vkv/detail/store_cache.hpp"   // IWYU pragma: export
 #include "vkv/detail/store_commit.hpp"  // IWYU pragma: export
 #include "vkv/detail/store_errors.hpp"  // IWYU pragma: export
+#include "vkv/detail/store_reads.hpp"   // IWYU pragma: export
 #include "vkv/detail/store_retry.hpp"   // IWYU pragma: export
 #include "vkv/detail/store_views.hpp"   // IWYU pragma: export
 #include "vkv/detail/store_write.hpp"   // IWYU pragma: export
