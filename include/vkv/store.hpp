@@ -505,9 +505,11 @@ class Store {
   mutable detail::StoreCounters counters_;
   // Records in the store, soft-deleted included (bounded stores only; relaxed: the
   // bound's slack is documented in docs/design.md, "Cache layer").
-  mutable std::atomic<std::int64_t> records_{0};
-  // The coarse LRU clock: ticks every lru_tick_ evictions (per thread).
-  mutable std::atomic<std::uint32_t> lru_clock_{0};
+  // Its own cache line: written by every create and erase of a bounded store.
+  alignas(64) mutable std::atomic<std::int64_t> records_{0};
+  // The coarse LRU clock: ticks every lru_tick_ evictions (per thread). Its own line:
+  // read by every find and visit of a bounded store, written rarely.
+  alignas(64) mutable std::atomic<std::uint32_t> lru_clock_{0};
   std::uint32_t lru_tick_ = static_cast<std::uint32_t>(
       std::clamp<std::size_t>(options_.max_records / 64, std::size_t{1}, std::size_t{16}));
   // Set once a node with an expiry was built: writes then do active expiry.
