@@ -179,6 +179,22 @@ std::string line_chart(const std::vector<Sample>& samples, const std::string& ti
   return svg.str();
 }
 
+std::string escape_html(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else if (c == '&') {
+      out += "&amp;";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
                         const vkv::StoreStats& stats, std::size_t bound,
                         const std::string& command) {
@@ -191,7 +207,7 @@ std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
        << " s; a miss fills the key with put. max_records = " << bound << " ("
        << plan.capacity_percent << " % of the keys)";
   if (plan.ttl_ms > 0) html << ", default_ttl = " << plan.ttl_ms << " ms";
-  html << ". Command: <code>" << command << "</code></p>\n";
+  html << ". Command: <code>" << escape_html(command) << "</code></p>\n";
   html << line_chart(samples, "Hit rate per tick", "hit rate",
                      [](const Sample& s) { return s.hit_rate; });
   html << line_chart(
@@ -205,7 +221,7 @@ std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
   }
   html << line_chart(samples, "Resident memory of the process", "MiB",
                      [](const Sample& s) { return s.rss_mib; });
-  html << "<h2>Counters at the end</h2><pre>" << vkv::to_prometheus(stats, "CacheLab")
+  html << "<h2>Counters at the end</h2><pre>" << escape_html(vkv::to_prometheus(stats, "CacheLab"))
        << "</pre></body></html>\n";
   return html.str();
 }
