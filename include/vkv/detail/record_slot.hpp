@@ -12,7 +12,8 @@
 //
 // Invariants:
 //   1. A Node is immutable once published: its fields are written before the
-//      release half of the compare-and-swap that installs it, and never again.
+//      release half of the compare-and-swap that installs it, and never again. The
+//      one exception is `used`, an atomic eviction hint that decides nothing.
 //   2. A write succeeds exactly when its compare-and-swap replaces the node it
 //      checked. A failed CAS means another writer won; the node it returns (the
 //      winner) decides "conflict" versus "not found", never a second lookup. (When

@@ -25,6 +25,7 @@ auto Store<T, Key, Hash, KeyEqual>::find_many(std::span<const Key> ids, ReadOpti
           (node->expires != 0 && expired(*node))) {
         answers.emplace_back();
       } else {
+        touch(*node);  // a use, for the eviction order of a bounded store
         answers.emplace_back(make_record(ids[i], *node));
       }
     }
