@@ -7,6 +7,7 @@
 // a snapshot taken before.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -49,8 +50,8 @@ class FaultAlloc : public ::testing::Test {
   }
 
   // key-0 .. key-6 live, key-7 soft-deleted, "absent" never created.
-  void populate() {
-    store_.emplace();
+  void populate(vkv::StoreOptions options = {}) {
+    store_.emplace(std::move(options));
     ids_.clear();
     for (int i = 0; i < 8; ++i) {
       ids_.push_back("key-" + std::to_string(i));
@@ -322,6 +323,72 @@ TEST_F(FaultAlloc, UpdateManyUnderFailures) {
   EXPECT_TRUE((*results)[2].ok());
   EXPECT_GT(n, 1);
   EXPECT_EQ(current("key-1").value, val(1002));
+}
+
+// The cache layer (issue 15): put and find_or_create are all-or-nothing too; so is a
+// create that replaces an expired record, and a create in a bounded store (its eviction
+// happens only after the create succeeded).
+TEST_F(FaultAlloc, PutCreatesReplacesAndRevivesUnderFailures) {
+  std::optional<Rec> made;
+  EXPECT_GT(fail_each_allocation([&] { made = store_->put("new", val(50)); }), 0);
+  ASSERT_TRUE(made.has_value());
+  EXPECT_EQ(made->revision, 1u);
+  EXPECT_EQ(current("new").value, val(50));
+  const Rec before = current("key-2");
+  EXPECT_GT(fail_each_allocation([&] { made = store_->put("key-2", val(51)); }), 0);
+  EXPECT_EQ(current("key-2").revision, before.revision + 1);
+  EXPECT_EQ(current("key-2").value, val(51));
+  // Over a soft-deleted record: live again.
+  EXPECT_GT(fail_each_allocation([&] { made = store_->put("key-7", val(52)); }), 0);
+  EXPECT_FALSE(current("key-7").deleted);
+  EXPECT_EQ(store_->size(), 8u + 1u);
+}
+
+TEST_F(FaultAlloc, FindOrCreateUnderFailures) {
+  std::optional<Rec> got;
+  int made = 0;
+  EXPECT_GT(fail_each_allocation([&] {
+              got = store_->find_or_create("absent", [&] {
+                ++made;
+                return val(60);
+              });
+            }),
+            0);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(current("absent").value, val(60));
+  EXPECT_EQ(current("absent").version, got->version);
+  const Rec existing = current("key-3");
+  fail_each_allocation([&] { got = store_->find_or_create("key-3", [] { return val(61); }); });
+  EXPECT_EQ(got->version, existing.version);
+  EXPECT_EQ(current("key-3").value, val(3));
+  EXPECT_GE(made, 1);
+}
+
+TEST_F(FaultAlloc, BoundedCreateEvictsOnlyAfterSucceeding) {
+  vkv::StoreOptions options;
+  options.max_records = 8;  // populate() fills it (key-7 soft-deleted counts)
+  populate(std::move(options));
+  EXPECT_GT(fail_each_allocation([&] { store_->create("absent", val(70)); }), 0);
+  EXPECT_EQ(store_->stats().evictions, 1u);
+  std::size_t present = 0;
+  for (const std::string& id : ids_) present += store_->find(id, vkv::ReadOptions{true}) ? 1 : 0;
+  EXPECT_EQ(present, 8u);
+}
+
+TEST_F(FaultAlloc, CreateOverAnExpiredRecordUnderFailures) {
+  // "gone" is not in ids_, so the snapshots (finds) never meet it and remove it.
+  const Rec gone =
+      store_->create("gone", val(80), vkv::WriteOptions{.ttl = std::chrono::microseconds(1)});
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() <= *gone.expires_at) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up);
+  }
+  std::optional<Rec> made;
+  EXPECT_GT(fail_each_allocation([&] { made = store_->create("gone", val(81)); }), 0);
+  ASSERT_TRUE(made.has_value());
+  EXPECT_EQ(made->revision, 1u);
+  EXPECT_EQ(current("gone").value, val(81));
+  EXPECT_EQ(store_->stats().expirations, 1u);
 }
 
 }  // namespace

@@ -62,8 +62,10 @@ struct StoreOptions {
   // Bound on the records held; a create, put or find_or_create past it evicts
   // approximately least-recently-used records.
   std::size_t max_records = 0;
-  // Optional. Hears each eviction and expiry removal, on the removing thread, with no
-  // internal lock held.
+  // Optional. Hears each eviction and expiry removal, on the removing thread, after the
+  // removal, with no internal lock held. If it throws, the exception propagates to the
+  // caller of the operation that removed the record; the removal, and that
+  // operation's own write if it succeeded, stay done (as with a throwing transform).
   std::function<void(const EvictionEvent&)> on_evict{};
 
   // --- Performance ---

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace vkv {
 
@@ -27,6 +28,13 @@ struct StoreStats {
     const std::uint64_t attempts = writes + conflicts;
     return attempts == 0 ? 0.0 : static_cast<double>(conflicts) / static_cast<double>(attempts);
   }
+};
+
+// One entry of Store::hot_keys(): a key and its recent conflicts.
+struct HotKey {
+  std::string entity_id;      // the key, rendered as text
+  std::uint64_t conflicts{};  // may over-count by at most the sketch's documented error
+                              // (detail/hot_keys.hpp); never under-counts a listed key
 };
 
 }  // namespace vkv

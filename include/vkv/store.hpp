@@ -2,6 +2,8 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -18,6 +20,8 @@
 #include "vkv/detail/contention.hpp"
 #include "vkv/detail/counters.hpp"
 #include "vkv/detail/epoch.hpp"
+#include "vkv/detail/eviction_sampler.hpp"
+#include "vkv/detail/hot_keys.hpp"
 #include "vkv/detail/key_text.hpp"
 #include "vkv/detail/node_pool.hpp"
 #include "vkv/detail/record_slot.hpp"
@@ -47,9 +51,11 @@ namespace vkv {
 //
 // Exception safety: an operation that throws or returns an error has changed
 // nothing (a version mismatch, std::bad_alloc at any allocation, a throwing mutate).
-// Two deliberate exceptions: a throwing transform leaves its write committed, and
-// an exception from on_conflict propagates (the operation, having failed, changed
-// nothing). try_* calls throw only std::bad_alloc and what user callbacks throw.
+// Deliberate exceptions: a throwing transform leaves its write committed; an
+// exception from on_conflict propagates (the operation, having failed, changed
+// nothing); an exception from on_evict propagates after the removal it reports (and
+// after the operation's own write, if that succeeded). try_* calls throw only std::bad_alloc and
+// what user callbacks throw.
 //
 // Requirements: T and Key are copy-constructible (reads return copies); Hash and
 // KeyEqual are default-constructible and may be called concurrently.
@@ -82,25 +88,20 @@ class Store {
 
   // Inserts a new record with a fresh version and revision 1.
   // Throws DuplicateKeyError if the id exists (soft-deleted records included).
-  record_type create(Key id, T value) {
+  // An expired record does not exist (the create replaces it). options.ttl: see
+  // WriteOptions (only ttl is used).
+  record_type create(Key id, T value, WriteOptions options = {}) {
     std::optional<record_type> out;
-    if (!create_impl(std::move(id), std::move(value), out)) {
+    if (!create_impl(std::move(id), std::move(value), expiry_of(options.ttl), out, nullptr)) {
       throw_error(duplicate_info(out->id));
     }
     return std::move(*out);
   }
 
-  // The record, or nullopt if absent or soft-deleted (unless included).
-  std::optional<record_type> find(const Key& id, ReadOptions options = {}) const {
-    counters_.add(detail::Counter::reads);
-    detail::epoch::Guard guard;
-    const auto key = index_.hashed(id);
-    const slot_type* slot = index_.find(key);
-    if (slot == nullptr) return std::nullopt;
-    const node_type* node = slot->load();
-    if (node == nullptr || (node->deleted && !options.include_soft_deleted)) return std::nullopt;
-    return std::optional<record_type>(std::in_place, RecordOf{id, *node});
-  }
+  // The record, or nullopt if absent, expired or soft-deleted (unless included). An
+  // expired record met here is removed (an erase decided by the compare-and-swap at
+  // its node), then the slot is read again.
+  std::optional<record_type> find(const Key& id, ReadOptions options = {}) const;
 
   // Zero-copy read: calls f(const RecordView<T, Key>&) once, with the record as it is
   // at one instant, and returns true; returns false without calling f if absent or
@@ -108,19 +109,9 @@ class Store {
   // atomic read-modify-write. f runs outside any lock and may call back into the
   // store; memory reclamation (of every store) waits while it runs, so keep it short.
   // Counts one read. If f throws, the exception propagates; nothing changed.
+  // An expired record is removed and missed, as in find().
   template <class F>
-  bool visit(const Key& id, F&& f, ReadOptions options = {}) const {
-    counters_.add(detail::Counter::reads);
-    detail::epoch::Guard guard;
-    const slot_type* slot = index_.find(index_.hashed(id));
-    if (slot == nullptr) return false;
-    const node_type* node = slot->load();
-    if (node == nullptr || (node->deleted && !options.include_soft_deleted)) return false;
-    const RecordView<T, Key> view{
-        id, node->value, node->version, node->revision, node->deleted != 0, std::nullopt};
-    std::invoke(std::forward<F>(f), view);
-    return true;
-  }
+  bool visit(const Key& id, F&& f, ReadOptions options = {}) const;
 
   // Replaces the value iff the current version equals `expected`.
   // Throws EntityNotFoundError if absent, or soft-deleted without
@@ -172,7 +163,9 @@ class Store {
   // callbacks throw). On Errc::conflict, Result::current() is the record as it is now.
   Result<record_type> try_create(Key id, T value) {
     std::optional<record_type> out;
-    if (!create_impl(std::move(id), std::move(value), out)) return duplicate_info(out->id);
+    if (!create_impl(std::move(id), std::move(value), expiry_of(std::nullopt), out, nullptr)) {
+      return duplicate_info(out->id);
+    }
     return std::move(*out);
   }
   Result<record_type> try_update_with_version(const Key& id, const Version& expected, T value,
@@ -267,6 +260,29 @@ class Store {
     return Result<std::vector<record_type>>(not_found_info(entry.id, outcome.verdict));
   }
 
+  // @name Cache layer (docs/guide.md, "A cache"; docs/design.md, "Cache layer").
+
+  // Unconditional write (a cache fill): creates the record (revision 1) or replaces
+  // it whatever its version and state (revision + 1, deleted = false; an expired one
+  // counts as absent: revision 1). Always a fresh version; decided by the same
+  // compare-and-swap as every write (a lost one goes again from the winner). Counts as
+  // a create or a write. Expiry from options.ttl, else StoreOptions::default_ttl.
+  record_type put(Key id, T value, WriteOptions options = {});
+
+  // The record if it exists; otherwise creates it from make() (T make()) and returns
+  // it. Racing callers on one absent id all return the one record that was created;
+  // a losing caller's value is discarded. make runs outside any lock and Guard and may
+  // run in several racing callers; if it throws, nothing changed. A soft-deleted id
+  // exists: DuplicateKeyError, as create. Counts one read, and a create if it made one.
+  template <class Make>
+  record_type find_or_create(Key id, Make&& make);
+
+  // The n keys with the most conflicts since construction, most first, with their
+  // counts: a striped Space-Saving sketch updated only when a version check fails; a
+  // count over-states by at most (conflicts seen by its stripe) / 16
+  // (detail/hot_keys.hpp).
+  std::vector<HotKey> hot_keys(std::size_t n) const { return hot_->top(n); }
+
   // @name Whole-store views.
 
   // Records not soft-deleted (exact when no write is in flight).
@@ -312,7 +328,12 @@ class Store {
   };
 
   static record_type make_record(const Key& id, const node_type& node) {
-    return record_type{id, node.value, node.version, node.revision, node.deleted != 0, {}};
+    return record_type{id,
+                       node.value,
+                       node.version,
+                       node.revision,
+                       node.deleted != 0,
+                       expires_at_of(node.expires)};
   }
 
   // make_record for emplace() and std::in_place: converts to the record where the
@@ -340,6 +361,9 @@ class Store {
   // compare-and-swap compares (or, after a failed one, on the node that won).
   static Verdict decide(const node_type* node, const Version& expected, WriteKind kind,
                         bool include_deleted) noexcept;
+  // The same for a node known not to be expired (no clock read).
+  static Verdict decide_live(const node_type* node, const Version& expected, WriteKind kind,
+                             bool include_deleted) noexcept;
 
   // The write path shared by update, patch, soft delete, restore and erase.
   // build(current) makes the successor node (value and deleted flag set), or returns
@@ -366,8 +390,49 @@ class Store {
 
   WriteOutcome erase_impl(const Key& id, const Version& expected, bool want_copies);
 
-  // Inserts, or revives an erased slot. On a duplicate, out holds the id only.
-  bool create_impl(Key id, T value, std::optional<record_type>& out);
+  // Inserts, revives an erased slot, or replaces an expired record (by the CAS at its
+  // node). On a duplicate, out holds the id only and *existing (if given) the record
+  // that exists.
+  bool create_impl(Key id, T value, std::int64_t expires, std::optional<record_type>& out,
+                   std::optional<record_type>* existing);
+
+  // @name Cache layer internals (detail/store_cache.hpp).
+  using Reason = EvictionEvent::Reason;
+  // Cells an eviction samples at most, and the candidates it compares.
+  static constexpr std::size_t kEvictionProbes = 128;
+  static constexpr std::size_t kEvictionSample = 8;
+  // Active expiry: one write in kExpiryEvery (chosen at random) probes kExpiryProbes
+  // cells for expired records and removes the first it meets.
+  static constexpr std::size_t kExpiryEvery = 8;
+  static constexpr std::size_t kExpiryProbes = 8;
+
+  static std::int64_t now_ticks() noexcept;
+  static bool expired(const node_type& node) noexcept;  // reads the clock
+  static std::optional<std::chrono::steady_clock::time_point> expires_at_of(
+      std::int64_t expires) noexcept;
+  // The expiry stamp of a write made now with `ttl` (unset: the default).
+  std::int64_t expiry_of(std::optional<std::chrono::nanoseconds> ttl) const noexcept;
+  // Records a use of node for the eviction order (bounded stores only).
+  void touch(const node_type& node) const noexcept;
+  // A fresh node's use stamp and expiry bookkeeping, before it is published.
+  void stamp_new(node_type& node) const noexcept;
+  // Removes `node` from `slot` by an erase compare-and-swap at it (expiry or eviction).
+  // True if it won. Under the caller's Guard; fills `event` for notify_evict().
+  bool remove_node(const Key& id, const HashedKey& key, const slot_type& slot, node_type* node,
+                   Reason reason, std::optional<EvictionEvent>& event) const;
+  // Removes the expired record of key, if it still is there (out of line: find, visit).
+  void remove_expired(const Key& id, const HashedKey& key) const;
+  // Active expiry: probes kExpiryProbes cells and removes one expired record met.
+  // Under the caller's Guard; does nothing if `event` is set already.
+  void expire_some(std::optional<EvictionEvent>& event) const;
+  // Evicts until the store holds at most max_records records. Outside any Guard.
+  void evict_to_bound();
+  bool evict_one(std::optional<EvictionEvent>& event);
+  // Runs on_evict outside any Guard or lock.
+  void notify_evict(const std::optional<EvictionEvent>& event) const {
+    if (event && options_.on_evict) options_.on_evict(*event);
+  }
+  void note_conflict(const Key& id) const noexcept;
 
   // update_with_retry in contention-adaptive mode. The loop of the optimistic one, plus:
   // before each attempt, a hot key's writer waits (bounded) for the key's turn and then
@@ -410,9 +475,10 @@ class Store {
   // The record to start a read-modify-write from: ok with a copy, or not found.
   WriteOutcome read_for_write(const Key& id) const;
 
-  void count_failure(Verdict verdict) {
+  void count_failure(const Key& id, Verdict verdict) {
     if (verdict == Verdict::conflict) {
       counters_.add(detail::Counter::conflicts);
+      note_conflict(id);
     } else if (verdict != Verdict::ok) {
       counters_.add(detail::Counter::not_found);
     }
@@ -434,8 +500,21 @@ class Store {
   Result<record_type> to_result(const Key& id, const Version& expected, WriteOutcome&& outcome);
 
   StoreOptions options_;
-  index_type index_;
+  // mutable: reads remove the expired records they meet (an erase by compare-and-swap).
+  mutable index_type index_;
   mutable detail::StoreCounters counters_;
+  // Records in the store, soft-deleted included (bounded stores only; relaxed: the
+  // bound's slack is documented in docs/design.md, "Cache layer").
+  // Its own cache line: written by every create and erase of a bounded store.
+  alignas(64) mutable std::atomic<std::int64_t> records_{0};
+  // The coarse LRU clock: ticks every lru_tick_ evictions (per thread). Its own line:
+  // read by every find and visit of a bounded store, written rarely.
+  alignas(64) mutable std::atomic<std::uint32_t> lru_clock_{0};
+  std::uint32_t lru_tick_ = static_cast<std::uint32_t>(
+      std::clamp<std::size_t>(options_.max_records / 64, std::size_t{1}, std::size_t{16}));
+  // Set once a node with an expiry was built: writes then do active expiry.
+  mutable std::atomic<bool> ttl_seen_{options_.default_ttl.count() > 0};
+  std::unique_ptr<detail::HotKeySketch> hot_ = std::make_unique<detail::HotKeySketch>();
   // Contention-adaptive mode's turns and heat; null when the mode is off. Initialised
   // here (after options_) so that no constructor needs to mention it.
   std::unique_ptr<detail::ContentionTable> contention_ = make_contention_table(options_);
@@ -444,8 +523,10 @@ class Store {
 }  // namespace vkv
 
 // Out-of-class members, one concern a file.
+#include "vkv/detail/store_cache.hpp"   // IWYU pragma: export
 #include "vkv/detail/store_commit.hpp"  // IWYU pragma: export
 #include "vkv/detail/store_errors.hpp"  // IWYU pragma: export
+#include "vkv/detail/store_reads.hpp"   // IWYU pragma: export
 #include "vkv/detail/store_retry.hpp"   // IWYU pragma: export
 #include "vkv/detail/store_views.hpp"   // IWYU pragma: export
 #include "vkv/detail/store_write.hpp"   // IWYU pragma: export

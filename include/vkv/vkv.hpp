@@ -2,6 +2,7 @@
 #pragma once
 
 #include "vkv/errors.hpp"
+#include "vkv/metrics.hpp"
 #include "vkv/options.hpp"
 #include "vkv/record.hpp"
 #include "vkv/result.hpp"

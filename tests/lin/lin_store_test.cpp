@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <boost/uuid/uuid.hpp>
+#include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <mutex>
@@ -58,8 +59,8 @@ RunSummary check_run(const std::vector<RawOp>& all, const WorkloadConfig& cfg) {
   return s;
 }
 
-void expect_linearizable(const WorkloadConfig& cfg) {
-  LinStore store;
+void expect_linearizable(const WorkloadConfig& cfg, vkv::StoreOptions options = {}) {
+  LinStore store(std::move(options));
   const std::vector<RawOp> all = run_workload(store, cfg);
   ASSERT_EQ(all.size(), static_cast<std::size_t>(cfg.rounds * cfg.threads * cfg.ops_per_thread));
 
@@ -107,6 +108,23 @@ TEST(LinStore, OneHotKeySixThreads) {
   cfg.rounds = static_cast<int>(scaled(600, 32));  // 21,600 operations unscaled
   cfg.seed = 99;
   expect_linearizable(cfg);
+}
+
+// The cache layer's paths (use stamps, expiry stamps, active expiry, the bound's count)
+// switched on but never firing (a bound far above the keys, a TTL far beyond the run):
+// the core register model must hold unchanged. Eviction and expiry themselves are
+// checked against a model where records may vanish: tests/cache/cache_lin_test.cpp.
+TEST(LinStore, TwoHotKeysFourThreadsWithCacheOptions) {
+  WorkloadConfig cfg;
+  cfg.threads = 4;
+  cfg.ops_per_thread = 8;
+  cfg.keys = 2;
+  cfg.rounds = static_cast<int>(scaled(800, 32));
+  cfg.seed = 20261130;
+  vkv::StoreOptions options;
+  options.max_records = 1'000'000;
+  options.default_ttl = std::chrono::hours(1);
+  expect_linearizable(cfg, std::move(options));
 }
 
 // ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ include(${PROJECT_SOURCE_DIR}/tools/vkv-lab/vkv_lab_core.cmake)
 
 add_executable(vkv-lab
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/main.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/cache_lab.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/analysis.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/chart.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/format.cpp

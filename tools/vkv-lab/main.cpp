@@ -3,6 +3,7 @@
 //   vkv-lab                 the guided demo: the race, the strategies, a report
 //   vkv-lab race            the race only
 //   vkv-lab sweep [...]     a contention sweep of your choosing
+//   vkv-lab cache [...]     a cache under a Zipfian load (cache_lab.hpp)
 //
 // Exit status: 0 on success; 1 if vkv lost an update in the race or a report file
 // could not be written; 2 for bad arguments or an unwritable output path (one line on
@@ -22,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cache_lab.hpp"
 #include "output.hpp"
 #include "race.hpp"
 #include "report.hpp"
@@ -324,6 +326,7 @@ int main(int argc, char** argv) {
   sweep->add_option("--html", sweep_outputs.html, "Write the HTML report")->type_name("FILE");
   sweep->add_option("--out", sweep_out, "Write vkv-lab-report.{html,json,csv} into DIR")
       ->type_name("DIR");
+  const vkv::lab::CacheCommand cache(app);
   app.require_subcommand(0, 1);
 
   try {
@@ -340,6 +343,7 @@ int main(int argc, char** argv) {
 
   const std::string command = command_line(argc, argv);
   try {
+    if (cache.selected()) return cache.run(command);
     if (*race) {
       return run_race_command(static_cast<int>(
           parse_integer("--rounds", rounds_text, 1, 1'000'000, "the round count")));

@@ -32,6 +32,8 @@ enum class Counter : std::size_t {
   retries,
   retries_exhausted,
   turns,
+  expirations,
+  evictions,
   count_
 };
 
@@ -69,6 +71,8 @@ class StoreCounters {
     stats.retries = totals[static_cast<std::size_t>(Counter::retries)];
     stats.retries_exhausted = totals[static_cast<std::size_t>(Counter::retries_exhausted)];
     stats.turns = totals[static_cast<std::size_t>(Counter::turns)];
+    stats.expirations = totals[static_cast<std::size_t>(Counter::expirations)];
+    stats.evictions = totals[static_cast<std::size_t>(Counter::evictions)];
     return stats;
   }
 

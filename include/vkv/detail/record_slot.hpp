@@ -12,7 +12,8 @@
 //
 // Invariants:
 //   1. A Node is immutable once published: its fields are written before the
-//      release half of the compare-and-swap that installs it, and never again.
+//      release half of the compare-and-swap that installs it, and never again. The
+//      one exception is `used`, an atomic eviction hint that decides nothing.
 //   2. A write succeeds exactly when its compare-and-swap replaces the node it
 //      checked. A failed CAS means another writer won; the node it returns (the
 //      winner) decides "conflict" versus "not found", never a second lookup. (When
@@ -41,12 +42,23 @@ namespace vkv::detail {
 // One state of one record. Revision and flag share a word: a record's revision cannot
 // reach 2^63, and the 8 bytes saved per node are 1/8 of a small record's footprint
 // (docs/benchmarks.md, memory).
+//
+// The cache layer (detail/store_cache.hpp) adds two words. `expires` is part of the
+// immutable state: the steady_clock tick (nanoseconds) from which the node counts as
+// absent, 0 = never; it is set before the node is published, so expiry is a property
+// of the node a compare-and-swap installs and removes. `used` is the one mutable
+// field: the store's coarse LRU clock when the record was last used, written by
+// readers of a capacity-bounded store only when it changes (test, then store), so a
+// hot record's line is written once per clock tick, not once per read. It is a hint:
+// relaxed, never used to decide a write.
 template <class T>
 struct Node {
   T value;
   Version version;
   std::uint64_t revision : 63;
   std::uint64_t deleted : 1;
+  std::int64_t expires = 0;
+  mutable std::atomic<std::uint32_t> used{0};
 };
 
 template <class T>

@@ -161,6 +161,10 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
     if (pending[i].fresh) {
       pending[i].fresh->version = detail::next_version();
       pending[i].fresh->revision = pending[i].current->revision + 1;
+      // An update takes the default expiry; a soft delete keeps the record's.
+      pending[i].fresh->expires =
+          entries[i].op == Op::update ? expiry_of(std::nullopt) : pending[i].current->expires;
+      stamp_new(*pending[i].fresh);
     }
   }
   outcome.records.reserve(size);
@@ -214,8 +218,11 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
         index_.shard_for(pending[i].key)
             .live.fetch_add(now_live - was_live, std::memory_order_relaxed);
       }
-      if (entries[i].op == Op::erase)
+      if (entries[i].op == Op::erase) {
+        // relaxed: the bound's count (detail/store_cache.hpp, invariant 1).
+        if (options_.max_records != 0) records_.fetch_sub(1, std::memory_order_relaxed);
         index_.remove_if_erased(pending[i].key, pending[order[j]].slot);
+      }
     }
     counters_.add(detail::Counter::writes, writes);
   }
@@ -236,7 +243,9 @@ auto Store<T, Key, Hash, KeyEqual>::commit_impl(const transaction_type& tx) -> C
     bool unnamed = false;
     CommitOutcome outcome = commit_attempt(tx, unnamed);
     if (!unnamed) {
-      count_failure(outcome.verdict);
+      if (outcome.verdict != Verdict::ok) {
+        count_failure(tx.entries()[outcome.failed_entry].id, outcome.verdict);
+      }
       return outcome;
     }
   }

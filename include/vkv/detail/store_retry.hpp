@@ -38,7 +38,10 @@ auto Store<T, Key, Hash, KeyEqual>::update_with_retry(const Key& id, Mutate&& mu
     node_ptr next;  // on a conflict: a copy of the winner, for the next attempt
     WriteOutcome outcome = write(
         id, key, expected, WriteKind::update, false, false,
-        [&](const node_type&) { return std::move(fresh); },
+        [&](const node_type&) {
+          fresh->expires = expiry_of(std::nullopt);  // the default expiry
+          return std::move(fresh);
+        },
         [&](const node_type& winner) { next = copy_node(winner.value, false); });
     if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
     if (outcome.verdict != Verdict::conflict) throw_error(not_found_info(id, outcome.verdict));
@@ -105,7 +108,7 @@ auto Store<T, Key, Hash, KeyEqual>::read_for_write(const Key& id) const -> Write
   detail::epoch::Guard guard;
   const slot_type* slot = index_.find(index_.hashed(id));
   const node_type* node = slot != nullptr ? slot->load() : nullptr;
-  if (node == nullptr) {
+  if (node == nullptr || (node->expires != 0 && expired(*node))) {
     outcome.verdict = Verdict::absent;
   } else if (node->deleted) {
     outcome.verdict = Verdict::deleted;

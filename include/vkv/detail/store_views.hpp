@@ -21,9 +21,11 @@ auto Store<T, Key, Hash, KeyEqual>::find_many(std::span<const Key> ids, ReadOpti
     for (std::size_t i = begin; i < end; ++i) {
       const slot_type* slot = index_.find(index_.hashed(ids[i]));
       const node_type* node = slot != nullptr ? slot->load() : nullptr;
-      if (node == nullptr || (node->deleted && !options.include_soft_deleted)) {
+      if (node == nullptr || (node->deleted && !options.include_soft_deleted) ||
+          (node->expires != 0 && expired(*node))) {
         answers.emplace_back();
       } else {
+        touch(*node);  // a use, for the eviction order of a bounded store
         answers.emplace_back(make_record(ids[i], *node));
       }
     }
@@ -53,7 +55,8 @@ auto Store<T, Key, Hash, KeyEqual>::for_each(F&& visit, ReadOptions options) con
             [&](const Key& id, const slot_type& slot) {
               if (std::binary_search(seen.begin(), seen.begin() + sorted, &slot)) return;
               const node_type* node = slot.load();
-              if (node != nullptr && (!node->deleted || options.include_soft_deleted)) {
+              if (node != nullptr && (!node->deleted || options.include_soft_deleted) &&
+                  (node->expires == 0 || !expired(*node))) {
                 batch.push_back(make_record(id, *node));
                 seen.push_back(&slot);
               }

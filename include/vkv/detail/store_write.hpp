@@ -13,6 +13,15 @@ template <class T, class Key, class Hash, class KeyEqual>
 auto Store<T, Key, Hash, KeyEqual>::decide(const node_type* node, const Version& expected,
                                            WriteKind kind, bool include_deleted) noexcept
     -> Verdict {
+  // An expired node is absent (the clock is read only for nodes that expire).
+  if (node != nullptr && node->expires != 0 && expired(*node)) return Verdict::absent;
+  return decide_live(node, expected, kind, include_deleted);
+}
+
+template <class T, class Key, class Hash, class KeyEqual>
+auto Store<T, Key, Hash, KeyEqual>::decide_live(const node_type* node, const Version& expected,
+                                                WriteKind kind, bool include_deleted) noexcept
+    -> Verdict {
   if (node == nullptr) return Verdict::absent;
   switch (kind) {
     case WriteKind::update:
@@ -48,6 +57,8 @@ auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
   detail::epoch::throttle();  // the garbage bound: may wait, outside any Guard
   const Version fresh_version = detail::next_version();
   WriteOutcome outcome;
+  std::optional<EvictionEvent> removed;  // an expired record this write removed
+  bool won = false;
   {
     detail::epoch::Guard guard;
     const slot_type* slot = index_.find(key);
@@ -55,7 +66,18 @@ auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
     node_ptr fresh;
     bool built = false;
     for (;;) {
-      outcome.verdict = decide(current, expected, kind, include_deleted);
+      if (current != nullptr && current->expires != 0 && expired(*current)) [[unlikely]] {
+        // Met an expired record: remove it by the compare-and-swap at its node (or
+        // lose to whoever replaced it, and decide on that).
+        if (remove_node(id, key, *slot, current, Reason::expired, removed)) {
+          current = nullptr;
+        } else {
+          current = slot->load_for_write();
+          continue;
+        }
+      }
+      // Checked for expiry just above: decide the rest without a second clock read.
+      outcome.verdict = decide_live(current, expected, kind, include_deleted);
       if (outcome.verdict != Verdict::ok) break;
       if (!built) {
         // A node with our expected version is the node we first saw (versions are
@@ -65,6 +87,7 @@ auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
         if (fresh) {
           fresh->version = fresh_version;
           fresh->revision = current->revision + 1;
+          stamp_new(*fresh);
           outcome.record.emplace(RecordOf{id, *fresh});
         } else if (want_copies) {
           outcome.record.emplace(RecordOf{id, *current});
@@ -83,9 +106,15 @@ auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
           // relaxed: a statistic, exact once writers are quiet.
           index_.shard_for(key).live.fetch_add(now_live - was_live, std::memory_order_relaxed);
         }
-        if (kind == WriteKind::erase) index_.remove_if_erased(key, slot);
+        if (kind == WriteKind::erase) {
+          // relaxed: the bound's count (docs/design.md, "Cache layer").
+          if (options_.max_records != 0) records_.fetch_sub(1, std::memory_order_relaxed);
+          index_.remove_if_erased(key, slot);
+        }
         counters_.add(detail::Counter::writes);
-        return outcome;
+        won = true;
+        expire_some(removed);
+        break;
       }
       if (detail::is_entry_word(observed)) {
         // A commit took the slot between our load and our CAS: resolve it and decide
@@ -107,7 +136,8 @@ auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
       lost(*current);
     }
   }
-  count_failure(outcome.verdict);
+  notify_evict(removed);
+  if (!won) count_failure(id, outcome.verdict);
   return outcome;
 }
 
@@ -119,6 +149,7 @@ auto Store<T, Key, Hash, KeyEqual>::update_impl(const Key& id, const Version& ex
   return write(id, expected, WriteKind::update, options.include_soft_deleted, want_copies,
                [&](const node_type& current) {
                  prepared->deleted = current.deleted;  // stays soft-deleted if it was
+                 prepared->expires = expiry_of(options.ttl);
                  return std::move(prepared);
                });
 }
@@ -143,13 +174,14 @@ auto Store<T, Key, Hash, KeyEqual>::patch_impl(const Key& id, const Version& exp
     }
   }
   if (early.verdict != Verdict::ok) {
-    count_failure(early.verdict);
+    count_failure(id, early.verdict);
     return early;
   }
   std::invoke(mutate, prepared->value);  // outside any Guard or lock; may throw
   return write(id, expected, WriteKind::update, options.include_soft_deleted, want_copies,
                [&](const node_type& current) {
                  prepared->deleted = current.deleted;
+                 prepared->expires = expiry_of(options.ttl);
                  return std::move(prepared);
                });
 }
@@ -158,7 +190,9 @@ template <class T, class Key, class Hash, class KeyEqual>
 auto Store<T, Key, Hash, KeyEqual>::flag_impl(const Key& id, const Version& expected,
                                               WriteKind kind, bool want_copies) -> WriteOutcome {
   return write(id, expected, kind, false, want_copies, [&](const node_type& current) {
-    return copy_node(current.value, kind == WriteKind::soft_delete);
+    node_ptr fresh = copy_node(current.value, kind == WriteKind::soft_delete);
+    fresh->expires = current.expires;  // soft delete and restore keep the expiry
+    return fresh;
   });
 }
 
@@ -170,24 +204,67 @@ auto Store<T, Key, Hash, KeyEqual>::erase_impl(const Key& id, const Version& exp
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
-auto Store<T, Key, Hash, KeyEqual>::create_impl(Key id, T value, std::optional<record_type>& out)
-    -> bool {
+auto Store<T, Key, Hash, KeyEqual>::create_impl(Key id, T value, std::int64_t expires,
+                                                std::optional<record_type>& out,
+                                                std::optional<record_type>* existing) -> bool {
   detail::epoch::throttle();
   auto fresh = make_node(std::move(value), false);
   fresh->version = detail::next_version();
   fresh->revision = 1;
-  out.emplace(record_type{std::move(id), fresh->value, fresh->version, 1, false, {}});
-  detail::epoch::reserve(2);  // the map may free a node it built for a lost insert
+  fresh->expires = expires;
+  stamp_new(*fresh);
+  out.emplace(
+      record_type{std::move(id), fresh->value, fresh->version, 1, false, expires_at_of(expires)});
   const HashedKey key = index_.hashed(out->id);
-  node_type* existing = nullptr;
-  detail::epoch::Guard guard;
-  if (index_.insert_or_revive(key, fresh.get(), existing) == index_type::InsertOutcome::exists) {
-    return false;
+  std::optional<EvictionEvent> removed;  // an expired record this create replaced
+  bool inserted = false;
+  bool replaced = false;
+  {
+    detail::epoch::Guard guard;
+    for (;;) {
+      detail::epoch::reserve(2);  // the map may free a node it built for a lost insert
+      node_type* current = nullptr;
+      if (index_.insert_or_revive(key, fresh.get(), current) != index_type::InsertOutcome::exists) {
+        inserted = true;
+        break;
+      }
+      if (current->expires == 0 || !expired(*current)) {
+        if (existing != nullptr) existing->emplace(make_record(out->id, *current));
+        return false;
+      }
+      // An expired record is absent: replace it by the compare-and-swap at its node.
+      const slot_type* slot = index_.find(key);
+      if (slot == nullptr) continue;  // removed meanwhile: insert again
+      if (options_.on_evict && !removed) {
+        removed.emplace(EvictionEvent{Reason::expired, options_.entity_type,
+                                      detail::key_text(out->id), Version()});
+      }
+      std::uintptr_t observed;
+      if (slot->install(current, fresh.get(), observed)) {  // <- decided here
+        if (removed) removed->version = current->version;
+        replaced = true;
+        if (current->deleted) {
+          // relaxed: a statistic, exact once writers are quiet.
+          index_.shard_for(key).live.fetch_add(1, std::memory_order_relaxed);
+        }
+        detail::retire_pooled(current);
+        counters_.add(detail::Counter::expirations);
+        break;
+      }
+      // Lost to another writer (or a commit, resolved by the next look): go again.
+    }
+    fresh.release();
+    if (!replaced) removed.reset();  // prepared for a replacement that lost
+    if (inserted) {
+      // relaxed: statistics and the bound's count, exact once writers are quiet.
+      index_.shard_for(key).live.fetch_add(1, std::memory_order_relaxed);
+      if (options_.max_records != 0) records_.fetch_add(1, std::memory_order_relaxed);
+    }
+    counters_.add(detail::Counter::creates);
+    expire_some(removed);
   }
-  fresh.release();
-  // relaxed: a statistic, exact once writers are quiet.
-  index_.shard_for(key).live.fetch_add(1, std::memory_order_relaxed);
-  counters_.add(detail::Counter::creates);
+  notify_evict(removed);
+  if (inserted) evict_to_bound();
   return true;
 }
 

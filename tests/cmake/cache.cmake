@@ -1,0 +1,13 @@
+# The cache layer (issue 15): put, find_or_create, expiry, the capacity bound, hot keys
+# and metrics rendering.
+vkv_add_test(cache_test ${PROJECT_SOURCE_DIR}/tests/cache/cache_test.cpp LABELS concurrency)
+# put, find_or_create and version-checked writes racing eviction and expiry, checked
+# for linearizability against a register model in which the record may vanish.
+vkv_add_test(cache_lin_test ${PROJECT_SOURCE_DIR}/tests/cache/cache_lin_test.cpp LABELS concurrency)
+if(VKV_BUILD_TOOLS)
+  # `vkv-lab cache` as a real process: argument errors and a short run's reports.
+  vkv_add_test(vkv_lab_cache_test ${PROJECT_SOURCE_DIR}/tests/cache/cache_lab_cli_test.cpp
+    LABELS concurrency)
+  target_compile_definitions(vkv_lab_cache_test PRIVATE VKV_LAB_BINARY="$<TARGET_FILE:vkv-lab>")
+  add_dependencies(vkv_lab_cache_test vkv-lab)
+endif()
