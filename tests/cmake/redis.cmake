@@ -1,0 +1,21 @@
+# vkv::redis (issue 14). Registered only when hiredis was found (cmake/redis.cmake
+# defines vkv_redis then). CI must have it: configure with -DVKV_REQUIRE_REDIS=ON
+# (tools/run-tests.sh does) and a missing libhiredis-dev fails the configure instead of
+# silently skipping these tests.
+option(VKV_REQUIRE_REDIS "Fail the configure when vkv::redis cannot be built" OFF)
+if(NOT TARGET vkv_redis)
+  if(VKV_REQUIRE_REDIS)
+    message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but hiredis was not found "
+                        "(install libhiredis-dev and pkg-config)")
+  endif()
+  return()
+endif()
+
+# --- Library unit tests: no server needed (tests/redis/unit/) ---
+vkv_add_test(redis_unit_test
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/uri_test.cpp
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/slots_test.cpp
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/codec_test.cpp
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/options_test.cpp)
+target_link_libraries(redis_unit_test PRIVATE vkv::redis)
+vkv_add_test(version_fork_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/version_fork_test.cpp)
