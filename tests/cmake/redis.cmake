@@ -19,3 +19,14 @@ vkv_add_test(redis_unit_test
   ${PROJECT_SOURCE_DIR}/tests/redis/unit/options_test.cpp)
 target_link_libraries(redis_unit_test PRIVATE vkv::redis)
 vkv_add_test(version_fork_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/version_fork_test.cpp)
+
+# Smoke tests against a redis-server each test binary starts itself
+# (tests/redis/unit/local_server.hpp), when redis-server is installed.
+find_program(VKV_REDIS_SERVER redis-server)
+if(VKV_REDIS_SERVER)
+  vkv_add_test(redis_store_smoke_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/store_smoke_test.cpp
+               LABELS concurrency)
+  target_link_libraries(redis_store_smoke_test PRIVATE vkv::redis)
+elseif(VKV_REQUIRE_REDIS)
+  message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-server was not found")
+endif()
