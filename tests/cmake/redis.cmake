@@ -16,8 +16,12 @@ vkv_add_test(redis_unit_test
   ${PROJECT_SOURCE_DIR}/tests/redis/unit/uri_test.cpp
   ${PROJECT_SOURCE_DIR}/tests/redis/unit/slots_test.cpp
   ${PROJECT_SOURCE_DIR}/tests/redis/unit/codec_test.cpp
-  ${PROJECT_SOURCE_DIR}/tests/redis/unit/options_test.cpp)
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/options_test.cpp
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/preflight_test.cpp
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/sigpipe_test.cpp)
 target_link_libraries(redis_unit_test PRIVATE vkv::redis)
+# sigpipe_test checks an internal of the library (core/redis/connection.hpp).
+target_include_directories(redis_unit_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)
 vkv_add_test(version_fork_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/version_fork_test.cpp)
 
 # Smoke tests against a redis-server each test binary starts itself
