@@ -34,3 +34,8 @@ if(VKV_REDIS_SERVER)
 elseif(VKV_REQUIRE_REDIS)
   message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-server was not found")
 endif()
+if(VKV_REDIS_SERVER)
+  vkv_add_test(redis_cluster_smoke_test
+               ${PROJECT_SOURCE_DIR}/tests/redis/unit/cluster_smoke_test.cpp)
+  target_link_libraries(redis_cluster_smoke_test PRIVATE vkv::redis)
+endif()
