@@ -121,7 +121,8 @@ class LocalServer {
   int port() const noexcept { return port_; }
   std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
-  // One command on a fresh connection, for checks from outside the store.
+  // One command on a fresh connection, for checks from outside the store: the reply
+  // as text ("<error>" when there is none, "<nil>", integers in decimal).
   std::string command(const std::vector<std::string>& args) const {
     timeval tv{2, 0};
     redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
@@ -138,6 +139,15 @@ class LocalServer {
       if (reply != nullptr) {
         if (reply->type == REDIS_REPLY_INTEGER) {
           out = std::to_string(reply->integer);
+        } else if (reply->type == REDIS_REPLY_ARRAY) {
+          // An array: its first element, bracketed ("[fenced]"); nested: "[[...]".
+          out = "[";
+          if (reply->elements > 0 && reply->element[0]->str != nullptr) {
+            out += std::string(reply->element[0]->str, reply->element[0]->len);
+          } else if (reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY) {
+            out += "[...";
+          }
+          out += "]";
         } else if (reply->type == REDIS_REPLY_NIL) {
           out = "<nil>";
         } else if (reply->str != nullptr) {

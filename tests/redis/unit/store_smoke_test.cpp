@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "local_server.hpp"
+#include "scripts.hpp"
 #include "vkv/redis.hpp"
 
 namespace {
@@ -342,6 +343,47 @@ TEST_F(RedisStore, StoppedServerGivesUnknownOutcomeThenRecovers) {
   EXPECT_TRUE(now->value == "v" || now->value == "w");
   const auto next = store.update_with_version("a", now->version, "z");
   EXPECT_EQ(next.revision, now->revision + 1);
+}
+
+// The fence directly (core/redis/scripts.cpp): a fenced fresh version is refused by the
+// write script, fences past their deadline are dropped by the next successful write, and
+// a fence on an absent record leaves an expiring hash that reads as absent.
+TEST_F(RedisStore, FencesRefuseTheFencedWriteAndDoNotAccumulate) {
+  namespace d = vkv::redis::detail;
+  vkv::redis::Store<std::string> store(options("Fence"));
+  const auto r = store.create("f", "v");
+  const std::string key = "smoke:Fence:f";
+  const std::string fenced = vkv::detail::next_version().to_string();
+  const std::string& fence = d::fence_script().body;
+  const std::string& write = d::write_script().body;
+  EXPECT_EQ(server_->command({"EVAL", fence, "1", key, fenced, "300000"}), "[[...]");
+  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + fenced}), "1");
+  // The stalled write arrives after its fence: refused, nothing changes.
+  EXPECT_EQ(server_->command({"EVAL", write, "1", key, "update", r.version.to_string(), fenced,
+                              "late", "0", "0", "300000"}),
+            "[fenced]");
+  EXPECT_EQ(store.find("f")->value, "v");
+  EXPECT_EQ(store.find("f")->version, r.version);
+  // A fence already past its deadline (lifetime 0) goes at the next successful write;
+  // the live one stays.
+  const std::string stale = vkv::detail::next_version().to_string();
+  server_->command({"EVAL", fence, "1", key, stale, "0"});
+  EXPECT_EQ(server_->command({"HLEN", key}), "6");
+  store.update_with_version("f", r.version, "w");
+  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + stale}), "0");
+  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + fenced}), "1");
+  EXPECT_EQ(server_->command({"HLEN", key}), "5");
+  // On an absent record: an expiring fence-only hash, which reads as absent.
+  const std::string lone = "smoke:Fence:absent";
+  server_->command({"EVAL", fence, "1", lone, vkv::detail::next_version().to_string(), "300000"});
+  EXPECT_EQ(server_->command({"EXISTS", lone}), "1");
+  EXPECT_GT(std::stol(server_->command({"PTTL", lone})), 0);
+  EXPECT_FALSE(store.find("absent", {true}));
+  EXPECT_EQ(store.try_update_with_version("absent", r.version, "x").error(), Errc::not_found);
+  std::size_t seen = 0;
+  store.for_each([&](const auto&) { ++seen; });
+  EXPECT_EQ(seen, 1u);  // "f" only
+  EXPECT_EQ(store.create("absent", "now").revision, 1u);
 }
 
 }  // namespace
