@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "fault_proxy.hpp"
 #include "local_server.hpp"
 #include "scripts.hpp"
 #include "vkv/redis.hpp"
@@ -343,6 +344,61 @@ TEST_F(RedisStore, StoppedServerGivesUnknownOutcomeThenRecovers) {
   EXPECT_TRUE(now->value == "v" || now->value == "w");
   const auto next = store.update_with_version("a", now->version, "z");
   EXPECT_EQ(next.revision, now->revision + 1);
+}
+
+// A write whose reply is lost after the server ran it: the store fences, finds the
+// record carrying the write's fresh version, and reports success with that record.
+TEST_F(RedisStore, LostReplyOfAnAppliedWriteIsReportedAsCommitted) {
+  vkv_test::FaultProxy proxy(server_->port());
+  Options o = options("LostReply");
+  o.nodes = {proxy.uri()};
+  o.command_timeout = std::chrono::milliseconds(300);
+  vkv::redis::Store<std::string> store(o);
+  const auto r = store.create("a", "v1");
+  proxy.drop_next_reply();
+  auto result = store.try_update_with_version("a", r.version, "v2");
+  ASSERT_TRUE(result.ok()) << result.error_info().reason;
+  EXPECT_EQ(result.value().value, "v2");
+  EXPECT_EQ(result.value().revision, 2u);
+  const auto now = *store.find("a");
+  EXPECT_EQ(now.version, result.value().version);  // applied once, reported once
+  EXPECT_EQ(now.revision, 2u);
+}
+
+// A write lost before the server ran it: the store fences its version, finds the record
+// unchanged and reports UnavailableError; when the lost bytes reach the server later,
+// the write script refuses them, and the record stays as it was.
+TEST_F(RedisStore, LostRequestIsNotAppliedAndCanNeverApplyLater) {
+  vkv_test::FaultProxy proxy(server_->port());
+  Options o = options("LostRequest");
+  o.nodes = {proxy.uri()};
+  o.command_timeout = std::chrono::milliseconds(300);
+  vkv::redis::Store<std::string> store(o);
+  const auto r = store.create("a", "v1");
+  proxy.hold_next_request();
+  auto result = store.try_update_with_version("a", r.version, "late");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error(), Errc::unavailable) << result.error_info().reason;
+  ASSERT_TRUE(proxy.holding());
+  proxy.release_held();  // the stalled command arrives after its fence
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (proxy.replies_after_release() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(proxy.replies_after_release(), 0u) << "the held command never ran";
+  const auto now = *store.find("a");
+  EXPECT_EQ(now.value, "v1");
+  EXPECT_EQ(now.version, r.version);
+  // A lost create: still absent after the fence, so not applied.
+  proxy.hold_next_request();
+  auto created = store.try_create("b", "v");
+  EXPECT_EQ(created.error(), Errc::unavailable) << created.error_info().reason;
+  proxy.release_held();
+  const auto later = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (proxy.replies_after_release() < 2 && std::chrono::steady_clock::now() < later) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(store.find("b", {true}));
 }
 
 // The fence directly (core/redis/scripts.cpp): a fenced fresh version is refused by the
