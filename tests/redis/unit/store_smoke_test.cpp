@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <string>
@@ -176,6 +177,43 @@ TEST_F(RedisStore, UpdateWithRetryFromManyThreadsLosesNoIncrement) {
   EXPECT_EQ(stats.writes, static_cast<std::uint64_t>(kThreads * kEach));
   EXPECT_EQ(stats.retries, stats.conflicts);
   EXPECT_THROW(store.update_with_retry("absent", [](long&) {}), vkv::EntityNotFoundError);
+}
+
+// Threads share a pool of two connections: they wait for one, never open a third, and
+// lose no increment.
+TEST_F(RedisStore, APoolOfTwoServesManyThreadsWithinItsBound) {
+  vkv_test::LocalServer own;  // its own server: the client count is ours alone
+  ASSERT_TRUE(own.started());
+  Options o = options("Pool");
+  o.nodes = {own.uri()};
+  o.connections_per_node = 2;
+  vkv::redis::Store<long> store(o);
+  store.create("c", 0);
+  constexpr int kThreads = 6;
+  constexpr int kEach = 30;
+  vkv::RetryPolicy policy;
+  policy.max_retries = 10000;
+  int peak_clients = 0;  // sampled by this thread only
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i)
+        store.update_with_retry(
+            "c", [](long& v) { ++v; }, policy);
+    });
+  }
+  for (int probe = 0; probe < 20; ++probe) {  // sample while they run
+    const std::string info = own.command({"INFO", "clients"});
+    const auto at = info.find("connected_clients:");
+    if (at != std::string::npos) {
+      const int clients = std::stoi(info.substr(at + 18)) - 1;  // minus this probe
+      peak_clients = std::max(peak_clients, clients);
+    }
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(store.find("c")->value, kThreads * kEach);
+  EXPECT_LE(peak_clients, 2);
+  EXPECT_GE(peak_clients, 1);
 }
 
 TEST_F(RedisStore, BatchesAnswerInOrder) {
