@@ -120,4 +120,43 @@ TEST_F(RedisCluster, FollowsAskDuringAMigrationAndMovedAfterIt) {
   EXPECT_EQ(store.find(id)->value, "v3");
 }
 
+// A commit whose keys are split by a migration in progress gets TRYAGAIN: retried a
+// bounded number of times, then UnavailableError (nothing applied); once the migration
+// ends, the same commit goes through (MOVED to the new owner).
+TEST_F(RedisCluster, CommitDuringAMigrationIsRetriedThenUnavailable) {
+  vkv::redis::Store<std::string> store(options("Split"));
+  const auto a = store.create("{split}:a", "a1");
+  const auto b = store.create("{split}:b", "b1");
+  const std::string key_a = "vkv:Split:{split}:a";
+  const int slot = key_slot(key_a);
+  const int from = vkv_test::LocalCluster::initial_owner(slot);
+  const int to = (from + 1) % 3;
+  auto& source = cluster_->node(from);
+  const std::string source_id = cluster_->node_id(from);
+  const std::string target_id = cluster_->node_id(to);
+  cluster_->node(to).command({"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", source_id});
+  source.command({"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", target_id});
+  ASSERT_EQ(source.command({"MIGRATE", "127.0.0.1", std::to_string(cluster_->node(to).port()),
+                            key_a, "0", "5000"}),
+            "OK");
+  vkv::Transaction<std::string> tx;
+  tx.update("{split}:a", a.version, "a2").update("{split}:b", b.version, "b2");
+  auto refused = store.try_commit(tx);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error(), vkv::Errc::unavailable);
+  EXPECT_NE(refused.error_info().reason.find("TRYAGAIN"), std::string::npos)
+      << refused.error_info().reason;
+
+  ASSERT_EQ(source.command({"MIGRATE", "127.0.0.1", std::to_string(cluster_->node(to).port()),
+                            "vkv:Split:{split}:b", "0", "5000"}),
+            "OK");
+  for (int n = 0; n < 3; ++n) {
+    cluster_->node(n).command({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", target_id});
+  }
+  const auto records = store.commit(tx);
+  EXPECT_EQ(records[0].value, "a2");
+  EXPECT_EQ(records[1].value, "b2");
+  EXPECT_EQ(records[0].revision, 2u);  // the refused attempts applied nothing
+}
+
 }  // namespace
