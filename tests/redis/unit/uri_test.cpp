@@ -1,0 +1,39 @@
+// Node URI parsing (vkv::redis::detail::parse_uri).
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "vkv/redis/detail/keys.hpp"
+
+namespace {
+
+using vkv::redis::detail::Address;
+using vkv::redis::detail::parse_uri;
+
+TEST(RedisUri, HostAndPort) {
+  EXPECT_EQ(parse_uri("redis://127.0.0.1:7000"), (Address{"127.0.0.1", 7000}));
+  EXPECT_EQ(parse_uri("redis://cache-1.example.org:6380"), (Address{"cache-1.example.org", 6380}));
+  EXPECT_EQ(parse_uri("redis://localhost:1/"), (Address{"localhost", 1}));
+}
+
+TEST(RedisUri, DefaultPortIs6379) {
+  EXPECT_EQ(parse_uri("redis://10.0.0.2"), (Address{"10.0.0.2", 6379}));
+  EXPECT_EQ(parse_uri("redis://localhost"), (Address{"localhost", 6379}));
+}
+
+TEST(RedisUri, MalformedIsRefusedWithTheUriInTheMessage) {
+  for (const char* uri :
+       {"", "127.0.0.1:6379", "http://h:1", "redis://", "redis://:6379",
+        "redis://h:", "redis://h:0", "redis://h:65536", "redis://h:12x", "redis://h:-1",
+        "redis://h h:1", "redis://user@h:1", "redis://h:1:2", "rediss://h:1"}) {
+    try {
+      parse_uri(uri);
+      ADD_FAILURE() << "accepted " << uri;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("\"") + uri + "\""), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+}  // namespace
