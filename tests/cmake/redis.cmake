@@ -47,3 +47,4 @@ vkv_add_redis_test(redis_harness_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/harness_
 vkv_add_redis_test(redis_contract_test
   ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_batch_test.cpp)
+vkv_add_redis_test(redis_fault_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/fault_test.cpp)
