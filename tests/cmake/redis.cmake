@@ -48,3 +48,4 @@ vkv_add_redis_test(redis_contract_test
   ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_batch_test.cpp)
 vkv_add_redis_test(redis_fault_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/fault_test.cpp)
+vkv_add_redis_test(redis_lin_process_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/lin_process_test.cpp)
