@@ -1,6 +1,11 @@
 // Version text forms and the version generator's keys.
 #include "vkv/version.hpp"
 
+#include <pthread.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
 #include <ostream>
@@ -32,6 +37,49 @@ const std::array<std::uint64_t, 2> initial_keys = random_keys();
 // Before this TU's dynamic initialisation runs, the keys are zero: versions made that
 // early are still unique (the Feistel network is a bijection for any keys).
 std::uint64_t version_keys[2] = {initial_keys[0], initial_keys[1]};
+
+namespace {
+
+// fork() copies the parent's keys and every thread record's (index, counter), so a
+// child would make exactly the versions its parent goes on making. The child draws new
+// keys before it runs anything else.
+//
+// Why that keeps versions unique: within one process, versions under one pair of keys
+// are distinct because the Feistel network is a bijection of (index, counter), and a
+// child's counters continue where the parent's stopped, so its inputs never repeat its
+// own earlier ones. Across processes (parent and child, or any two processes) the keys
+// are independent 128-bit random draws, so two processes' versions are the images of
+// their inputs under two independently keyed permutations of 122 bits: they coincide
+// with the probability of two random version-4 UUIDs (about n^2 / 2^123 for n versions),
+// which is the guarantee RFC 9562 random UUIDs give between machines. Without re-keying
+// they would coincide with certainty.
+//
+// Runs in the child of a possibly multi-threaded parent, where only async-signal-safe
+// calls are allowed: getrandom(2) and clock_gettime(2) are system calls; no allocation,
+// no locks. Only the forking thread exists in the child, so no one reads the keys while
+// they change.
+void rekey_after_fork() noexcept {
+  std::uint64_t fresh[2] = {0, 0};
+  const ssize_t got = getrandom(fresh, sizeof fresh, GRND_NONBLOCK);
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  // Mixed in even when getrandom succeeded; alone (entropy pool not ready, or a
+  // seccomp filter) they still differ from the parent's, since the pid is new.
+  const std::uint64_t local = (static_cast<std::uint64_t>(getpid()) << 32) ^
+                              static_cast<std::uint64_t>(now.tv_nsec) ^
+                              (static_cast<std::uint64_t>(now.tv_sec) << 20);
+  if (got != static_cast<ssize_t>(sizeof fresh)) {
+    fresh[0] ^= version_keys[0];
+    fresh[1] ^= version_keys[1];
+  }
+  version_keys[0] = mix64(fresh[0] ^ local);
+  version_keys[1] = mix64(fresh[1] ^ mix64(local + 0x9e3779b97f4a7c15ULL));
+}
+
+[[maybe_unused]] const bool fork_handler_installed =
+    pthread_atfork(nullptr, nullptr, &rekey_after_fork) == 0;
+
+}  // namespace
 
 }  // namespace detail
 

@@ -1,29 +1,358 @@
-// Placeholder while the engine is built.
+// vkv::redis::detail::Client: options, keys, and each operation as script calls.
 #include "vkv/redis/detail/client.hpp"
 
-#include <stdexcept>
+#include <hiredis/hiredis.h>
 
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "replies.hpp"
+#include "resolve.hpp"
+#include "router.hpp"
+#include "scripts.hpp"
+#include "vkv/detail/version_generator.hpp"
+#include "vkv/errors.hpp"
 #include "vkv/redis/detail/keys.hpp"
 
 namespace vkv::redis::detail {
 
-struct Client::Impl {};
-
 namespace {
-[[noreturn]] void not_yet() { throw std::logic_error("vkv::redis: not built yet"); }
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::create:
+      return "create";
+    case Op::put:
+      return "put";
+    case Op::update:
+      return "update";
+    case Op::soft_delete:
+      return "soft_delete";
+    case Op::restore:
+      return "restore";
+    case Op::erase:
+      return "erase";
+    case Op::check:
+      return "check";
+  }
+  return "?";
+}
+
+std::string ttl_arg(const std::optional<std::chrono::milliseconds>& ttl) {
+  return ttl ? std::to_string(ttl->count()) : std::string();
+}
+
+// SCAN's MATCH treats * ? [ ] \ as glob syntax: escape them in the literal prefix.
+std::string glob_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<Address> checked_nodes(const Options& options) {
+  if (options.nodes.empty()) throw std::invalid_argument("vkv::redis: Options::nodes is empty");
+  if (!options.cluster && options.nodes.size() > 1) {
+    throw std::invalid_argument(
+        "vkv::redis: several nodes given without Options::cluster; a single server takes one");
+  }
+  for (const std::string* text : {&options.key_prefix, &options.entity_type}) {
+    if (text->find_first_of("{}") != std::string::npos) {
+      throw std::invalid_argument(
+          "vkv::redis: key_prefix and entity_type may not hold '{' or "
+          "'}' (they would change a key's hash slot): \"" +
+          *text + "\"");
+    }
+  }
+  std::vector<Address> nodes;
+  for (const std::string& uri : options.nodes) nodes.push_back(parse_uri(uri));
+  return nodes;
+}
+
+std::size_t per_node(const Options& options) {
+  if (options.connections_per_node != 0) return options.connections_per_node;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
 }  // namespace
 
-Client::Client(const Options& options) {
-  for (const auto& node : options.nodes) parse_uri(node);
-}
+struct Client::Impl {
+  explicit Impl(const Options& options)
+      : entity_type(options.entity_type),
+        prefix(options.key_prefix + ":" + options.entity_type + ":"),
+        router(checked_nodes(options), options.cluster,
+               Timeouts{options.connect_timeout, options.command_timeout}, per_node(options)) {}
+
+  std::string key_of(std::string_view id) const { return prefix + std::string(id); }
+
+  Call write_call(const Write& write, const std::string& key, const Version& fresh) const {
+    const Script& script = write_script();
+    Call call;
+    call.slot = key_slot(key);
+    call.script = &script;
+    call.args = {
+        "EVALSHA",
+        script.sha,
+        "1",
+        key,
+        op_name(write.op),
+        write.op == Op::create || write.op == Op::put ? std::string() : write.expected.to_string(),
+        fresh.to_string(),
+        write.value,
+        write.include_deleted ? "1" : "0",
+        ttl_arg(write.ttl),
+        std::to_string(kFenceLifetimeMs)};
+    return call;
+  }
+
+  Call read_call(const std::string& key) const {
+    const Script& script = read_script();
+    Call call;
+    call.slot = key_slot(key);
+    call.script = &script;
+    call.args = {"EVALSHA", script.sha, "1", key};
+    return call;
+  }
+
+  // A write whose exchange failed: not sent -> unavailable; sent -> resolve.
+  Outcome settle(const Write& write, const std::string& key, const Version& fresh,
+                 CallResult& result) {
+    if (result.io == Io::ok) return write_outcome(result.reply.get());
+    if (result.io == Io::not_sent) {
+      Outcome outcome;
+      outcome.status = Status::unavailable;
+      outcome.reason = result.error;
+      return outcome;
+    }
+    return resolve_write(router, key_slot(key), key, write, fresh, result.error);
+  }
+
+  const std::string entity_type;
+  const std::string prefix;
+  Router router;
+};
+
+Client::Client(const Options& options) : impl_(std::make_unique<Impl>(options)) {}
 Client::~Client() = default;
-std::string Client::key_of(std::string_view) const { not_yet(); }
-ReadOutcome Client::read(const std::string&) { not_yet(); }
-std::vector<ReadOutcome> Client::read_many(std::span<const std::string>) { not_yet(); }
-Outcome Client::write(const Write&) { not_yet(); }
-std::vector<Outcome> Client::write_many(std::span<const Write>) { not_yet(); }
-CommitOutcome Client::commit(std::span<const Write>) { not_yet(); }
-void Client::validate_commit(std::span<const Write>) const { not_yet(); }
-bool Client::scan(ScanCursor&, std::vector<std::pair<std::string, RawRecord>>&) { not_yet(); }
+
+std::string Client::key_of(std::string_view id) const { return impl_->key_of(id); }
+
+ReadOutcome Client::read(const std::string& id) {
+  CallResult result = impl_->router.call(impl_->read_call(impl_->key_of(id)));
+  if (result.io != Io::ok) {
+    ReadOutcome outcome;
+    outcome.reached = false;
+    outcome.reason = result.error;
+    return outcome;
+  }
+  return read_outcome(result.reply.get());
+}
+
+std::vector<ReadOutcome> Client::read_many(std::span<const std::string> ids) {
+  std::vector<Call> calls;
+  calls.reserve(ids.size());
+  for (const std::string& id : ids) calls.push_back(impl_->read_call(impl_->key_of(id)));
+  std::vector<CallResult> results = impl_->router.call_many(calls);
+  std::vector<ReadOutcome> outcomes;
+  outcomes.reserve(ids.size());
+  for (CallResult& result : results) {
+    if (result.io != Io::ok) {
+      ReadOutcome outcome;
+      outcome.reached = false;
+      outcome.reason = result.error;
+      outcomes.push_back(std::move(outcome));
+    } else {
+      outcomes.push_back(read_outcome(result.reply.get()));
+    }
+  }
+  return outcomes;
+}
+
+Outcome Client::write(const Write& write) {
+  const std::string key = impl_->key_of(write.id);
+  // A second attempt only when the first is known not to have applied (fenced) and
+  // went over a pooled connection that may have been stale (a restarted server).
+  for (int attempt = 0;; ++attempt) {
+    const Version fresh = vkv::detail::next_version();
+    CallResult result = impl_->router.call(impl_->write_call(write, key, fresh));
+    const bool retryable = result.io == Io::sent_no_reply && result.reused && attempt == 0;
+    Outcome outcome = impl_->settle(write, key, fresh, result);
+    if (retryable && outcome.status == Status::unavailable) continue;
+    return outcome;
+  }
+}
+
+std::vector<Outcome> Client::write_many(std::span<const Write> writes) {
+  std::vector<std::string> keys;
+  std::vector<Version> fresh;
+  std::vector<Call> calls;
+  keys.reserve(writes.size());
+  fresh.reserve(writes.size());
+  calls.reserve(writes.size());
+  for (const Write& write : writes) {
+    keys.push_back(impl_->key_of(write.id));
+    fresh.push_back(vkv::detail::next_version());
+    calls.push_back(impl_->write_call(write, keys.back(), fresh.back()));
+  }
+  std::vector<CallResult> results = impl_->router.call_many(calls);
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(writes.size());
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    outcomes.push_back(impl_->settle(writes[i], keys[i], fresh[i], results[i]));
+  }
+  return outcomes;
+}
+
+void Client::validate_commit(std::span<const Write> entries) const {
+  std::set<std::string_view> seen;
+  for (const Write& entry : entries) {
+    if (!seen.insert(entry.id).second) {
+      throw std::invalid_argument("vkv::redis: transaction names " + impl_->entity_type + " " +
+                                  entry.id + " twice");
+    }
+  }
+  if (!impl_->router.cluster() || entries.empty()) return;
+  const std::uint16_t slot = key_slot(impl_->key_of(entries.front().id));
+  for (const Write& entry : entries) {
+    if (key_slot(impl_->key_of(entry.id)) != slot) {
+      std::string message =
+          "vkv::redis: in cluster mode a commit's keys must share one hash slot (put the same "
+          "{tag} in every id); these do not:";
+      for (const Write& each : entries) {
+        const std::string key = impl_->key_of(each.id);
+        message += " " + key + " (slot " + std::to_string(key_slot(key)) + ")";
+      }
+      throw std::invalid_argument(message);
+    }
+  }
+}
+
+CommitOutcome Client::commit(std::span<const Write> entries) {
+  validate_commit(entries);
+  CommitOutcome outcome;
+  if (entries.empty()) return outcome;
+  const Script& script = commit_script();
+  std::vector<std::string> keys;
+  std::vector<Version> fresh;
+  Call call;
+  call.script = &script;
+  call.args = {"EVALSHA", script.sha, std::to_string(entries.size())};
+  for (const Write& entry : entries) {
+    keys.push_back(impl_->key_of(entry.id));
+    call.args.push_back(keys.back());
+    fresh.push_back(entry.op == Op::check ? Version() : vkv::detail::next_version());
+  }
+  call.slot = key_slot(keys.front());
+  call.args.push_back(std::to_string(kFenceLifetimeMs));
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    call.args.push_back(op_name(entries[i].op));
+    call.args.push_back(entries[i].expected.to_string());
+    call.args.push_back(fresh[i].is_nil() ? std::string() : fresh[i].to_string());
+    call.args.push_back(entries[i].value);
+    call.args.push_back(ttl_arg(entries[i].ttl));
+  }
+  CallResult result = impl_->router.call(call);
+  if (result.io == Io::not_sent) {
+    outcome.status = Status::unavailable;
+    outcome.reason = result.error;
+    return outcome;
+  }
+  if (result.io == Io::sent_no_reply) {
+    return resolve_commit(impl_->router, call.slot, keys, entries, fresh, result.error);
+  }
+  const redisReply* reply = result.reply.get();
+  if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+    outcome.status = Status::unavailable;
+    outcome.reason = "refused by the server: " + std::string(text_of(reply));
+    return outcome;
+  }
+  const std::string_view status = text_of(reply->element[0]);
+  if (status == "ok" && reply->elements == entries.size() + 1) {
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      std::string error;
+      std::optional<RawRecord> record = record_from(reply->element[i + 1], 0, error);
+      if (!record) {
+        outcome.status = Status::unknown_outcome;  // it committed; the reply is unreadable
+        outcome.reason = error.empty() ? "malformed reply" : error;
+        outcome.records.clear();
+        return outcome;
+      }
+      outcome.records.push_back(std::move(*record));
+    }
+    return outcome;
+  }
+  if (status == "fail" && reply->elements >= 3) {
+    outcome.failed_entry = static_cast<std::size_t>(reply->element[1]->integer - 1);
+    const std::string_view why = text_of(reply->element[2]);
+    outcome.status = why == "absent"    ? Status::absent
+                     : why == "deleted" ? Status::deleted
+                                        : Status::conflict;
+    if (outcome.status == Status::conflict && reply->elements >= 4) {
+      outcome.actual = Version::parse(text_of(reply->element[3])).value_or(Version());
+    }
+    return outcome;
+  }
+  outcome.status = Status::unavailable;
+  outcome.reason = status == "fenced" ? "refused: fenced by an earlier fault resolution"
+                                      : "unexpected reply from the server";
+  return outcome;
+}
+
+bool Client::scan(ScanCursor& cursor, std::vector<std::pair<std::string, RawRecord>>& out) {
+  if (!cursor.started) {
+    cursor.started = true;
+    std::vector<NodePool*> masters = impl_->router.masters();
+    for (NodePool* node : masters) cursor.masters.push_back(node->address().text());
+    if (masters.empty()) throw UnavailableError(impl_->entity_type, "*", "no node to scan");
+  }
+  if (cursor.node >= cursor.masters.size()) return false;
+  std::vector<NodePool*> masters = impl_->router.masters();
+  NodePool* node = nullptr;
+  for (NodePool* each : masters) {
+    if (each->address().text() == cursor.masters[cursor.node]) node = each;
+  }
+  if (node == nullptr) {
+    throw UnavailableError(impl_->entity_type, "*",
+                           "node " + cursor.masters[cursor.node] + " left during the scan");
+  }
+  CallResult result = impl_->router.call_node(
+      *node,
+      Args{"SCAN", cursor.cursor, "MATCH", glob_escape(impl_->prefix) + "*", "COUNT", "256"});
+  const redisReply* reply = result.reply.get();
+  if (result.io != Io::ok || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+    throw UnavailableError(
+        impl_->entity_type, "*",
+        "SCAN failed: " + (result.io != Io::ok ? result.error : std::string(text_of(reply))));
+  }
+  cursor.cursor = std::string(text_of(reply->element[0]));
+  std::vector<std::string> keys;
+  const redisReply* found = reply->element[1];
+  for (std::size_t i = 0; i < found->elements; ++i) keys.emplace_back(text_of(found->element[i]));
+  std::vector<Call> calls;
+  calls.reserve(keys.size());
+  for (const std::string& key : keys) calls.push_back(impl_->read_call(key));
+  std::vector<CallResult> reads = impl_->router.call_many(calls);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (reads[i].io != Io::ok) {
+      throw UnavailableError(impl_->entity_type, keys[i].substr(impl_->prefix.size()),
+                             reads[i].error);
+    }
+    if (is_error(reads[i].reply.get())) continue;  // not a hash: not ours
+    ReadOutcome read = read_outcome(reads[i].reply.get());
+    if (read.reached && read.record) {
+      out.emplace_back(keys[i].substr(impl_->prefix.size()), std::move(*read.record));
+    }
+  }
+  if (cursor.cursor == "0") {
+    ++cursor.node;
+    cursor.cursor = "0";
+  }
+  return cursor.node < cursor.masters.size();
+}
 
 }  // namespace vkv::redis::detail

@@ -16,9 +16,24 @@ vkv_add_test(redis_unit_test
   ${PROJECT_SOURCE_DIR}/tests/redis/unit/uri_test.cpp
   ${PROJECT_SOURCE_DIR}/tests/redis/unit/slots_test.cpp
   ${PROJECT_SOURCE_DIR}/tests/redis/unit/codec_test.cpp
-  ${PROJECT_SOURCE_DIR}/tests/redis/unit/options_test.cpp)
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/options_test.cpp
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/preflight_test.cpp
+  ${PROJECT_SOURCE_DIR}/tests/redis/unit/sigpipe_test.cpp)
 target_link_libraries(redis_unit_test PRIVATE vkv::redis)
+# sigpipe_test checks an internal of the library (core/redis/connection.hpp).
+target_include_directories(redis_unit_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)
 vkv_add_test(version_fork_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/version_fork_test.cpp)
+
+# Smoke tests against a redis-server each test binary starts itself
+# (tests/redis/unit/local_server.hpp), when redis-server is installed.
+find_program(VKV_REDIS_SERVER redis-server)
+if(VKV_REDIS_SERVER)
+  vkv_add_test(redis_store_smoke_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/store_smoke_test.cpp
+               LABELS concurrency)
+  target_link_libraries(redis_store_smoke_test PRIVATE vkv::redis)
+elseif(VKV_REQUIRE_REDIS)
+  message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-server was not found")
+endif()
 
 # --- Tests against real Redis servers (tests/redis/*.cpp; support library in
 # tests/redis/support/). Each binary starts its own redis-server processes (and Redis
@@ -26,6 +41,15 @@ vkv_add_test(version_fork_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/version_fo
 # failure (the servers also get PR_SET_PDEATHSIG). A binary is ONE ctest test (not one per
 # gtest case, as vkv_add_test registers): its servers and cluster are then started once
 # per binary, which keeps every stage's redis tests within about a minute.
+# They need redis-server and redis-cli (Debian redis-server, redis-tools); without them
+# none is registered (VKV_REQUIRE_REDIS, above, makes that an error).
+find_program(VKV_REDIS_CLI redis-cli)
+if(NOT VKV_REDIS_SERVER OR NOT VKV_REDIS_CLI)
+  if(VKV_REQUIRE_REDIS)
+    message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-cli was not found")
+  endif()
+  return()
+endif()
 include(${PROJECT_SOURCE_DIR}/tests/redis/support/support.cmake)
 
 # vkv_add_redis_test(<name> <sources...>): a gtest binary linked with vkv::redis and the

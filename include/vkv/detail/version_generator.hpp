@@ -8,7 +8,10 @@
 //   - never the same version twice in a process: distinct (index, counter) pairs map
 //     to distinct UUIDs, and a reused ThreadRecord keeps counting where it stopped;
 //   - unpredictable from outside: the keys come from std::random_device at start-up,
-//     and every output bit depends on both inputs.
+//     and every output bit depends on both inputs;
+//   - distinct across processes, fork()ed children included: a child draws new keys
+//     (a pthread_atfork handler in core/version.cpp, which says why that suffices), so
+//     it does not repeat the versions its parent goes on making.
 // Version 7 was not chosen: it needs a clock read per version (20+ ns) and leaks
 // write times. Measured in bench/ops_benchmark.cpp (BM_Version_Generate).
 #pragma once
@@ -22,7 +25,8 @@
 
 namespace vkv::detail {
 
-// Keys of the Feistel rounds; set from std::random_device before main.
+// Keys of the Feistel rounds; set from std::random_device before main, and again in
+// the child after fork().
 extern std::uint64_t version_keys[2];
 
 inline std::uint64_t mix64(std::uint64_t x) noexcept {

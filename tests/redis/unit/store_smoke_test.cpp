@@ -1,0 +1,347 @@
+// vkv::redis::Store against a real redis-server started by the test (local_server.hpp):
+// the operations' semantics, the stored layout, TTLs, commits, scans and a few faults.
+// The full contract, linearizability and fault suites live in tests/redis/ (harness).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "local_server.hpp"
+#include "vkv/redis.hpp"
+
+namespace {
+
+using vkv::Errc;
+using vkv::Version;
+using vkv::redis::Options;
+
+class RedisStore : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new vkv_test::LocalServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(server_->started()) << "redis-server did not start"; }
+
+  // A fresh entity type per test: tests never see each other's records.
+  static Options options(const std::string& entity) {
+    Options options;
+    options.nodes = {server_->uri()};
+    options.entity_type = entity;
+    options.key_prefix = "smoke";
+    options.connections_per_node = 4;
+    options.command_timeout = std::chrono::milliseconds(2000);
+    return options;
+  }
+
+  static vkv_test::LocalServer* server_;
+};
+vkv_test::LocalServer* RedisStore::server_ = nullptr;
+
+TEST_F(RedisStore, CreateFindUpdateAndConflictCarriesTheCurrentRecord) {
+  std::vector<vkv::ConflictEvent> events;
+  Options o = options("Basic");
+  o.on_conflict = [&](const vkv::ConflictEvent& e) { events.push_back(e); };
+  vkv::redis::Store<std::string> store(o);
+
+  const auto created = store.create("a", "one");
+  EXPECT_EQ(created.revision, 1u);
+  EXPECT_FALSE(created.deleted);
+  EXPECT_FALSE(created.version.is_nil());
+  EXPECT_FALSE(created.expires_at.has_value());
+  const auto found = store.find("a");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->value, "one");
+  EXPECT_EQ(found->version, created.version);
+
+  const auto updated = store.update_with_version("a", created.version, "two");
+  EXPECT_EQ(updated.revision, 2u);
+  EXPECT_NE(updated.version, created.version);
+
+  auto stale = store.try_update_with_version("a", created.version, "three");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error(), Errc::conflict);
+  ASSERT_TRUE(stale.current().has_value());
+  EXPECT_EQ(stale.current()->value, "two");
+  EXPECT_EQ(stale.current()->version, updated.version);
+  EXPECT_EQ(stale.error_info().actual, updated.version);
+  EXPECT_THROW(store.update_with_version("a", created.version, "x"), vkv::OptimisticLockError);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].entity_id, "a");
+  EXPECT_EQ(events[0].expected, created.version);
+  EXPECT_EQ(events[0].actual, updated.version);
+
+  EXPECT_THROW(store.create("a", "dup"), vkv::DuplicateKeyError);
+  EXPECT_EQ(store.find("a")->value, "two");  // the refused writes changed nothing
+
+  // The stored layout: one hash with the four fields.
+  EXPECT_EQ(server_->command({"HGET", "smoke:Basic:a", "value"}), "two");
+  EXPECT_EQ(server_->command({"HGET", "smoke:Basic:a", "version"}), updated.version.to_string());
+  EXPECT_EQ(server_->command({"HGET", "smoke:Basic:a", "revision"}), "2");
+  EXPECT_EQ(server_->command({"HGET", "smoke:Basic:a", "deleted"}), "0");
+
+  const auto stats = store.stats();
+  EXPECT_EQ(stats.creates, 1u);
+  EXPECT_EQ(stats.writes, 1u);
+  EXPECT_EQ(stats.conflicts, 2u);
+  EXPECT_EQ(stats.reads, 2u);
+}
+
+TEST_F(RedisStore, SoftDeleteRestoreEraseAndNotFound) {
+  vkv::redis::Store<std::string> store(options("Lifecycle"));
+  EXPECT_EQ(store.try_update_with_version("none", Version(), "x").error(), Errc::not_found);
+  const auto r1 = store.create("k", "v");
+  const auto deleted = store.soft_delete("k", r1.version);
+  EXPECT_TRUE(deleted.deleted);
+  EXPECT_EQ(deleted.value, "v");
+  EXPECT_FALSE(store.find("k"));
+  EXPECT_TRUE(store.find("k", {true}));
+  EXPECT_FALSE(store.visit("k", [](const auto&) { FAIL(); }));
+
+  auto refused = store.try_update_with_version("k", deleted.version, "w");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error_info().reason, "soft-deleted");
+  EXPECT_EQ(store.try_soft_delete("k", deleted.version).error(), Errc::not_found);
+  EXPECT_THROW(store.create("k", "again"), vkv::DuplicateKeyError);
+
+  vkv::WriteOptions include;
+  include.include_soft_deleted = true;
+  const auto still_deleted = store.update_with_version("k", deleted.version, "w", include);
+  EXPECT_TRUE(still_deleted.deleted);
+  EXPECT_EQ(still_deleted.value, "w");
+
+  const auto restored = store.restore("k", still_deleted.version);
+  EXPECT_FALSE(restored.deleted);
+  EXPECT_EQ(restored.revision, 4u);
+  EXPECT_EQ(store.try_restore("k", restored.version).error_info().reason, "not soft-deleted");
+
+  EXPECT_EQ(store.try_erase("k", r1.version).error(), Errc::conflict);
+  auto erased = store.try_erase("k", restored.version);
+  ASSERT_TRUE(erased.ok());
+  EXPECT_EQ(erased.value().value, "w");
+  EXPECT_FALSE(store.find("k", {true}));
+  EXPECT_EQ(server_->command({"EXISTS", "smoke:Lifecycle:k"}), "0");
+  const auto again = store.create("k", "new");
+  EXPECT_EQ(again.revision, 1u);
+  EXPECT_NE(again.version, r1.version);
+}
+
+TEST_F(RedisStore, PatchPutFindOrCreate) {
+  vkv::redis::Store<long> store(options("Cache"));
+  const auto put1 = store.put("n", 5);
+  EXPECT_EQ(put1.revision, 1u);
+  const auto put2 = store.put("n", 6);
+  EXPECT_EQ(put2.revision, 2u);
+  const auto patched = store.patch_with_version("n", put2.version, [](long& v) { v *= 10; });
+  EXPECT_EQ(patched.value, 60);
+  int calls = 0;
+  EXPECT_THROW(store.patch_with_version("n", put2.version, [&](long&) { ++calls; }),
+               vkv::OptimisticLockError);
+  EXPECT_EQ(calls, 0);  // mutate runs only when the version matches
+  EXPECT_EQ(store.find_or_create("n", [] { return 1L; }).value, 60);
+  EXPECT_EQ(store.find_or_create("m", [] { return 7L; }).value, 7);
+  EXPECT_EQ(server_->command({"HGET", "smoke:Cache:m", "value"}), "7");  // decimal text
+  const auto m = *store.find("m");
+  store.soft_delete("m", m.version);
+  EXPECT_THROW(store.find_or_create("m", [] { return 1L; }), vkv::DuplicateKeyError);
+}
+
+TEST_F(RedisStore, UpdateWithRetryFromManyThreadsLosesNoIncrement) {
+  vkv::redis::Store<long> store(options("Counter"));
+  store.create("c", 0);
+  constexpr int kThreads = 4;
+  constexpr int kEach = 40;
+  vkv::RetryPolicy policy;
+  policy.max_retries = 1000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i)
+        store.update_with_retry(
+            "c", [](long& v) { ++v; }, policy);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const auto final_record = *store.find("c");
+  EXPECT_EQ(final_record.value, kThreads * kEach);
+  EXPECT_EQ(final_record.revision, 1u + kThreads * kEach);
+  const auto stats = store.stats();
+  EXPECT_EQ(stats.writes, static_cast<std::uint64_t>(kThreads * kEach));
+  EXPECT_EQ(stats.retries, stats.conflicts);
+  EXPECT_THROW(store.update_with_retry("absent", [](long&) {}), vkv::EntityNotFoundError);
+}
+
+TEST_F(RedisStore, BatchesAnswerInOrder) {
+  vkv::redis::Store<std::string> store(options("Batch"));
+  const auto a = store.create("a", "1");
+  const auto b = store.create("b", "2");
+  const std::vector<std::string> ids = {"b", "missing", "a"};
+  const auto found = store.find_many(ids);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0]->value, "2");
+  EXPECT_FALSE(found[1]);
+  EXPECT_EQ(found[2]->value, "1");
+  using W = vkv::redis::Store<std::string>::VersionedWrite;
+  const std::vector<W> writes = {
+      {"a", a.version, "1b"}, {"b", a.version, "2b"}, {"z", b.version, ""}};
+  const auto results = store.update_many(writes);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].error(), Errc::conflict);
+  EXPECT_EQ(results[1].current()->value, "2");
+  EXPECT_EQ(results[2].error(), Errc::not_found);
+  EXPECT_EQ(store.find("a")->value, "1b");
+}
+
+TEST_F(RedisStore, CommitIsAllOrNothing) {
+  vkv::redis::Store<std::string> store(options("Tx"));
+  const auto a = store.create("a", "1");
+  const auto b = store.create("b", "2");
+  const auto c = store.create("c", "3");
+  vkv::Transaction<std::string> bad;
+  bad.update("a", a.version, "1x").check("b", a.version).erase("c", c.version);
+  auto failed = store.try_commit(bad);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error(), Errc::conflict);
+  EXPECT_EQ(failed.error_info().entity_id, "b");
+  EXPECT_FALSE(failed.current().has_value());
+  EXPECT_EQ(store.find("a")->version, a.version);  // nothing applied
+  EXPECT_TRUE(store.find("c"));
+
+  vkv::Transaction<std::string> good;
+  good.update("a", a.version, "1x").check("b", b.version).erase("c", c.version);
+  const auto records = store.commit(good);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].value, "1x");
+  EXPECT_EQ(records[0].revision, 2u);
+  EXPECT_EQ(records[1].version, b.version);
+  EXPECT_EQ(records[2].value, "3");
+  EXPECT_EQ(store.find("a")->value, "1x");
+  EXPECT_FALSE(store.find("c"));
+
+  vkv::Transaction<std::string> twice;
+  twice.check("a", a.version).check("a", a.version);
+  EXPECT_THROW(store.commit(twice), std::invalid_argument);
+  EXPECT_THROW(store.try_commit(twice), std::invalid_argument);
+}
+
+TEST_F(RedisStore, TtlIsTheKeysOwnExpiry) {
+  vkv::redis::Store<std::string> store(options("Ttl"));
+  vkv::WriteOptions hour;
+  hour.ttl = std::chrono::hours(1);
+  const auto before = std::chrono::steady_clock::now();
+  const auto r = store.create("t", "v", hour);
+  ASSERT_TRUE(r.expires_at.has_value());
+  EXPECT_GT(*r.expires_at, before + std::chrono::minutes(59));
+  EXPECT_LE(*r.expires_at, std::chrono::steady_clock::now() + std::chrono::hours(1));
+  const long pttl = std::stol(server_->command({"PTTL", "smoke:Ttl:t"}));
+  EXPECT_GT(pttl, 3500 * 1000);
+  const auto deleted = store.soft_delete("t", r.version);  // keeps the expiry
+  EXPECT_TRUE(deleted.expires_at.has_value());
+  vkv::WriteOptions forever;
+  forever.ttl = std::chrono::nanoseconds(0);
+  vkv::WriteOptions include = forever;
+  include.include_soft_deleted = true;
+  const auto kept = store.update_with_version("t", deleted.version, "w", include);
+  EXPECT_FALSE(kept.expires_at.has_value());
+  EXPECT_EQ(server_->command({"PTTL", "smoke:Ttl:t"}), "-1");
+}
+
+TEST_F(RedisStore, ForEachScansEveryRecordOnce) {
+  vkv::redis::Store<long> store(options("Scan*[x]"));  // glob characters in the prefix
+  vkv::redis::Store<long> other(options("Scan"));
+  other.create("not-mine", 1);
+  constexpr int kRecords = 600;  // more than one SCAN page
+  for (int i = 0; i < kRecords; ++i) store.create("r" + std::to_string(i), i);
+  store.soft_delete("r0", store.find("r0")->version);
+  std::set<std::string> seen;
+  long sum = 0;
+  store.for_each([&](const vkv::Record<long>& record) {
+    seen.insert(record.id);
+    sum += record.value;
+  });
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kRecords - 1));
+  EXPECT_EQ(sum, static_cast<long>(kRecords) * (kRecords - 1) / 2);
+  std::size_t with_deleted = 0;
+  store.for_each([&](const vkv::Record<long>&) { ++with_deleted; }, {true});
+  EXPECT_EQ(with_deleted, static_cast<std::size_t>(kRecords));
+}
+
+TEST_F(RedisStore, UndecodableValueIsAClearErrorNotACrash) {
+  vkv::redis::Store<int> store(options("Decode"));
+  const auto r = store.create("x", 1);
+  server_->command({"HSET", "smoke:Decode:x", "value", "not a number"});
+  try {
+    store.find("x");
+    FAIL() << "no DecodeError";
+  } catch (const vkv::redis::DecodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("smoke:Decode:x"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(store.update_with_version("x", Version(), 2), vkv::redis::DecodeError);
+  EXPECT_EQ(r.value, 1);
+}
+
+TEST_F(RedisStore, UnreachableServerIsUnavailableAndNothingIsTried) {
+  Options o = options("Down");
+  o.nodes = {"redis://127.0.0.1:" + std::to_string(vkv_test::free_port())};
+  o.connect_timeout = std::chrono::milliseconds(300);
+  vkv::redis::Store<std::string> store(o);
+  EXPECT_THROW(store.find("a"), vkv::UnavailableError);
+  auto created = store.try_create("a", "v");
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error(), Errc::unavailable);
+  EXPECT_FALSE(created.error_info().reason.empty());
+}
+
+TEST_F(RedisStore, ServerKilledUnderPooledConnectionsNeverKillsTheProcess) {
+  vkv_test::LocalServer victim;
+  ASSERT_TRUE(victim.started());
+  struct sigaction before {};
+  sigaction(SIGPIPE, nullptr, &before);
+  Options o = options("Victim");
+  o.nodes = {victim.uri()};
+  o.connect_timeout = std::chrono::milliseconds(300);
+  o.command_timeout = std::chrono::milliseconds(300);
+  vkv::redis::Store<std::string> store(o);
+  const auto r = store.create("a", std::string(1 << 20, 'x'));  // a pooled connection now
+  victim.stop();
+  for (int i = 0; i < 3; ++i) {
+    auto result = store.try_update_with_version("a", r.version, std::string(1 << 20, 'y'));
+    ASSERT_FALSE(result.ok());
+    EXPECT_TRUE(result.error() == Errc::unavailable || result.error() == Errc::unknown_outcome);
+  }
+  struct sigaction after {};
+  sigaction(SIGPIPE, nullptr, &after);
+  EXPECT_EQ(before.sa_handler, after.sa_handler);  // disposition untouched
+  sigset_t pending;
+  sigpending(&pending);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
+}
+
+TEST_F(RedisStore, StoppedServerGivesUnknownOutcomeThenRecovers) {
+  vkv_test::LocalServer victim;
+  ASSERT_TRUE(victim.started());
+  Options o = options("Stalled");
+  o.nodes = {victim.uri()};
+  o.command_timeout = std::chrono::milliseconds(200);
+  vkv::redis::Store<std::string> store(o);
+  const auto r = store.create("a", "v");
+  victim.pause();
+  auto result = store.try_update_with_version("a", r.version, "w");
+  victim.resume();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error(), Errc::unknown_outcome) << result.error_info().reason;
+  // The store works again, and the record is in one of the two states.
+  const auto now = store.find("a");
+  ASSERT_TRUE(now);
+  EXPECT_TRUE(now->value == "v" || now->value == "w");
+  const auto next = store.update_with_version("a", now->version, "z");
+  EXPECT_EQ(next.revision, now->revision + 1);
+}
+
+}  // namespace
