@@ -112,7 +112,8 @@ void vkv_update_with_version(benchmark::State& state, Where where) {
     const int k = static_cast<int>(n % kKeysPerThread);
     known[k] = store.update_with_version(ids[k], known[k], value_of(++n)).version;
   }
-  state.counters["goodput"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
+  state.counters["goodput"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
 }
 
 void vkv_update_many(benchmark::State& state, Where where, bool batched) {
@@ -138,7 +139,8 @@ void vkv_update_many(benchmark::State& state, Where where, bool batched) {
       }
     }
   }
-  state.counters["goodput"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
+  state.counters["goodput"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
 }
 
 // ---------------------------------------------------------------- peers (raw hiredis)
@@ -193,8 +195,9 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
                                            : servers->port_of_key(keys.back()));
     known.push_back(boost::uuids::to_string(uuids()));
     redisContext* c = conns.to(ports.back());
-    ReplyPtr r{static_cast<redisReply*>(redisCommand(c, "HSET %s v %s ver %s rev 1", keys.back().c_str(),
-                                                     value_of(0).c_str(), known.back().c_str()))};
+    ReplyPtr r{
+        static_cast<redisReply*>(redisCommand(c, "HSET %s v %s ver %s rev 1", keys.back().c_str(),
+                                              value_of(0).c_str(), known.back().c_str()))};
     if (peer == Peer::lua_cas) {
       ReplyPtr s{static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kCasScript))};
       sha.assign(s.r->str, s.r->len);
@@ -213,9 +216,9 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
     const std::string fresh = boost::uuids::to_string(uuids());
     const std::string rev = std::to_string(revs[k] + 1);
     if (peer == Peer::lua_cas) {
-      ReplyPtr r{static_cast<redisReply*>(redisCommand(c, "EVALSHA %s 1 %s %s %s %s %s", sha.c_str(), key,
-                                                       known[k].c_str(), value.c_str(), fresh.c_str(),
-                                                       rev.c_str()))};
+      ReplyPtr r{static_cast<redisReply*>(redisCommand(c, "EVALSHA %s 1 %s %s %s %s %s",
+                                                       sha.c_str(), key, known[k].c_str(),
+                                                       value.c_str(), fresh.c_str(), rev.c_str()))};
       if (r.r == nullptr || r.r->type != REDIS_REPLY_INTEGER || r.r->integer != 1) {
         state.SkipWithError("Lua CAS refused an uncontended write");
         break;
@@ -242,20 +245,22 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
     known[k] = fresh;
     revs[k] += 1;
   }
-  state.counters["goodput"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
+  state.counters["goodput"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
   state.counters["retries"] = static_cast<double>(retries);
 }
 
 // ---------------------------------------------------------------- registration
 
-#define VKV_REDIS_BENCH(name, call)                                    \
-  void name(benchmark::State& state) { call; }                         \
+#define VKV_REDIS_BENCH(name, call)            \
+  void name(benchmark::State& state) { call; } \
   BENCHMARK(name)->ThreadRange(1, kMaxThreads)->UseRealTime()
 
 VKV_REDIS_BENCH(BM_VkvSingle_UpdateWithVersion, vkv_update_with_version(state, Where::single));
 VKV_REDIS_BENCH(BM_WatchMultiSingle_UpdateWithVersion,
                 peer_update(state, Where::single, Peer::watch_multi));
-VKV_REDIS_BENCH(BM_LuaCasSingle_UpdateWithVersion, peer_update(state, Where::single, Peer::lua_cas));
+VKV_REDIS_BENCH(BM_LuaCasSingle_UpdateWithVersion,
+                peer_update(state, Where::single, Peer::lua_cas));
 VKV_REDIS_BENCH(BM_PlainSetSingle_UpdateWithVersion,
                 peer_update(state, Where::single, Peer::plain_set));
 VKV_REDIS_BENCH(BM_VkvCluster_UpdateWithVersion, vkv_update_with_version(state, Where::cluster));

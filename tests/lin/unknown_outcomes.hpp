@@ -34,11 +34,11 @@ namespace vkv_test::lin {
 struct RemoteCheck {
   bool linearizable = true;
   std::size_t histories = 0;
-  std::size_t operations = 0;     // calls with a definite outcome that were checked
-  std::size_t unavailable = 0;    // calls left out as unavailable
-  std::size_t unknown = 0;        // writes with an unknown outcome
-  std::size_t assignments = 0;    // unknown-write assignments tried
-  std::size_t overlapping = 0;    // checked calls that overlapped another
+  std::size_t operations = 0;   // calls with a definite outcome that were checked
+  std::size_t unavailable = 0;  // calls left out as unavailable
+  std::size_t unknown = 0;      // writes with an unknown outcome
+  std::size_t assignments = 0;  // unknown-write assignments tried
+  std::size_t overlapping = 0;  // checked calls that overlapped another
   std::string first_failure;
 };
 
@@ -159,7 +159,8 @@ inline RemoteCheck check_remote_run(const std::vector<RawOp>& all, const Workloa
     std::map<VersionId, Rec> observed;
     std::vector<VersionId> produced;
     for (const Operation& op : base[k]) {
-      const bool produces = detail::creates_version(op.input.kind) && op.output.outcome == Outcome::ok;
+      const bool produces =
+          detail::creates_version(op.input.kind) && op.output.outcome == Outcome::ok;
       if (produces && op.output.record) produced.push_back(op.output.record->version);
       if (!produces && op.output.record) observed[op.output.record->version] = *op.output.record;
       if (op.output.current) observed[op.output.current->version] = *op.output.current;

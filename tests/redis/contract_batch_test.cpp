@@ -92,7 +92,10 @@ TYPED_TEST(Batch, CommitIsAllOrNothing) {
   const auto rc = s.create(c, "c0");
   const auto rd = s.create(d, "d0");
   vkv::Transaction<std::string> tx;
-  tx.check(a, ra.version).update(b, rb.version, "b1").soft_delete(c, rc.version).erase(d, rd.version);
+  tx.check(a, ra.version)
+      .update(b, rb.version, "b1")
+      .soft_delete(c, rc.version)
+      .erase(d, rd.version);
   const auto out = s.commit(tx);
   ASSERT_EQ(out.size(), 4u);
   EXPECT_TRUE(same(out[0], ra));  // the record as checked
@@ -176,7 +179,7 @@ TYPED_TEST(Batch, StatsCountWhatHappened) {
   const auto a = s.create("a", "1");
   s.create("b", "1");
   const auto a2 = s.update_with_version("a", a.version, "2");
-  EXPECT_FALSE(s.try_update_with_version("a", a.version, "x").ok());  // conflict
+  EXPECT_FALSE(s.try_update_with_version("a", a.version, "x").ok());   // conflict
   EXPECT_FALSE(s.try_update_with_version("zz", a.version, "x").ok());  // not found
   EXPECT_FALSE(s.try_create("a", "dup").ok());
   s.find("a");

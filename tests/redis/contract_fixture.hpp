@@ -80,13 +80,13 @@ template <class R>
 inline ::testing::AssertionResult names_key(const vkv::Error& e, const std::string& entity,
                                             const std::string& id) {
   const std::string what = e.what();
-  if (e.entity_type() == entity && e.entity_id() == id &&
-      what.find(entity) != std::string::npos && what.find(id) != std::string::npos) {
+  if (e.entity_type() == entity && e.entity_id() == id && what.find(entity) != std::string::npos &&
+      what.find(id) != std::string::npos) {
     return ::testing::AssertionSuccess();
   }
-  return ::testing::AssertionFailure() << "error does not name " << entity << " " << id << ": "
-                                       << what << " (entity_type " << e.entity_type()
-                                       << ", entity_id " << e.entity_id() << ")";
+  return ::testing::AssertionFailure()
+         << "error does not name " << entity << " " << id << ": " << what << " (entity_type "
+         << e.entity_type() << ", entity_id " << e.entity_id() << ")";
 }
 
 }  // namespace vkv_test::redis

@@ -48,8 +48,8 @@ void wait_committed(const FaultWriters& w, std::uint64_t from, std::uint64_t mor
 void report(const std::string& what, const std::vector<int>& in_flight, const FaultWriters& w) {
   std::string flights;
   for (int f : in_flight) flights += (flights.empty() ? "" : ",") + std::to_string(f);
-  std::printf("fault counts: %s: in flight at each fault [%s]; %s\n", what.c_str(),
-              flights.c_str(), w.summary().c_str());
+  std::printf("fault counts: %s: in flight at each fault [%s]; %s\n", what.c_str(), flights.c_str(),
+              w.summary().c_str());
   std::fflush(stdout);
 }
 
@@ -95,7 +95,7 @@ TEST(RedisFault, KillNineAndRestartDuringWritesLosesNothing) {
 
 // Ids for thread t whose keys all live on the master serving `slot_owner`'s port.
 std::vector<std::vector<std::string>> keys_on_master(RedisCluster& cluster,
-                                                      const std::string& entity, int master) {
+                                                     const std::string& entity, int master) {
   std::vector<std::vector<std::string>> keys(kThreads);
   int candidate = 0;
   for (int t = 0; t < kThreads; ++t) {

@@ -23,9 +23,9 @@ namespace vkv_test::redis {
 struct FaultCounts {
   // relaxed everywhere: plain event counters, read after join() (which orders them) or
   // as progress hints by the polling thread.
-  std::atomic<std::uint64_t> committed{0};         // acknowledged (ok)
-  std::atomic<std::uint64_t> unavailable{0};       // reported not applied (or not reached)
-  std::atomic<std::uint64_t> unknown{0};           // reported unknown_outcome
+  std::atomic<std::uint64_t> committed{0};          // acknowledged (ok)
+  std::atomic<std::uint64_t> unavailable{0};        // reported not applied (or not reached)
+  std::atomic<std::uint64_t> unknown{0};            // reported unknown_outcome
   std::atomic<std::uint64_t> unknown_committed{0};  // ... a later read found it applied
   std::atomic<std::uint64_t> unknown_not_applied{0};
   std::atomic<std::uint64_t> unresolved{0};  // no later read could decide (must stay 0)
@@ -87,11 +87,11 @@ class FaultWriters {
 
   std::string summary() const {
     std::ostringstream os;
-    os << "committed " << counts_.committed << ", not applied (unavailable) "
-       << counts_.unavailable << ", unknown " << counts_.unknown << " (resolved committed "
-       << counts_.unknown_committed << ", not applied " << counts_.unknown_not_applied
-       << ", unresolved " << counts_.unresolved << "), conflicts " << counts_.conflicts
-       << ", lost " << counts_.lost << ", anomalies " << counts_.anomalies;
+    os << "committed " << counts_.committed << ", not applied (unavailable) " << counts_.unavailable
+       << ", unknown " << counts_.unknown << " (resolved committed " << counts_.unknown_committed
+       << ", not applied " << counts_.unknown_not_applied << ", unresolved " << counts_.unresolved
+       << "), conflicts " << counts_.conflicts << ", lost " << counts_.lost << ", anomalies "
+       << counts_.anomalies;
     return os.str();
   }
 
