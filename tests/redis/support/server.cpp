@@ -41,7 +41,7 @@ bool RedisServer::launch_and_wait() {
                                    "--dir",
                                    dir_.string(),
                                    "--appendonly",
-                                   "yes",
+                                   options_.durable ? "yes" : "no",
                                    "--appendfsync",
                                    "always",
                                    "--daemonize",

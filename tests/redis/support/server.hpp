@@ -2,7 +2,7 @@
 //
 // Started with `--port P --bind 127.0.0.1 --save '' --dir <dir> --appendonly yes
 // --appendfsync always`, so a kill -9 and a restart on the same port and directory keep
-// every acknowledged write. The port is picked free (bind to port 0) and picked again when
+// every acknowledged write (ServerOptions::durable = false drops the AOF, for benchmarks). The port is picked free (bind to port 0) and picked again when
 // the server loses the race for it. Readiness is a PING answered PONG, polled under a
 // deadline. Stopped by SIGKILL to its pid in the destructor; the child also has
 // PR_SET_PDEATHSIG(SIGKILL), so it dies with the test process.
@@ -25,6 +25,9 @@ struct ServerOptions {
   int port = 0;                         // 0 = pick a free one
   int cluster_bus_port = 0;             // with cluster_enabled: 0 = pick a free one
   bool cluster_enabled = false;
+  // AOF with fsync always (the default: a kill -9 loses no acknowledged write). Off for
+  // benchmarks, which measure the protocol, not the disk: no AOF, no snapshots.
+  bool durable = true;
   std::chrono::milliseconds ready_timeout{15000};
 };
 
