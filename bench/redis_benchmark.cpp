@@ -190,7 +190,9 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
   std::vector<std::uint64_t> revs(kKeysPerThread, 1);
   std::string sha;
   for (int k = 0; k < kKeysPerThread; ++k) {
-    keys.push_back("vkv:Peer:" + id_of(state.thread_index(), k));
+    // Plain SET makes its keys strings: its own names, so the hash peers never meet them.
+    keys.push_back((peer == Peer::plain_set ? "vkv:Set:" : "vkv:Peer:") +
+                   id_of(state.thread_index(), k));
     ports.push_back(where == Where::single ? servers->single.port()
                                            : servers->port_of_key(keys.back()));
     known.push_back(boost::uuids::to_string(uuids()));
@@ -198,6 +200,10 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
     ReplyPtr r{
         static_cast<redisReply*>(redisCommand(c, "HSET %s v %s ver %s rev 1", keys.back().c_str(),
                                               value_of(0).c_str(), known.back().c_str()))};
+    if (r.r == nullptr || r.r->type == REDIS_REPLY_ERROR) {
+      state.SkipWithError("the peer's setup write failed");
+      return;
+    }
     if (peer == Peer::lua_cas) {
       ReplyPtr s{static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", kCasScript))};
       sha.assign(s.r->str, s.r->len);
@@ -227,8 +233,8 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
       for (;;) {  // the hand-written optimistic loop: WATCH, read, check, MULTI ... EXEC
         ReplyPtr w{static_cast<redisReply*>(redisCommand(c, "WATCH %s", key))};
         ReplyPtr got{static_cast<redisReply*>(redisCommand(c, "HMGET %s ver rev", key))};
-        if (got.r == nullptr || got.r->element[0]->type != REDIS_REPLY_STRING ||
-            known[k] != got.r->element[0]->str) {
+        if (got.r == nullptr || got.r->type != REDIS_REPLY_ARRAY || got.r->elements != 2 ||
+            got.r->element[0]->type != REDIS_REPLY_STRING || known[k] != got.r->element[0]->str) {
           ReplyPtr u{static_cast<redisReply*>(redisCommand(c, "UNWATCH"))};
           state.SkipWithError("WATCH/MULTI saw a foreign version on an uncontended key");
           break;

@@ -73,3 +73,9 @@ vkv_add_redis_test(redis_contract_test
   ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_batch_test.cpp)
 vkv_add_redis_test(redis_fault_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/fault_test.cpp)
 vkv_add_redis_test(redis_lin_process_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/lin_process_test.cpp)
+if(VKV_BUILD_TOOLS)
+  # vkv-lab race|sweep --redis against a server this test starts (tools/vkv-lab/redis_*.cpp).
+  vkv_add_redis_test(redis_lab_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/lab_redis_test.cpp)
+  target_compile_definitions(redis_lab_test PRIVATE VKV_LAB_BINARY="$<TARGET_FILE:vkv-lab>")
+  add_dependencies(redis_lab_test vkv-lab)
+endif()

@@ -14,6 +14,14 @@ add_executable(vkv-lab
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/sweep.cpp)
 target_include_directories(vkv-lab PRIVATE ${PROJECT_SOURCE_DIR}/bench)
 target_link_libraries(vkv-lab PRIVATE vkv_lab_core vkv_workload vkv::vkv vkv_warnings CLI11::CLI11)
+# vkv-lab race|sweep --redis (tools/vkv-lab/redis_*.cpp): only where vkv::redis is built.
+if(TARGET vkv::redis)
+  target_sources(vkv-lab PRIVATE
+    ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_race.cpp
+    ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_sweep.cpp)
+  target_compile_definitions(vkv-lab PRIVATE VKV_LAB_REDIS=1)
+  target_link_libraries(vkv-lab PRIVATE vkv::redis)
+endif()
 if(VKV_INSTALL)
   install(TARGETS vkv-lab RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
