@@ -197,9 +197,12 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
                                            : servers->port_of_key(keys.back()));
     known.push_back(boost::uuids::to_string(uuids()));
     redisContext* c = conns.to(ports.back());
-    ReplyPtr r{
-        static_cast<redisReply*>(redisCommand(c, "HSET %s v %s ver %s rev 1", keys.back().c_str(),
-                                              value_of(0).c_str(), known.back().c_str()))};
+    // Plain SET's keys are strings; the others' hashes (v, ver, rev).
+    ReplyPtr r{static_cast<redisReply*>(
+        peer == Peer::plain_set
+            ? redisCommand(c, "SET %s %s", keys.back().c_str(), value_of(0).c_str())
+            : redisCommand(c, "HSET %s v %s ver %s rev 1", keys.back().c_str(), value_of(0).c_str(),
+                           known.back().c_str()))};
     if (r.r == nullptr || r.r->type == REDIS_REPLY_ERROR) {
       state.SkipWithError("the peer's setup write failed");
       return;
