@@ -68,9 +68,9 @@ TEST(VkvLabRedis, SweepCountersAddUp) {
 
 TEST(VkvLabRedis, BadInputIsRefused) {
   const std::string uri = server().uri();
-  for (const std::string args :
+  for (const std::string& args :
        {"sweep --strategies adaptive --redis " + uri, "sweep --zipf 0.9 --redis " + uri,
-        "sweep --windows busy-1us --redis " + uri, "race --redis not-a-uri",
+        "sweep --windows busy-1us --redis " + uri, std::string("race --redis not-a-uri"),
         "sweep --json /tmp/x.json --redis " + uri}) {
     const LabRun run = run_lab(args);
     EXPECT_EQ(run.status, 2) << args << ": " << run.output;
