@@ -2,9 +2,10 @@
 //
 // Started with `--port P --bind 127.0.0.1 --save '' --dir <dir> --appendonly yes
 // --appendfsync always`, so a kill -9 and a restart on the same port and directory keep
-// every acknowledged write (ServerOptions::durable = false drops the AOF, for benchmarks). The port is picked free (bind to port 0) and picked again when
-// the server loses the race for it. Readiness is a PING answered PONG, polled under a
-// deadline. Stopped by SIGKILL to its pid in the destructor; the child also has
+// every acknowledged write (ServerOptions::durable = false drops the AOF, for
+// benchmarks). The port is picked free (bind to port 0) and picked again when the server
+// loses the race for it. Readiness is a PING answered PONG, polled under a deadline.
+// Stopped by SIGKILL to its pid in the destructor; the child also has
 // PR_SET_PDEATHSIG(SIGKILL), so it dies with the test process.
 //
 // Thread safety: not thread-safe; one thread starts, kills and restarts a server (other
