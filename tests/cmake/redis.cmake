@@ -70,7 +70,8 @@ endfunction()
 vkv_add_redis_test(redis_harness_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/harness_test.cpp)
 vkv_add_redis_test(redis_contract_test
   ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_test.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_batch_test.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_batch_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_cache_test.cpp)
 vkv_add_redis_test(redis_fault_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/fault_test.cpp)
 vkv_add_redis_test(redis_lin_process_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/lin_process_test.cpp)
 if(VKV_BUILD_TOOLS)
