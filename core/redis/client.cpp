@@ -175,16 +175,9 @@ std::vector<ReadOutcome> Client::read_many(std::span<const std::string> ids) {
 
 Outcome Client::write(const Write& write) {
   const std::string key = impl_->key_of(write.id);
-  // A second attempt only when the first is known not to have applied (fenced) and
-  // went over a pooled connection that may have been stale (a restarted server).
-  for (int attempt = 0;; ++attempt) {
-    const Version fresh = vkv::detail::next_version();
-    CallResult result = impl_->router.call(impl_->write_call(write, key, fresh));
-    const bool retryable = result.io == Io::sent_no_reply && result.reused && attempt == 0;
-    Outcome outcome = impl_->settle(write, key, fresh, result);
-    if (retryable && outcome.status == Status::unavailable) continue;
-    return outcome;
-  }
+  const Version fresh = vkv::detail::next_version();
+  CallResult result = impl_->router.call(impl_->write_call(write, key, fresh));
+  return impl_->settle(write, key, fresh, result);
 }
 
 std::vector<Outcome> Client::write_many(std::span<const Write> writes) {

@@ -96,7 +96,7 @@ bool Connection::usable() const noexcept {
 Io Connection::exchange(std::span<const Args> commands, std::vector<ReplyPtr>& replies,
                         std::string& error) {
   replies.clear();
-  if (!usable()) {
+  if (broken_ || context_->err != 0) {  // (idle connections were probed by the pool)
     broken_ = true;
     error = "connection to " + address_.text() + " is closed";
     return Io::not_sent;

@@ -45,7 +45,15 @@ Lease NodePool::acquire(std::string& error) {
     }
     ++open_;  // reserve the slot before connecting outside the lock (invariant 2)
   }
-  std::unique_ptr<Connection> connection = Connection::open(address_, timeouts_, error);
+  std::unique_ptr<Connection> connection;
+  try {
+    connection = Connection::open(address_, timeouts_, error);
+  } catch (...) {  // std::bad_alloc: give the reserved place back (invariant 1)
+    std::lock_guard lock(mutex_);
+    --open_;
+    freed_.notify_one();
+    throw;
+  }
   if (!connection) {
     std::lock_guard lock(mutex_);
     --open_;

@@ -226,6 +226,9 @@ CallResult Router::call(const Call& call) {
     if (result.io == Io::not_sent && lease.reused()) continue;  // stale: nothing ran
     if (result.io != Io::ok) return result;
     result.reply = std::move(replies.back());
+    // Give the connection back before anything below takes another (a refresh may
+    // need this very node, and its pool may hold a single connection).
+    lease = Lease();
     Address target;
     switch (classify(result.reply.get(), call, target)) {
       case Next::done:

@@ -31,6 +31,10 @@ if(VKV_REDIS_SERVER)
   vkv_add_test(redis_store_smoke_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/store_smoke_test.cpp
                LABELS concurrency)
   target_link_libraries(redis_store_smoke_test PRIVATE vkv::redis)
+  target_include_directories(redis_store_smoke_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)
+  vkv_add_test(redis_cluster_smoke_test
+               ${PROJECT_SOURCE_DIR}/tests/redis/unit/cluster_smoke_test.cpp)
+  target_link_libraries(redis_cluster_smoke_test PRIVATE vkv::redis)
 elseif(VKV_REQUIRE_REDIS)
   message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-server was not found")
 endif()

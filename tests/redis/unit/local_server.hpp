@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -33,6 +34,17 @@ inline int free_port() {
   return ntohs(address.sin_port);
 }
 
+inline bool bindable(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return ok;
+}
+
 inline bool answers_ping(int port) {
   timeval tv{0, 200000};
   redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
@@ -51,9 +63,13 @@ class LocalServer {
  public:
   // Starts redis-server on a free port (three tries: another process may take the
   // port between free_port() and the bind); started() is false if it never answered.
-  LocalServer() {
-    for (int attempt = 0; attempt < 3 && !started_; ++attempt) {
+  // `extra`: more redis-server arguments (e.g. cluster mode); `cluster_bus`: the port
+  // + 10000 must be free too.
+  explicit LocalServer(std::vector<std::string> extra = {}, bool cluster_bus = false)
+      : extra_(std::move(extra)) {
+    for (int attempt = 0; attempt < 5 && !started_; ++attempt) {
       port_ = free_port();
+      if (cluster_bus && (port_ > 55535 || !bindable(port_ + 10000))) continue;
       start();
     }
   }
@@ -62,12 +78,16 @@ class LocalServer {
   LocalServer& operator=(const LocalServer&) = delete;
 
   bool start() {
-    const std::string port = std::to_string(port_);
+    std::vector<std::string> args = {
+        "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",  "--save", "",
+        "--appendonly", "no",     "--daemonize",         "no",     "--loglevel", "warning"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
-      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-             static_cast<char*>(nullptr));
+      execvp("redis-server", argv.data());
       _exit(127);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -101,7 +121,8 @@ class LocalServer {
   int port() const noexcept { return port_; }
   std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
-  // One command on a fresh connection, for checks from outside the store.
+  // One command on a fresh connection, for checks from outside the store: the reply
+  // as text ("<error>" when there is none, "<nil>", integers in decimal).
   std::string command(const std::vector<std::string>& args) const {
     timeval tv{2, 0};
     redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
@@ -118,6 +139,15 @@ class LocalServer {
       if (reply != nullptr) {
         if (reply->type == REDIS_REPLY_INTEGER) {
           out = std::to_string(reply->integer);
+        } else if (reply->type == REDIS_REPLY_ARRAY) {
+          // An array: its first element, bracketed ("[fenced]"); nested: "[[...]".
+          out = "[";
+          if (reply->elements > 0 && reply->element[0]->str != nullptr) {
+            out += std::string(reply->element[0]->str, reply->element[0]->len);
+          } else if (reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY) {
+            out += "[...";
+          }
+          out += "]";
         } else if (reply->type == REDIS_REPLY_NIL) {
           out = "<nil>";
         } else if (reply->str != nullptr) {
@@ -131,6 +161,7 @@ class LocalServer {
   }
 
  private:
+  std::vector<std::string> extra_;
   int port_ = 0;
   pid_t pid_ = -1;
   bool started_ = false;

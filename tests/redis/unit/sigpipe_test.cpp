@@ -1,14 +1,21 @@
 // The SIGPIPE guard around the store's writes (core/redis/connection.hpp): a write to a
 // socket whose peer is gone must not kill the process, must leave no SIGPIPE pending,
 // and must not change the process's disposition or the thread's mask.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <string>
+#include <thread>
 
 #include "connection.hpp"
+#include "vkv/redis.hpp"
 
 namespace {
 
@@ -58,6 +65,59 @@ TEST(RedisSigpipe, ASigpipeAlreadyPendingIsLeftForItsOwner) {
   const timespec zero{0, 0};
   EXPECT_EQ(sigtimedwait(&pipe_only, nullptr, &zero), SIGPIPE);  // clean up
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+}
+
+// A "server" that accepts each connection and closes it at once: a store writing a big
+// value to it writes into a socket whose peer is gone (EPIPE, which raises SIGPIPE, the
+// default action of which would kill this process).
+TEST(RedisSigpipe, ServerClosingUnderABigWriteNeverKillsTheProcess) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 16), 0);
+  socklen_t length = sizeof address;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  std::atomic<bool> stop{false};  // relaxed: polled with a 5 ms timeout
+  std::atomic<int> accepted{0};   // relaxed: read after join
+  std::thread closer([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      pollfd probe{listener, POLLIN, 0};
+      if (poll(&probe, 1, 5) == 1) {
+        const int client = accept(listener, nullptr, nullptr);
+        if (client >= 0) {
+          close(client);
+          accepted.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
+  });
+  struct sigaction before {};
+  sigaction(SIGPIPE, nullptr, &before);
+  vkv::redis::Options options;
+  options.nodes = {"redis://127.0.0.1:" + std::to_string(ntohs(address.sin_port))};
+  options.connect_timeout = std::chrono::milliseconds(500);
+  options.command_timeout = std::chrono::milliseconds(500);
+  vkv::redis::Store<std::string> store(options);
+  const std::string big(8 << 20, 'x');
+  for (int i = 0; i < 3; ++i) {
+    auto result = store.try_create("k" + std::to_string(i), big);
+    ASSERT_FALSE(result.ok());
+    EXPECT_TRUE(result.error() == vkv::Errc::unavailable ||
+                result.error() == vkv::Errc::unknown_outcome)
+        << result.error_info().reason;
+  }
+  stop.store(true, std::memory_order_relaxed);
+  closer.join();
+  close(listener);
+  EXPECT_GT(accepted.load(std::memory_order_relaxed), 0);
+  struct sigaction after {};
+  sigaction(SIGPIPE, nullptr, &after);
+  EXPECT_EQ(after.sa_handler, before.sa_handler);
+  sigset_t pending;
+  sigpending(&pending);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
 }
 
 }  // namespace

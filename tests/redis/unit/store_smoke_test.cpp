@@ -4,13 +4,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <atomic>
+#include <algorithm>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "fault_proxy.hpp"
 #include "local_server.hpp"
+#include "scripts.hpp"
 #include "vkv/redis.hpp"
 
 namespace {
@@ -174,6 +176,43 @@ TEST_F(RedisStore, UpdateWithRetryFromManyThreadsLosesNoIncrement) {
   EXPECT_EQ(stats.writes, static_cast<std::uint64_t>(kThreads * kEach));
   EXPECT_EQ(stats.retries, stats.conflicts);
   EXPECT_THROW(store.update_with_retry("absent", [](long&) {}), vkv::EntityNotFoundError);
+}
+
+// Threads share a pool of two connections: they wait for one, never open a third, and
+// lose no increment.
+TEST_F(RedisStore, APoolOfTwoServesManyThreadsWithinItsBound) {
+  vkv_test::LocalServer own;  // its own server: the client count is ours alone
+  ASSERT_TRUE(own.started());
+  Options o = options("Pool");
+  o.nodes = {own.uri()};
+  o.connections_per_node = 2;
+  vkv::redis::Store<long> store(o);
+  store.create("c", 0);
+  constexpr int kThreads = 6;
+  constexpr int kEach = 30;
+  vkv::RetryPolicy policy;
+  policy.max_retries = 10000;
+  int peak_clients = 0;  // sampled by this thread only
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i)
+        store.update_with_retry(
+            "c", [](long& v) { ++v; }, policy);
+    });
+  }
+  for (int probe = 0; probe < 20; ++probe) {  // sample while they run
+    const std::string info = own.command({"INFO", "clients"});
+    const auto at = info.find("connected_clients:");
+    if (at != std::string::npos) {
+      const int clients = std::stoi(info.substr(at + 18)) - 1;  // minus this probe
+      peak_clients = std::max(peak_clients, clients);
+    }
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(store.find("c")->value, kThreads * kEach);
+  EXPECT_LE(peak_clients, 2);
+  EXPECT_GE(peak_clients, 1);
 }
 
 TEST_F(RedisStore, BatchesAnswerInOrder) {
@@ -342,6 +381,102 @@ TEST_F(RedisStore, StoppedServerGivesUnknownOutcomeThenRecovers) {
   EXPECT_TRUE(now->value == "v" || now->value == "w");
   const auto next = store.update_with_version("a", now->version, "z");
   EXPECT_EQ(next.revision, now->revision + 1);
+}
+
+// A write whose reply is lost after the server ran it: the store fences, finds the
+// record carrying the write's fresh version, and reports success with that record.
+TEST_F(RedisStore, LostReplyOfAnAppliedWriteIsReportedAsCommitted) {
+  vkv_test::FaultProxy proxy(server_->port());
+  Options o = options("LostReply");
+  o.nodes = {proxy.uri()};
+  o.command_timeout = std::chrono::milliseconds(300);
+  vkv::redis::Store<std::string> store(o);
+  const auto r = store.create("a", "v1");
+  proxy.drop_next_reply();
+  auto result = store.try_update_with_version("a", r.version, "v2");
+  ASSERT_TRUE(result.ok()) << result.error_info().reason;
+  EXPECT_EQ(result.value().value, "v2");
+  EXPECT_EQ(result.value().revision, 2u);
+  const auto now = *store.find("a");
+  EXPECT_EQ(now.version, result.value().version);  // applied once, reported once
+  EXPECT_EQ(now.revision, 2u);
+}
+
+// A write lost before the server ran it: the store fences its version, finds the record
+// unchanged and reports UnavailableError; when the lost bytes reach the server later,
+// the write script refuses them, and the record stays as it was.
+TEST_F(RedisStore, LostRequestIsNotAppliedAndCanNeverApplyLater) {
+  vkv_test::FaultProxy proxy(server_->port());
+  Options o = options("LostRequest");
+  o.nodes = {proxy.uri()};
+  o.command_timeout = std::chrono::milliseconds(300);
+  vkv::redis::Store<std::string> store(o);
+  const auto r = store.create("a", "v1");
+  proxy.hold_next_request();
+  auto result = store.try_update_with_version("a", r.version, "late");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error(), Errc::unavailable) << result.error_info().reason;
+  ASSERT_TRUE(proxy.holding());
+  proxy.release_held();  // the stalled command arrives after its fence
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (proxy.replies_after_release() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(proxy.replies_after_release(), 0u) << "the held command never ran";
+  const auto now = *store.find("a");
+  EXPECT_EQ(now.value, "v1");
+  EXPECT_EQ(now.version, r.version);
+  // A lost create: still absent after the fence, so not applied.
+  proxy.hold_next_request();
+  auto created = store.try_create("b", "v");
+  EXPECT_EQ(created.error(), Errc::unavailable) << created.error_info().reason;
+  proxy.release_held();
+  const auto later = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (proxy.replies_after_release() < 2 && std::chrono::steady_clock::now() < later) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(store.find("b", {true}));
+}
+
+// The fence directly (core/redis/scripts.cpp): a fenced fresh version is refused by the
+// write script, fences past their deadline are dropped by the next successful write, and
+// a fence on an absent record leaves an expiring hash that reads as absent.
+TEST_F(RedisStore, FencesRefuseTheFencedWriteAndDoNotAccumulate) {
+  namespace d = vkv::redis::detail;
+  vkv::redis::Store<std::string> store(options("Fence"));
+  const auto r = store.create("f", "v");
+  const std::string key = "smoke:Fence:f";
+  const std::string fenced = vkv::detail::next_version().to_string();
+  const std::string& fence = d::fence_script().body;
+  const std::string& write = d::write_script().body;
+  EXPECT_EQ(server_->command({"EVAL", fence, "1", key, fenced, "300000"}), "[[...]");
+  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + fenced}), "1");
+  // The stalled write arrives after its fence: refused, nothing changes.
+  EXPECT_EQ(server_->command({"EVAL", write, "1", key, "update", r.version.to_string(), fenced,
+                              "late", "0", "0", "300000"}),
+            "[fenced]");
+  EXPECT_EQ(store.find("f")->value, "v");
+  EXPECT_EQ(store.find("f")->version, r.version);
+  // A fence already past its deadline (lifetime 0) goes at the next successful write;
+  // the live one stays.
+  const std::string stale = vkv::detail::next_version().to_string();
+  server_->command({"EVAL", fence, "1", key, stale, "0"});
+  EXPECT_EQ(server_->command({"HLEN", key}), "6");
+  store.update_with_version("f", r.version, "w");
+  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + stale}), "0");
+  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + fenced}), "1");
+  EXPECT_EQ(server_->command({"HLEN", key}), "5");
+  // On an absent record: an expiring fence-only hash, which reads as absent.
+  const std::string lone = "smoke:Fence:absent";
+  server_->command({"EVAL", fence, "1", lone, vkv::detail::next_version().to_string(), "300000"});
+  EXPECT_EQ(server_->command({"EXISTS", lone}), "1");
+  EXPECT_GT(std::stol(server_->command({"PTTL", lone})), 0);
+  EXPECT_FALSE(store.find("absent", {true}));
+  EXPECT_EQ(store.try_update_with_version("absent", r.version, "x").error(), Errc::not_found);
+  std::size_t seen = 0;
+  store.for_each([&](const auto&) { ++seen; });
+  EXPECT_EQ(seen, 1u);  // "f" only
+  EXPECT_EQ(store.create("absent", "now").revision, 1u);
 }
 
 }  // namespace

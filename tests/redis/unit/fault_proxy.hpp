@@ -1,0 +1,201 @@
+// A TCP proxy between a store and a redis-server that can lose one exchange on purpose,
+// for vkv::redis's fault-resolution smoke tests:
+//   drop_next_reply():   the next bytes the server sends are thrown away, and so is
+//                        everything after them on that connection (the command ran;
+//                        its reply never comes);
+//   hold_next_request(): the next bytes a client sends are kept back, with everything
+//                        after them on that connection (the command has not run);
+//                        release_held() delivers them to the server later, even after
+//                        the client gave up on the connection.
+// One thread runs a poll loop over every connection; the controls are thread-safe.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace vkv_test {
+
+class FaultProxy {
+ public:
+  explicit FaultProxy(int server_port) : server_port_(server_port) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    listen(listener_, 64);
+    socklen_t length = sizeof address;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~FaultProxy() {
+    stop_.store(true, std::memory_order_relaxed);  // relaxed: polled with a 5 ms timeout
+    thread_.join();
+    for (Pair& pair : pairs_) {
+      if (pair.client >= 0) close(pair.client);
+      if (pair.server >= 0) close(pair.server);
+    }
+    close(listener_);
+  }
+
+  std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+  void drop_next_reply() {
+    std::lock_guard lock(mutex_);
+    drop_armed_ = true;
+  }
+  void hold_next_request() {
+    std::lock_guard lock(mutex_);
+    hold_armed_ = true;
+  }
+  // Delivers the held bytes; replies_after_release() then counts reply bytes.
+  void release_held() {
+    std::lock_guard lock(mutex_);
+    release_ = true;
+  }
+  bool holding() {
+    std::lock_guard lock(mutex_);
+    for (const Pair& pair : pairs_) {
+      if (pair.holding && !pair.held.empty()) return true;
+    }
+    return false;
+  }
+  std::size_t replies_after_release() {
+    std::lock_guard lock(mutex_);
+    return replies_after_release_;
+  }
+
+ private:
+  struct Pair {
+    int client = -1;
+    int server = -1;
+    bool dropping = false;  // server -> client discarded
+    bool holding = false;   // client -> server kept back
+    bool released = false;
+    std::string held;
+  };
+
+  void run() {
+    while (!stop_.load(std::memory_order_relaxed)) {
+      std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+      {
+        std::lock_guard lock(mutex_);
+        for (const Pair& pair : pairs_) {
+          fds.push_back({pair.client, static_cast<short>(pair.client >= 0 ? POLLIN : 0), 0});
+          fds.push_back({pair.server, static_cast<short>(pair.server >= 0 ? POLLIN : 0), 0});
+        }
+      }
+      poll(fds.data(), fds.size(), 5);
+      std::lock_guard lock(mutex_);
+      if (fds[0].revents & POLLIN) accept_one();
+      for (std::size_t i = 0; i < (fds.size() - 1) / 2 && i < pairs_.size(); ++i) {
+        Pair& pair = pairs_[i];
+        if (pair.client >= 0 && (fds[1 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR))) {
+          from_client(pair);
+        }
+        if (pair.server >= 0 && (fds[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR))) {
+          from_server(pair);
+        }
+      }
+      if (release_) {
+        release_ = false;
+        for (Pair& pair : pairs_) {
+          if (pair.holding && !pair.held.empty() && pair.server >= 0) {
+            (void)!send(pair.server, pair.held.data(), pair.held.size(), MSG_NOSIGNAL);
+            pair.held.clear();
+            pair.released = true;
+          }
+        }
+      }
+    }
+  }
+
+  void accept_one() {
+    const int client = accept(listener_, nullptr, nullptr);
+    if (client < 0) return;
+    const int server = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(server_port_));
+    if (connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      close(client);
+      close(server);
+      return;
+    }
+    Pair pair;
+    pair.client = client;
+    pair.server = server;
+    pairs_.push_back(std::move(pair));
+  }
+
+  void from_client(Pair& pair) {
+    char buffer[65536];
+    const ssize_t n = read(pair.client, buffer, sizeof buffer);
+    if (n <= 0) {  // the client left; a holding pair keeps its server side for release
+      close(pair.client);
+      pair.client = -1;
+      if (!pair.holding) {
+        close(pair.server);
+        pair.server = -1;
+      }
+      return;
+    }
+    if (hold_armed_ && !pair.holding) {
+      hold_armed_ = false;
+      pair.holding = true;
+    }
+    if (pair.holding) {
+      pair.held.append(buffer, static_cast<std::size_t>(n));
+    } else {
+      (void)!send(pair.server, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL);
+    }
+  }
+
+  void from_server(Pair& pair) {
+    char buffer[65536];
+    const ssize_t n = read(pair.server, buffer, sizeof buffer);
+    if (n <= 0) {
+      close(pair.server);
+      pair.server = -1;
+      if (pair.client >= 0) {
+        close(pair.client);
+        pair.client = -1;
+      }
+      return;
+    }
+    if (pair.released) replies_after_release_ += static_cast<std::size_t>(n);
+    if (drop_armed_ && !pair.dropping) {
+      drop_armed_ = false;
+      pair.dropping = true;
+    }
+    if (!pair.dropping && pair.client >= 0) {
+      (void)!send(pair.client, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL);
+    }
+  }
+
+  const int server_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mutex_;  // guards everything below (the loop holds it while it works)
+  std::vector<Pair> pairs_;
+  bool drop_armed_ = false;
+  bool hold_armed_ = false;
+  bool release_ = false;
+  std::size_t replies_after_release_ = 0;
+};
+
+}  // namespace vkv_test
