@@ -88,9 +88,12 @@ RawOp decode(const std::string& line) {
 
 // ---------------------------------------------------------------- the children
 
-// A barrier in memory shared by the forked children: round r starts when all are there.
+// A barrier in memory shared by the forked children: round r starts when all are there,
+// and when the parent allows it (it holds the children between rounds to inject faults).
 struct Shared {
+  explicit Shared(int allowed) : allowed_rounds(allowed) {}
   std::atomic<int> arrived{0};
+  std::atomic<int> allowed_rounds;  // rounds [0, allowed_rounds) may start
 };
 // The fewest rounds any child has started, for the parent's fault injection.
 inline int rounds_started(const Shared& shared, int processes) {
@@ -118,7 +121,8 @@ static_assert(std::atomic<int>::is_always_lock_free, "a process-shared atomic mu
       // sibling ends this child instead of hanging the test.
       shared->arrived.fetch_add(1, std::memory_order_acq_rel);
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-      while (shared->arrived.load(std::memory_order_acquire) < cfg.threads * (round + 1)) {
+      while (shared->arrived.load(std::memory_order_acquire) < cfg.threads * (round + 1) ||
+             shared->allowed_rounds.load(std::memory_order_acquire) <= round) {
         if (std::chrono::steady_clock::now() > deadline) ::_exit(3);
         std::this_thread::yield();
       }
@@ -140,13 +144,14 @@ static_assert(std::atomic<int>::is_always_lock_free, "a process-shared atomic mu
 // Forks cfg.threads children against `uri`, calls during(shared) in the parent while they
 // run (fault injection), collects and checks their histories.
 template <class During>
-RemoteCheck run_forked(const WorkloadConfig& cfg, const std::string& uri, During&& during) {
+RemoteCheck run_forked(const WorkloadConfig& cfg, const std::string& uri, int allowed_rounds,
+                       During&& during) {
   const std::string entity = redis::unique_entity("Lin");
   TempDir dir("vkv-redis-lin");
   void* memory =
       ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw std::runtime_error("mmap failed");
-  auto* shared = new (memory) Shared;
+  auto* shared = new (memory) Shared(allowed_rounds);
   std::vector<pid_t> children;
   for (int id = 0; id < cfg.threads; ++id) {
     const std::string file = (dir.path() / ("history" + std::to_string(id))).string();
@@ -208,32 +213,48 @@ WorkloadConfig forked_config() {
 
 TEST(RedisLinearizability, ForkedProcessesOnOneServer) {
   const WorkloadConfig cfg = forked_config();
-  const RemoteCheck r = run_forked(cfg, redis::shared_server().uri(), [](Shared&) {});
+  const RemoteCheck r = run_forked(cfg, redis::shared_server().uri(), cfg.rounds, [](Shared&) {});
   // The processes really ran at once: many calls overlapped another process's.
   EXPECT_GT(r.overlapping, r.operations / 10);
   EXPECT_EQ(r.unavailable + r.unknown, 0u);  // no fault: every call had an outcome
   EXPECT_EQ(r.histories, static_cast<std::size_t>(cfg.rounds * cfg.keys));
 }
 
-// The same with the server killed (-9) and restarted (same port, AOF) twice while the
-// children run: calls then report unavailable and unknown outcomes, which the model
-// resolves; the histories must still be linearizable.
+// The same with the server killed (-9) three times: the parent holds the children before a
+// round, kills the server, lets them play that round against the dead server (every call
+// reports unavailable or an unknown outcome), waits for them at the next round, restarts
+// the server (same port, AOF) and lets them go on. The third time it lets the round start
+// first and kills the server as it does, so some calls are in flight at the kill. The model
+// resolves those outcomes; every history must still be linearizable.
 TEST(RedisLinearizability, ForkedProcessesAcrossKillNineAndRestart) {
   WorkloadConfig cfg = forked_config();
   cfg.seed = 15;
   TempDir dir("vkv-redis-lin-fault");
   redis::RedisServer server(dir.path());
-  const RemoteCheck r = run_forked(cfg, server.uri(), [&](Shared& shared) {
-    for (int at : {cfg.rounds / 4, cfg.rounds / 2}) {
+  const std::vector<int> kills = {cfg.rounds / 4, cfg.rounds / 2, 3 * cfg.rounds / 4};
+  const RemoteCheck r = run_forked(cfg, server.uri(), kills[0], [&](Shared& shared) {
+    for (std::size_t i = 0; i < kills.size(); ++i) {
+      const int at = kills[i];
+      // All children wait before round `at`.
       EXPECT_TRUE(redis::poll_until(std::chrono::seconds(60),
-                                    [&] { return rounds_started(shared, cfg.threads) >= at; }));
-      server.kill9();
+                                    [&] { return rounds_started(shared, cfg.threads) >= at + 1; }));
+      const bool racing = i == 2;
+      if (!racing) server.kill9();
+      // release: pairs with the children's acquire load; only the number is shared.
+      shared.allowed_rounds.store(at + 1, std::memory_order_release);
+      if (racing) server.kill9();
+      EXPECT_TRUE(redis::poll_until(std::chrono::seconds(60),
+                                    [&] { return rounds_started(shared, cfg.threads) >= at + 2; }));
       server.restart();
+      shared.allowed_rounds.store(i + 1 < kills.size() ? kills[i + 1] : cfg.rounds,
+                                  std::memory_order_release);
     }
   });
-  EXPECT_GT(r.unavailable + r.unknown, 0u);  // the kills were felt
-  // Rounds the server was down for have no history; most rounds must have one.
-  EXPECT_GT(r.histories, static_cast<std::size_t>(cfg.rounds * cfg.keys / 4));
+  // Every call of the two rounds played against the dead server failed, and was counted.
+  EXPECT_GE(r.unavailable + r.unknown,
+            static_cast<std::size_t>(2 * cfg.threads * cfg.ops_per_thread));
+  // Every other round has a history.
+  EXPECT_GE(r.histories, static_cast<std::size_t>((cfg.rounds - 3) * cfg.keys));
 }
 
 // ---------------------------------------------------------------- the model's resolution
