@@ -23,6 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as ticker  # noqa: E402
 
 PEERS = {"BM_Chm_": "CHM", "BM_Cuckoo_": "libcuckoo", "BM_MutexMap_": "mutex map"}
+REDIS_PEERS = {where: {f"BM_WatchMulti{where}_": "WATCH/MULTI", f"BM_LuaCas{where}_": "Lua CAS",
+                       f"BM_PlainSet{where}_": "plain SET"} for where in ("Single", "Cluster")}
 # What is compared in each part: (subject's name prefix, its label, {peer's prefix: label}, the first arg
 # [, the metric when not the default: goodput, transfers_per_s, heap_bytes_per_record, else real time]).
 COMPARE = {"ops": [("BM_Vkv_", "vkv", PEERS, "records"),
@@ -51,7 +53,15 @@ COMPARE = {"ops": [("BM_Vkv_", "vkv", PEERS, "records"),
            "contention-micro": [("BM_Stats_CounterAdd", "counter add", {"BM_Stats_UncontendedUpdate": "update",
                                                                          "BM_Stats_UncontendedFind": "find"}, ""),
                                 ("BM_Adaptive_ColdUpdateWithRetry/1", "adaptive on",
-                                 {"BM_Adaptive_ColdUpdateWithRetry/0": "adaptive off"}, "")]}
+                                 {"BM_Adaptive_ColdUpdateWithRetry/0": "adaptive off"}, "")],
+           # bench/redis_benchmark.cpp: goodput (successful writes per second), higher is better.
+           "redis": [("BM_VkvSingle_", "vkv, one node", REDIS_PEERS["Single"], ""),
+                     ("BM_VkvCluster_", "vkv, cluster", REDIS_PEERS["Cluster"], ""),
+                     ("BM_VkvSingle_UpdateMany100", "update_many(100)",
+                      {"BM_VkvSingle_Update100OneAtATime": "100 one at a time"}, ""),
+                     ("BM_VkvCluster_UpdateMany100", "cluster update_many(100)",
+                      {"BM_VkvCluster_Update100OneAtATime": "100 one at a time"}, ""),
+                     ("BM_VkvCluster_", "cluster", {"BM_VkvSingle_": "one node"}, "")]}
 CHOOSING = {"ops": 1, "ycsb": 1, "memory": 2, "transaction": 2}  # leading specs summarised in choosing.md
 RATES = ("goodput", "transfers_per_s")  # counters preferred to time, higher is better
 COLOR = {"vkv": "#1b7837", "CHM": "#2166ac", "libcuckoo": "#b2182b", "mutex map": "#8c6d31"}
@@ -465,6 +475,29 @@ def targets_block(parts):
     return table(["target", "records/threads", "goal", "measured", "verdict"], rows)
 
 
+def redis_targets_block(parts):
+    """Issue 14's targets for vkv::redis, each measured ratio against its goal."""
+    benches = parts.get("redis", {})
+    rate = lambda name: benches[name].median("goodput") if name in benches else None  # noqa: E731
+    rows = []
+    for where in ("Single", "Cluster"):
+        names = sorted({parse_rest(n.split("_", 2)[2])[2] for n in benches if n.startswith(f"BM_Vkv{where}_Update")
+                        and "UpdateWithVersion" in n})
+        for peer, label, goal in (("WatchMulti", "WATCH/MULTI", 1.5), ("PlainSet", "plain SET", 0.8)):
+            for t in names:
+                suffix = f"UpdateWithVersion/real_time/threads:{t}"
+                r = div(rate(f"BM_Vkv{where}_{suffix}"), rate(f"BM_{peer}{where}_{suffix}"))
+                rows.append([f"update_with_version / {label}, {where.lower()}", f"{t}t", f"≥ {goal}",
+                             f_ratio(r), "met" if r and r >= goal else "**not met**"])
+        for t in (1, 4):
+            suffix = f"/real_time/threads:{t}"
+            r = div(rate(f"BM_Vkv{where}_UpdateMany100{suffix}"), rate(f"BM_Vkv{where}_Update100OneAtATime{suffix}"))
+            if r:
+                rows.append([f"update_many(100) / 100 one at a time, {where.lower()}", f"{t}t", "≥ 5",
+                             f_ratio(r), "met" if r >= 5 else "**not met**"])
+    return table(["target", "threads", "goal", "measured", ""], rows) if rows else None
+
+
 def provenance(meta, commands=()):
     tree = "clean tree" if not meta["dirty"] else "**uncommitted changes in " + ", ".join(meta["dirty"]) + "**"
     tree += "; **some benchmarks failed, see the setup**" if meta.get("failures") else ""
@@ -526,7 +559,8 @@ def main():
             meta.setdefault("benchmark_library", json.load(open(path))["context"]["library_build_type"])
         except (KeyError, json.JSONDecodeError):
             pass
-    blocks, where = {"setup": setup_block(meta), "targets": targets_block(parts)}, {}
+    blocks, where = {"setup": setup_block(meta), "targets": targets_block(parts),
+                     "redis-targets": redis_targets_block(parts)}, {"redis-targets": "redis"}
     for part, specs in COMPARE.items():
         chart = lambda spec: re.sub(r"\W+", "-", "-".join((part, spec[1], *spec[4:]))).strip("-")  # noqa: E731
         made = [compare_blocks(parts.get(part, {}), charts, chart(spec), spec) for spec in specs]

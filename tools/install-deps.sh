@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one list of Debian packages vkv needs to build, test, benchmark and chart
 # (python3-matplotlib: tools/bench-charts.py; ccache: tools/run-benchmarks.sh and CI
-# builds use it as the compiler launcher when it is there).
+# builds use it as the compiler launcher when it is there; libhiredis-dev: vkv::redis;
+# redis-server and redis-tools (redis-cli): the redis tests and benchmarks start their own
+# servers and cluster).
 # Used by the README's commands and by .ci/run, so a fresh Debian 12 machine and CI
 # install exactly the same things. Idempotent: does nothing when all are present.
 set -euo pipefail
@@ -11,6 +13,7 @@ packages=(
   libtbb-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libcuckoo-dev
   ccache python3 python3-matplotlib
+  redis-server redis-tools libhiredis-dev
 )
 missing=()
 for p in "${packages[@]}"; do

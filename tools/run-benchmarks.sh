@@ -18,7 +18,9 @@
 # --no-build   use the binaries already in the build directory.
 # --no-docs    JSON only: do not run tools/bench-charts.py.
 # --only LIST  comma-separated subset of ops,memory,ycsb,reclaim,transaction,batch,
-#              contention,grid,others (default all). The pages are rewritten only from
+#              contention,grid,redis,others (default all). redis: bench/redis_benchmark.cpp,
+#              which starts its own redis-server and Redis Cluster on loopback (built only
+#              where vkv::redis is: hiredis found). The pages are rewritten only from
 #              a full run; a partial run writes its pages under OUT/docs/ like --smoke.
 #
 # A full run is sized to stay under 25 minutes on the 2-core VM of docs/benchmarks.md
@@ -31,7 +33,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 invocation="tools/run-benchmarks.sh${*:+ $*}"
-smoke=0 build=1 docs=1 out="" build_dir="" only="ops,memory,ycsb,reclaim,transaction,batch,contention,grid,others"
+smoke=0 build=1 docs=1 out="" build_dir="" only="ops,memory,ycsb,reclaim,transaction,batch,contention,grid,redis,others"
 all_parts=$only
 while (($#)); do
   case "$1" in
@@ -50,7 +52,7 @@ wanted() { [[ ",$only," == *",$1,"* ]]; }
 
 # Build: the benchmark targets only, at low priority, through ccache when there is one.
 known=(ops_benchmark memory_benchmark ycsb_benchmark reclaim_benchmark transaction_benchmark
-       batch_benchmark contention_benchmark)
+       batch_benchmark contention_benchmark redis_benchmark)
 build_dir=${build_dir:-$root/build/release}
 targets=("${known[@]}")
 if ((build)); then
@@ -65,6 +67,11 @@ if ((build)); then
   # Benchmark binaries other areas add (bench/cmake/*.cmake) are built and run too.
   for t in $(cmake --build "$build_dir" --target help | sed -n 's/^\([a-z_]*_benchmark\):.*/\1/p'); do
     [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
+  done
+  # redis_benchmark exists only where vkv::redis is built (hiredis found).
+  available=$(cmake --build "$build_dir" --target help | sed -n 's/^\([a-z_]*_benchmark\):.*/\1/p')
+  for i in "${!targets[@]}"; do
+    [[ $'\n'"$available"$'\n' == *$'\n'"${targets[$i]}"$'\n'* ]] || unset 'targets[i]'
   done
   nice -n 10 cmake --build "$build_dir" -j"${VKV_BUILD_JOBS:-2}" --target "${targets[@]}"
 else
@@ -135,6 +142,9 @@ wanted reclaim && run reclaim "$bin/reclaim_benchmark" -- "${micro_args[@]}"
 wanted transaction && run transaction "$bin/transaction_benchmark" -- "${micro_args[@]}"
 wanted batch && run batch "$bin/batch_benchmark" -- "${micro_args[@]}"
 wanted ycsb && run ycsb "$bin/ycsb_benchmark" -- "${ycsb_args[@]}"
+# vkv::redis against hand-written WATCH/MULTI and Lua check-and-set (it starts and kills its
+# own servers). A full run: the micro settings (~50 cells x 3 x 0.2 s, plus the cluster's setup).
+wanted redis && run redis "$bin/redis_benchmark" -- "${micro_args[@]}"
 
 # Memory: bytes per record each in a fresh process (memory an earlier benchmark freed
 # would hide RSS growth, see bench/memory_benchmark.cpp); the storms together.

@@ -38,3 +38,49 @@ if(VKV_REDIS_SERVER)
 elseif(VKV_REQUIRE_REDIS)
   message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-server was not found")
 endif()
+
+# --- Tests against real Redis servers (tests/redis/*.cpp; support library in
+# tests/redis/support/). Each binary starts its own redis-server processes (and Redis
+# Cluster) on 127.0.0.1 with ports it picks, and kills them by pid when it ends, also on
+# failure (the servers also get PR_SET_PDEATHSIG). A binary is ONE ctest test (not one per
+# gtest case, as vkv_add_test registers): its servers and cluster are then started once
+# per binary, which keeps every stage's redis tests within about a minute.
+# They need redis-server and redis-cli (Debian redis-server, redis-tools); without them
+# none is registered (VKV_REQUIRE_REDIS, above, makes that an error).
+find_program(VKV_REDIS_CLI redis-cli)
+if(NOT VKV_REDIS_SERVER OR NOT VKV_REDIS_CLI)
+  if(VKV_REQUIRE_REDIS)
+    message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-cli was not found")
+  endif()
+  return()
+endif()
+include(${PROJECT_SOURCE_DIR}/tests/redis/support/support.cmake)
+
+# vkv_add_redis_test(<name> <sources...>): a gtest binary linked with vkv::redis and the
+# support library, registered as one ctest test labelled redis and concurrency.
+function(vkv_add_redis_test name)
+  add_executable(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE vkv::redis vkv_redis_test_support vkv_warnings
+    GTest::gtest GTest::gmock GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  # The GCC 12 -Wrestrict false positive vkv_add_test explains (tests/CMakeLists.txt).
+  target_compile_options(${name} PRIVATE
+    $<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict>)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS "redis;concurrency" TIMEOUT 300)
+  add_dependencies(vkv_concurrency_tests ${name})
+endfunction()
+
+vkv_add_redis_test(redis_harness_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/harness_test.cpp)
+vkv_add_redis_test(redis_contract_test
+  ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_batch_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_cache_test.cpp)
+vkv_add_redis_test(redis_fault_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/fault_test.cpp)
+vkv_add_redis_test(redis_lin_process_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/lin_process_test.cpp)
+if(VKV_BUILD_TOOLS)
+  # vkv-lab race|sweep --redis against a server this test starts (tools/vkv-lab/redis_*.cpp).
+  vkv_add_redis_test(redis_lab_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/lab_redis_test.cpp)
+  target_compile_definitions(redis_lab_test PRIVATE VKV_LAB_BINARY="$<TARGET_FILE:vkv-lab>")
+  add_dependencies(redis_lab_test vkv-lab)
+endif()

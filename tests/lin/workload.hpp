@@ -7,6 +7,8 @@
 // the total number of checked operations stays large.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <barrier>
 #include <cstddef>
@@ -32,6 +34,10 @@ struct WorkloadConfig {
   int keys = 2;            // hot keys per round
   int rounds = 100;
   std::uint64_t seed = 1;
+  // A remote store (vkv::redis): Errc::unavailable and Errc::unknown_outcome are recorded
+  // in RawOp::remote_error (lin/unknown_outcomes.hpp resolves them). Off, as for the
+  // in-process store: they are contract violations and the workload throws.
+  bool remote = false;
 };
 
 // One recorded call, versions still as the store issued them.
@@ -59,7 +65,19 @@ struct RawOp {
   // Set when an error object contradicts the call (wrong code, id, expected version):
   // a contract violation that the register model cannot see.
   const char* anomaly = nullptr;
+  // Remote stores only (WorkloadConfig::remote): the call reported unavailable or
+  // unknown_outcome; `outcome` and the records are then meaningless.
+  std::optional<vkv::Errc> remote_error;
 };
+
+// CLOCK_MONOTONIC in nanoseconds: one clock for every process on the machine, so that
+// histories recorded by several processes share one real-time order.
+inline std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 template <class R>
 RawRec raw(const R& r) {
@@ -78,9 +96,14 @@ template <class S>
 class Client {
  public:
   Client(S& store, std::atomic<std::uint64_t>& clock, int id, std::uint64_t seed)
-      : store_(store), clock_(clock), id_(id), rng_(seed) {}
+      : store_(store), clock_(&clock), id_(id), rng_(seed) {}
+  // Stamps calls with monotonic_ns() instead of a shared counter (clients in several
+  // processes).
+  Client(S& store, int id, std::uint64_t seed)
+      : store_(store), clock_(nullptr), id_(id), rng_(seed) {}
 
   void run_round(int round, const WorkloadConfig& cfg, std::vector<RawOp>& out) {
+    remote_ = cfg.remote;
     known_.assign(static_cast<std::size_t>(cfg.keys), {});
     for (int i = 0; i < cfg.ops_per_thread; ++i) {
       const int key = static_cast<int>(rng_() % static_cast<unsigned>(cfg.keys));
@@ -122,10 +145,20 @@ class Client {
         break;
       case vkv::Errc::unavailable:
       case vkv::Errc::unknown_outcome:
-        // Only remote stores report these; the in-process workloads never see them.
-        throw std::logic_error(std::string("lin workload: unexpected ") +
-                               vkv::errc_name(res.error()));
+        // Only remote stores report these; for the in-process store they are a bug.
+        if (!remote_) {
+          throw std::logic_error(std::string("lin workload: unexpected ") +
+                                 vkv::errc_name(res.error()));
+        }
+        op.remote_error = res.error();
+        break;
     }
+  }
+
+  // Remote stores: a throwing call's unavailable / unknown outcome, recorded.
+  void remote_failure(RawOp& op, const vkv::Error& e) {
+    if (!remote_) throw;  // rethrows the exception being handled: strict in-process
+    op.remote_error = e.code();
   }
 
   template <class F>
@@ -150,7 +183,17 @@ class Client {
       if (e.code() != vkv::Errc::duplicate_key || e.entity_id() != key) {
         op.anomaly = "DuplicateKeyError fields do not match the call";
       }
+    } catch (const vkv::UnavailableError& e) {
+      remote_failure(op, e);
+    } catch (const vkv::UnknownOutcomeError& e) {
+      remote_failure(op, e);
     }
+  }
+
+  std::uint64_t stamp() {
+    // acq_rel: a call stamped after another's return then happens after that return
+    // (both are RMWs on one atomic), which is the real-time order the checker needs.
+    return clock_ ? clock_->fetch_add(1, std::memory_order_acq_rel) : monotonic_ns();
   }
 
   RawOp one_op(int round, int key, int seq) {
@@ -180,9 +223,7 @@ class Client {
       wopts.include_soft_deleted = op.include_deleted;
     }
 
-    // acq_rel: a call stamped after another's return then happens after that return
-    // (both are RMWs on one atomic), which is the real-time order the checker needs.
-    op.call = clock_.fetch_add(1, std::memory_order_acq_rel);
+    op.call = stamp();
     // Sometimes give the CPU away inside the call's interval, so that calls overlap
     // even on a loaded two-core machine where the threads rarely run in parallel. A
     // wider interval only admits more orders; the store must still explain them.
@@ -197,21 +238,10 @@ class Client {
         }
         break;
       case OpKind::find:
-        if (use_try) {
-          // The zero-copy read: the same answer, through visit().
-          const bool found = store_.visit(
-              name,
-              [&](const auto& view) {
-                op.record =
-                    raw(typename S::record_type{view.id, view.value, view.version, view.revision,
-                                                view.deleted, view.expires_at});
-              },
-              vkv::ReadOptions{op.include_deleted});
-          op.outcome = found ? Outcome::ok : Outcome::not_found;
-        } else {
-          const auto r = store_.find(name, vkv::ReadOptions{op.include_deleted});
-          op.outcome = r ? Outcome::ok : Outcome::not_found;
-          if (r) op.record = raw(*r);
+        try {
+          find(op, name, use_try);
+        } catch (const vkv::UnavailableError& e) {
+          remote_failure(op, e);
         }
         break;
       case OpKind::update:
@@ -255,7 +285,7 @@ class Client {
         break;
     }
     if (yield_inside) std::this_thread::yield();
-    op.ret = clock_.fetch_add(1, std::memory_order_acq_rel);
+    op.ret = stamp();
 
     learn(key, op.record);
     learn(key, op.current);
@@ -263,8 +293,27 @@ class Client {
     return op;
   }
 
+  void find(RawOp& op, const std::string& name, bool use_try) {
+    if (use_try) {
+      // The zero-copy read: the same answer, through visit().
+      const bool found = store_.visit(
+          name,
+          [&](const auto& view) {
+            op.record = raw(typename S::record_type{view.id, view.value, view.version,
+                                                    view.revision, view.deleted, view.expires_at});
+          },
+          vkv::ReadOptions{op.include_deleted});
+      op.outcome = found ? Outcome::ok : Outcome::not_found;
+    } else {
+      const auto r = store_.find(name, vkv::ReadOptions{op.include_deleted});
+      op.outcome = r ? Outcome::ok : Outcome::not_found;
+      if (r) op.record = raw(*r);
+    }
+  }
+
   S& store_;
-  std::atomic<std::uint64_t>& clock_;
+  std::atomic<std::uint64_t>* clock_;  // nullptr: monotonic_ns()
+  bool remote_ = false;
   int id_;
   std::mt19937_64 rng_;
   std::vector<std::vector<vkv::Version>> known_;
@@ -320,6 +369,11 @@ inline std::vector<std::vector<Operation>> per_key_histories(const std::vector<R
   };
   std::vector<std::vector<Operation>> histories(static_cast<std::size_t>(cfg.rounds * cfg.keys));
   for (const RawOp& raw_op : all) {
+    if (raw_op.remote_error) {
+      throw std::logic_error(
+          "per_key_histories: a remote error in the history; use "
+          "lin/unknown_outcomes.hpp");
+    }
     Operation op;
     op.client = raw_op.client;
     op.input = Input{raw_op.kind, raw_op.value, id_of(raw_op.expected), raw_op.include_deleted};

@@ -15,6 +15,20 @@ add_executable(vkv-lab
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/sweep.cpp)
 target_include_directories(vkv-lab PRIVATE ${PROJECT_SOURCE_DIR}/bench)
 target_link_libraries(vkv-lab PRIVATE vkv_lab_core vkv_workload vkv::vkv vkv_warnings CLI11::CLI11)
+# vkv-lab race|sweep --redis (tools/vkv-lab/redis_*.cpp): only where vkv::redis is built.
+if(TARGET vkv::redis)
+  target_sources(vkv-lab PRIVATE
+    ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_race.cpp
+    ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_sweep.cpp)
+  target_compile_definitions(vkv-lab PRIVATE VKV_LAB_REDIS=1)
+  # g++ 12's -Wrestrict false positive on `"text" + std::to_string(n)` at -O3 (GCC bug
+  # 105651; see tests/CMakeLists.txt): off for these two files on g++ < 13 only.
+  set_source_files_properties(
+    ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_race.cpp
+    ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_sweep.cpp
+    PROPERTIES COMPILE_OPTIONS "$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict>")
+  target_link_libraries(vkv-lab PRIVATE vkv::redis)
+endif()
 if(VKV_INSTALL)
   install(TARGETS vkv-lab RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

@@ -4,6 +4,7 @@
 //   vkv-lab race            the race only
 //   vkv-lab sweep [...]     a contention sweep of your choosing
 //   vkv-lab cache [...]     a cache under a Zipfian load (cache_lab.hpp)
+//   vkv-lab race|sweep --redis URI   the same against a Redis server (redis_lab.hpp)
 //
 // Exit status: 0 on success; 1 if vkv lost an update in the race or a report file
 // could not be written; 2 for bad arguments or an unwritable output path (one line on
@@ -28,6 +29,11 @@
 #include "race.hpp"
 #include "report.hpp"
 #include "sweep.hpp"
+#ifdef VKV_LAB_REDIS
+#include <vkv/redis/detail/keys.hpp>
+
+#include "redis_lab.hpp"
+#endif
 
 namespace {
 
@@ -187,6 +193,36 @@ int run_race_command(int rounds) {
   return race.vkv_lost_updates == 0 ? 0 : 1;
 }
 
+// --redis: the race between two processes, or the sweep, against a Redis server.
+int run_redis_command(const std::string& uri, int rounds, const lab::SweepPlan* plan) {
+#ifdef VKV_LAB_REDIS
+  try {
+    (void)vkv::redis::detail::parse_uri(uri);  // a malformed URI is bad input
+    if (plan == nullptr) {
+      std::cout << "The race over Redis (" << uri << "): two processes read the same customer, "
+                << "meet, then both write; " << rounds << " rounds.\n\n";
+      const lab::RedisRaceSummary race = lab::run_redis_race(uri, rounds);
+      std::cout << lab::redis_race_story(race);
+      return race.vkv_lost_updates == 0 ? 0 : 1;
+    }
+    const lab::RedisSweepPlan redis_plan{plan->threads, plan->keys, plan->strategies,
+                                         plan->duration, plan->seed};
+    const auto cells = lab::run_redis_sweep(uri, redis_plan);
+    std::cout << "Sweep over Redis (" << uri << "): update_with_retry increments\n\n"
+              << lab::redis_sweep_table(cells);
+    for (const auto& c : cells) {
+      if (!c.counters_add_up) return 1;
+    }
+    return 0;
+  } catch (const std::invalid_argument& e) {  // a malformed URI, a strategy Redis cannot run
+    throw UsageError(e.what());
+  }
+#else
+  (void)uri, (void)rounds, (void)plan;
+  throw UsageError("--redis: this vkv-lab was built without vkv::redis (libhiredis-dev)");
+#endif
+}
+
 int run_sweep_command(const lab::SweepPlan& plan, const Outputs& outputs,
                       const std::string& command) {
   const auto start = std::chrono::steady_clock::now();
@@ -284,6 +320,9 @@ int main(int argc, char** argv) {
   race->add_option("--rounds", rounds_text, "Rounds (one customer each)")
       ->type_name("N")
       ->default_str("1000");
+  std::string race_redis, sweep_redis;
+  race->add_option("--redis", race_redis, "Race two processes on this Redis server instead")
+      ->type_name("URI");
 
   CLI::App* sweep =
       app.add_subcommand("sweep", "Measure retry strategies over windows x threads x hot keys");
@@ -326,6 +365,11 @@ int main(int argc, char** argv) {
   sweep->add_option("--html", sweep_outputs.html, "Write the HTML report")->type_name("FILE");
   sweep->add_option("--out", sweep_out, "Write vkv-lab-report.{html,json,csv} into DIR")
       ->type_name("DIR");
+  sweep
+      ->add_option("--redis", sweep_redis,
+                   "Sweep over this Redis server (--threads, --keys, --duration, --seed and "
+                   "the optimistic --strategies only)")
+      ->type_name("URI");
   const vkv::lab::CacheCommand cache(app);
   app.require_subcommand(0, 1);
 
@@ -345,8 +389,10 @@ int main(int argc, char** argv) {
   try {
     if (cache.selected()) return cache.run(command);
     if (*race) {
-      return run_race_command(static_cast<int>(
-          parse_integer("--rounds", rounds_text, 1, 1'000'000, "the round count")));
+      const int rounds =
+          static_cast<int>(parse_integer("--rounds", rounds_text, 1, 1'000'000, "the round count"));
+      if (!race_redis.empty()) return run_redis_command(race_redis, rounds, nullptr);
+      return run_race_command(rounds);
     }
     if (*sweep) {
       lab::SweepPlan plan;
@@ -377,6 +423,17 @@ int main(int argc, char** argv) {
       plan.windows = parse_windows(windows_text);
       plan.seed =
           static_cast<std::uint64_t>(parse_integer("--seed", seed_text, 0, INT64_MAX, "the seed"));
+      if (!sweep_redis.empty()) {
+        if (!zipf_text.empty() || plan.write_share != 1.0 ||
+            plan.windows != std::vector<workload::Window>{workload::Window{}} ||
+            !sweep_out.empty() || !sweep_outputs.json.empty() || !sweep_outputs.csv.empty() ||
+            !sweep_outputs.html.empty()) {
+          throw UsageError(
+              "--redis: the Redis sweep takes --threads, --keys, --duration, --seed and "
+              "--strategies only");
+        }
+        return run_redis_command(sweep_redis, 0, &plan);
+      }
       if (!sweep_out.empty()) {
         if (auto why = lab::check_writable_directory(sweep_out)) {
           throw UsageError("--out: cannot write report files into '" + sweep_out + "': " + *why);
