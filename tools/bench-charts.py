@@ -50,6 +50,7 @@ COMPARE = {"ops": [("BM_Vkv_", "vkv", PEERS, "records"),
                         {"BM_Epoch_TryAdvanceSymmetric": "fence"}, "")],
            "batch": [("BM_FindMany_Batch64", "find_many(64)", {"BM_Find_Loop64": "64 finds"}, ""),
                      ("BM_UpdateMany_Batch64", "update_many(64)", {"BM_Update_Loop64": "64 updates"}, "")],
+           "cache": [],  # its own pairs (ratio, bound, hit rate counters): the measurements table
            "contention-micro": [("BM_Stats_CounterAdd", "counter add", {"BM_Stats_UncontendedUpdate": "update",
                                                                          "BM_Stats_UncontendedFind": "find"}, ""),
                                 ("BM_Adaptive_ColdUpdateWithRetry/1", "adaptive on",

@@ -17,7 +17,7 @@
 #              directory of your own is configured Release, tests off).
 # --no-build   use the binaries already in the build directory.
 # --no-docs    JSON only: do not run tools/bench-charts.py.
-# --only LIST  comma-separated subset of ops,memory,ycsb,reclaim,transaction,batch,
+# --only LIST  comma-separated subset of ops,memory,ycsb,reclaim,transaction,batch,cache,
 #              contention,grid,redis,others (default all). redis: bench/redis_benchmark.cpp,
 #              which starts its own redis-server and Redis Cluster on loopback (built only
 #              where vkv::redis is: hiredis found). The pages are rewritten only from
@@ -33,7 +33,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 invocation="tools/run-benchmarks.sh${*:+ $*}"
-smoke=0 build=1 docs=1 out="" build_dir="" only="ops,memory,ycsb,reclaim,transaction,batch,contention,grid,redis,others"
+smoke=0 build=1 docs=1 out="" build_dir="" only="ops,memory,ycsb,reclaim,transaction,batch,cache,contention,grid,redis,others"
 all_parts=$only
 while (($#)); do
   case "$1" in
@@ -52,7 +52,7 @@ wanted() { [[ ",$only," == *",$1,"* ]]; }
 
 # Build: the benchmark targets only, at low priority, through ccache when there is one.
 known=(ops_benchmark memory_benchmark ycsb_benchmark reclaim_benchmark transaction_benchmark
-       batch_benchmark contention_benchmark redis_benchmark)
+       batch_benchmark cache_benchmark contention_benchmark redis_benchmark)
 build_dir=${build_dir:-$root/build/release}
 targets=("${known[@]}")
 if ((build)); then
@@ -141,6 +141,7 @@ wanted ops && run ops "$bin/ops_benchmark" -- "${ops_args[@]}"
 wanted reclaim && run reclaim "$bin/reclaim_benchmark" -- "${micro_args[@]}"
 wanted transaction && run transaction "$bin/transaction_benchmark" -- "${micro_args[@]}"
 wanted batch && run batch "$bin/batch_benchmark" -- "${micro_args[@]}"
+wanted cache && run cache "$bin/cache_benchmark" -- "${micro_args[@]}"
 wanted ycsb && run ycsb "$bin/ycsb_benchmark" -- "${ycsb_args[@]}"
 # vkv::redis against hand-written WATCH/MULTI and Lua check-and-set (it starts and kills its
 # own servers). A full run: the micro settings (~50 cells x 3 x 0.2 s, plus the cluster's setup).

@@ -1,7 +1,8 @@
 # vkv::redis (issue 14). Registered only when hiredis was found (cmake/redis.cmake
-# defines vkv_redis then). CI must have it: configure with -DVKV_REQUIRE_REDIS=ON
-# (tools/run-tests.sh does) and a missing libhiredis-dev fails the configure instead of
-# silently skipping these tests.
+# defines vkv_redis then). CI must have them: tools/run-tests.sh fails when the plain
+# g++ build did not register them, and the other stages must register the same tests.
+# -DVKV_REQUIRE_REDIS=ON makes a missing hiredis, redis-server or redis-cli a configure
+# error instead of silently skipping these tests.
 option(VKV_REQUIRE_REDIS "Fail the configure when vkv::redis cannot be built" OFF)
 if(NOT TARGET vkv_redis)
   if(VKV_REQUIRE_REDIS)
