@@ -25,37 +25,44 @@ target_link_libraries(redis_unit_test PRIVATE vkv::redis)
 target_include_directories(redis_unit_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)
 vkv_add_test(version_fork_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/version_fork_test.cpp)
 
-# Smoke tests against a redis-server each test binary starts itself
-# (tests/redis/unit/local_server.hpp), when redis-server is installed.
+# The redis test-support library (tests/redis/support/: RedisServer, RedisCluster, Admin,
+# ...). It starts real redis-server processes (and Redis Cluster) on 127.0.0.1 with ports
+# it picks, and kills them by pid when the test ends, also on failure (the servers also get
+# PR_SET_PDEATHSIG). Everything below needs redis-server; without it no test below is
+# registered (VKV_REQUIRE_REDIS, above, makes that an error).
 find_program(VKV_REDIS_SERVER redis-server)
-if(VKV_REDIS_SERVER)
-  vkv_add_test(redis_store_smoke_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/store_smoke_test.cpp
-               LABELS concurrency)
-  target_link_libraries(redis_store_smoke_test PRIVATE vkv::redis)
-  target_include_directories(redis_store_smoke_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)
-  vkv_add_test(redis_cluster_smoke_test
-               ${PROJECT_SOURCE_DIR}/tests/redis/unit/cluster_smoke_test.cpp)
-  target_link_libraries(redis_cluster_smoke_test PRIVATE vkv::redis)
-elseif(VKV_REQUIRE_REDIS)
-  message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-server was not found")
+if(NOT VKV_REDIS_SERVER)
+  if(VKV_REQUIRE_REDIS)
+    message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-server was not found")
+  endif()
+  return()
 endif()
+include(${PROJECT_SOURCE_DIR}/tests/redis/support/support.cmake)
 
-# --- Tests against real Redis servers (tests/redis/*.cpp; support library in
-# tests/redis/support/). Each binary starts its own redis-server processes (and Redis
-# Cluster) on 127.0.0.1 with ports it picks, and kills them by pid when it ends, also on
-# failure (the servers also get PR_SET_PDEATHSIG). A binary is ONE ctest test (not one per
-# gtest case, as vkv_add_test registers): its servers and cluster are then started once
-# per binary, which keeps every stage's redis tests within about a minute.
-# They need redis-server and redis-cli (Debian redis-server, redis-tools); without them
-# none is registered (VKV_REQUIRE_REDIS, above, makes that an error).
+# Smoke tests against a redis-server (or a 3-master cluster) each test binary starts
+# itself with the support library; they need redis-server only.
+vkv_add_test(redis_store_smoke_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/store_smoke_test.cpp
+             LABELS concurrency)
+target_link_libraries(redis_store_smoke_test PRIVATE vkv::redis vkv_redis_test_support)
+target_include_directories(redis_store_smoke_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)
+vkv_add_test(redis_cluster_smoke_test
+             ${PROJECT_SOURCE_DIR}/tests/redis/unit/cluster_smoke_test.cpp)
+target_link_libraries(redis_cluster_smoke_test PRIVATE vkv::redis vkv_redis_test_support)
+
+# --- Tests against real Redis servers (tests/redis/*.cpp), with the support library. Each
+# binary starts its own redis-server processes (and Redis Cluster, which redis-cli
+# --cluster create forms). A binary is ONE ctest test (not one per gtest case, as
+# vkv_add_test registers): its servers and cluster are then started once per binary,
+# which keeps every stage's redis tests within about a minute.
+# They also need redis-cli (Debian redis-tools); without it none of them is registered
+# (VKV_REQUIRE_REDIS, above, makes that an error).
 find_program(VKV_REDIS_CLI redis-cli)
-if(NOT VKV_REDIS_SERVER OR NOT VKV_REDIS_CLI)
+if(NOT VKV_REDIS_CLI)
   if(VKV_REQUIRE_REDIS)
     message(FATAL_ERROR "VKV_REQUIRE_REDIS is ON but redis-cli was not found")
   endif()
   return()
 endif()
-include(${PROJECT_SOURCE_DIR}/tests/redis/support/support.cmake)
 
 # vkv_add_redis_test(<name> <sources...>): a gtest binary linked with vkv::redis and the
 # support library, registered as one ctest test labelled redis and concurrency.

@@ -58,10 +58,14 @@ bool RedisServer::launch_and_wait() {
   }
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   process_ = ChildProcess(argv, dir_ / "server.log");
-  const bool up = poll_until(options_.ready_timeout, [&] {
-    if (!process_.running()) throw std::runtime_error("exited");  // lost the port: retry
-    return Admin::ping("127.0.0.1", port_);
+  // A server that exited (it lost the port, or could not start at all) ends the wait at
+  // once: the caller retries with another port. (poll_until counts a throw as false.)
+  bool exited = false;
+  const bool answered = poll_until(options_.ready_timeout, [&] {
+    exited = !process_.running();
+    return exited || Admin::ping("127.0.0.1", port_);
   });
+  const bool up = answered && !exited;
   if (!up) process_.kill_now();
   return up;
 }

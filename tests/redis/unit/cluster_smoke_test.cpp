@@ -1,29 +1,107 @@
 // vkv::redis::Store in cluster mode against a 3-master cluster the test starts
-// (local_cluster.hpp): routing by slot from one seed, batches and scans over every
+// (SmokeCluster, below): routing by slot from one seed, batches and scans over every
 // master, one-slot commits, and the redirections a resharding produces (ASK while a
 // slot migrates, MOVED after).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <exception>
+#include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "local_cluster.hpp"
+#include "redis/support/admin.hpp"
+#include "redis/support/server.hpp"
 #include "vkv/redis.hpp"
 #include "vkv/redis/detail/keys.hpp"
 
 namespace {
 
 using vkv::redis::detail::key_slot;
+using vkv_test::redis::Admin;
+using vkv_test::redis::RedisServer;
+using vkv_test::redis::Reply;
+using vkv_test::redis::ServerOptions;
+using vkv_test::redis::TempDir;
+
+// Three masters without replicas (RedisServers of the support library in cluster mode,
+// each with its nodes.conf in its own directory), slots assigned with CLUSTER
+// ADDSLOTSRANGE, joined with CLUSTER MEET; the constructor returns once every node reports
+// cluster_state:ok and knows all three, and throws otherwise. The servers are killed by
+// pid when it is destroyed.
+class SmokeCluster {
+ public:
+  SmokeCluster() : dir_("vkv-redis-smoke-cluster") {
+    ServerOptions options;
+    options.cluster_enabled = true;
+    options.durable = false;
+    options.extra_args = {"--cluster-node-timeout", "5000"};
+    for (int i = 0; i < 3; ++i) {
+      nodes_.push_back(
+          std::make_unique<RedisServer>(dir_.path() / ("node" + std::to_string(i)), options));
+    }
+    for (int i = 0; i < 3; ++i) {
+      checked(i, {"CLUSTER", "ADDSLOTSRANGE", std::to_string(kRanges[i][0]),
+                  std::to_string(kRanges[i][1])});
+    }
+    for (int i = 1; i < 3; ++i) {
+      checked(0, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(nodes_[i]->port()),
+                  std::to_string(nodes_[i]->bus_port())});
+    }
+    const bool ready = vkv_test::redis::poll_until(std::chrono::seconds(30), [&] {
+      for (int i = 0; i < 3; ++i) {
+        const std::string info = command(i, {"CLUSTER", "INFO"}).text;
+        if (info.find("cluster_state:ok") == std::string::npos ||
+            info.find("cluster_known_nodes:3") == std::string::npos) {
+          return false;
+        }
+      }
+      return true;
+    });
+    if (!ready) throw std::runtime_error("the cluster did not form within 30 s");
+  }
+  SmokeCluster(const SmokeCluster&) = delete;
+  SmokeCluster& operator=(const SmokeCluster&) = delete;
+
+  RedisServer& node(int i) { return *nodes_.at(i); }
+  std::string node_id(int i) { return command(i, {"CLUSTER", "MYID"}).text; }
+  // One command to node i on a fresh connection (an error reply is returned, not thrown).
+  Reply command(int i, const std::vector<std::string>& args) {
+    Admin admin(nodes_.at(i)->host(), nodes_.at(i)->port(), std::chrono::milliseconds(2000));
+    return admin.command(args);
+  }
+  // command(), then throws if the reply is an error.
+  Reply checked(int i, const std::vector<std::string>& args) {
+    Admin admin(nodes_.at(i)->host(), nodes_.at(i)->port(), std::chrono::milliseconds(2000));
+    return admin.checked(args);
+  }
+  // The node (0..2) serving `slot` at start.
+  static int initial_owner(int slot) { return slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2; }
+
+ private:
+  static constexpr int kRanges[3][2] = {{0, 5460}, {5461, 10922}, {10923, 16383}};
+  TempDir dir_;
+  std::vector<std::unique_ptr<RedisServer>> nodes_;  // killed by pid before dir_ goes
+};
 
 class RedisCluster : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = new vkv_test::LocalCluster(); }
+  static void SetUpTestSuite() {
+    try {
+      cluster_ = new SmokeCluster();
+    } catch (const std::exception& e) {
+      start_error_ = e.what();
+    }
+  }
   static void TearDownTestSuite() {
     delete cluster_;
     cluster_ = nullptr;
   }
-  void SetUp() override { ASSERT_TRUE(cluster_->ready()) << "the cluster did not form"; }
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr) << "the cluster did not form: " << start_error_;
+  }
 
   static vkv::redis::Options options(const std::string& entity) {
     vkv::redis::Options options;
@@ -33,9 +111,11 @@ class RedisCluster : public ::testing::Test {
     options.connections_per_node = 2;
     return options;
   }
-  static vkv_test::LocalCluster* cluster_;
+  static SmokeCluster* cluster_;
+  static std::string start_error_;
 };
-vkv_test::LocalCluster* RedisCluster::cluster_ = nullptr;
+SmokeCluster* RedisCluster::cluster_ = nullptr;
+std::string RedisCluster::start_error_;
 
 TEST_F(RedisCluster, RecordsSpreadOverEveryMasterAndAreFoundFromOneSeed) {
   vkv::redis::Store<long> store(options("Spread"));
@@ -45,11 +125,11 @@ TEST_F(RedisCluster, RecordsSpreadOverEveryMasterAndAreFoundFromOneSeed) {
   for (int i = 0; i < kRecords; ++i) {
     ids.push_back("id-" + std::to_string(i));
     store.create(ids.back(), i);
-    owners.insert(vkv_test::LocalCluster::initial_owner(key_slot("vkv:Spread:" + ids.back())));
+    owners.insert(SmokeCluster::initial_owner(key_slot("vkv:Spread:" + ids.back())));
   }
   EXPECT_EQ(owners.size(), 3u);
   for (int n = 0; n < 3; ++n) {
-    EXPECT_NE(cluster_->node(n).command({"DBSIZE"}), "0") << "node " << n;
+    EXPECT_NE(cluster_->command(n, {"DBSIZE"}).integer, 0) << "node " << n;
   }
   const auto found = store.find_many(ids);
   for (int i = 0; i < kRecords; ++i) {
@@ -89,19 +169,24 @@ TEST_F(RedisCluster, FollowsAskDuringAMigrationAndMovedAfterIt) {
   const std::string id = "migrant";
   const std::string key = "vkv:Moving:" + id;
   const int slot = key_slot(key);
-  const int from = vkv_test::LocalCluster::initial_owner(slot);
+  const int from = SmokeCluster::initial_owner(slot);
   const int to = (from + 1) % 3;
   const auto created = store.create(id, "v1");  // the store now maps the slot to `from`
-  auto& source = cluster_->node(from);
   auto& target = cluster_->node(to);
   const std::string source_id = cluster_->node_id(from);
   const std::string target_id = cluster_->node_id(to);
-  ASSERT_EQ(target.command({"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", source_id}),
-            "OK");
-  ASSERT_EQ(source.command({"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", target_id}),
-            "OK");
   ASSERT_EQ(
-      source.command({"MIGRATE", "127.0.0.1", std::to_string(target.port()), key, "0", "5000"}),
+      cluster_->command(to, {"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", source_id})
+          .text,
+      "OK");
+  ASSERT_EQ(
+      cluster_->command(from, {"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", target_id})
+          .text,
+      "OK");
+  ASSERT_EQ(
+      cluster_
+          ->command(from, {"MIGRATE", "127.0.0.1", std::to_string(target.port()), key, "0", "5000"})
+          .text,
       "OK");
   // The key now lives on `to`; `from` answers ASK for it.
   const auto during = store.update_with_version(id, created.version, "v2");
@@ -111,12 +196,12 @@ TEST_F(RedisCluster, FollowsAskDuringAMigrationAndMovedAfterIt) {
   EXPECT_EQ(store.find(id)->value, "v2");
 
   for (int n = 0; n < 3; ++n) {
-    cluster_->node(n).command({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", target_id});
+    cluster_->command(n, {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", target_id});
   }
   // `from` now answers MOVED; the store updates its map and goes to `to`.
   const auto after = store.update_with_version(id, during.version, "v3");
   EXPECT_EQ(after.revision, 3u);
-  EXPECT_EQ(target.command({"HGET", key, "value"}), "v3");
+  EXPECT_EQ(cluster_->command(to, {"HGET", key, "value"}).text, "v3");
   EXPECT_EQ(store.find(id)->value, "v3");
 }
 
@@ -129,15 +214,14 @@ TEST_F(RedisCluster, CommitDuringAMigrationIsRetriedThenUnavailable) {
   const auto b = store.create("{split}:b", "b1");
   const std::string key_a = "vkv:Split:{split}:a";
   const int slot = key_slot(key_a);
-  const int from = vkv_test::LocalCluster::initial_owner(slot);
+  const int from = SmokeCluster::initial_owner(slot);
   const int to = (from + 1) % 3;
-  auto& source = cluster_->node(from);
   const std::string source_id = cluster_->node_id(from);
   const std::string target_id = cluster_->node_id(to);
-  cluster_->node(to).command({"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", source_id});
-  source.command({"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", target_id});
-  ASSERT_EQ(source.command({"MIGRATE", "127.0.0.1", std::to_string(cluster_->node(to).port()),
-                            key_a, "0", "5000"}),
+  cluster_->command(to, {"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", source_id});
+  cluster_->command(from, {"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", target_id});
+  const std::string target_port = std::to_string(cluster_->node(to).port());
+  ASSERT_EQ(cluster_->command(from, {"MIGRATE", "127.0.0.1", target_port, key_a, "0", "5000"}).text,
             "OK");
   vkv::Transaction<std::string> tx;
   tx.update("{split}:a", a.version, "a2").update("{split}:b", b.version, "b2");
@@ -147,11 +231,13 @@ TEST_F(RedisCluster, CommitDuringAMigrationIsRetriedThenUnavailable) {
   EXPECT_NE(refused.error_info().reason.find("TRYAGAIN"), std::string::npos)
       << refused.error_info().reason;
 
-  ASSERT_EQ(source.command({"MIGRATE", "127.0.0.1", std::to_string(cluster_->node(to).port()),
-                            "vkv:Split:{split}:b", "0", "5000"}),
-            "OK");
+  ASSERT_EQ(
+      cluster_
+          ->command(from, {"MIGRATE", "127.0.0.1", target_port, "vkv:Split:{split}:b", "0", "5000"})
+          .text,
+      "OK");
   for (int n = 0; n < 3; ++n) {
-    cluster_->node(n).command({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", target_id});
+    cluster_->command(n, {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", target_id});
   }
   const auto records = store.commit(tx);
   EXPECT_EQ(records[0].value, "a2");

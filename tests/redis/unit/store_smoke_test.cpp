@@ -1,17 +1,21 @@
-// vkv::redis::Store against a real redis-server started by the test (local_server.hpp):
+// vkv::redis::Store against a real redis-server started by the test (RedisServer from
+// tests/redis/support/: 127.0.0.1, a port it picks, killed by pid, also on failure):
 // the operations' semantics, the stored layout, TTLs, commits, scans and a few faults.
 // The full contract, linearizability and fault suites live in tests/redis/ (harness).
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <exception>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fault_proxy.hpp"
-#include "local_server.hpp"
+#include "redis/support/admin.hpp"
+#include "redis/support/server.hpp"
 #include "scripts.hpp"
 #include "vkv/redis.hpp"
 
@@ -20,15 +24,72 @@ namespace {
 using vkv::Errc;
 using vkv::Version;
 using vkv::redis::Options;
+using vkv_test::redis::Admin;
+using vkv_test::redis::RedisServer;
+using vkv_test::redis::Reply;
+using vkv_test::redis::ServerOptions;
+using vkv_test::redis::TempDir;
+
+// A throwaway server: no AOF, no snapshots (these tests never restart one). Throws, with
+// the server's log, if it does not answer PING in time.
+std::unique_ptr<RedisServer> start_server(const TempDir& dir, const std::string& name) {
+  ServerOptions options;
+  options.durable = false;
+  return std::make_unique<RedisServer>(dir.path() / name, options);
+}
+
+// One command on a fresh connection, for checks from outside the store: the reply as
+// text ("<error>" when there is none, "<nil>", integers in decimal, an array as its
+// first element bracketed: "[fenced]", or "[[...]" when that is an array too).
+std::string command(const RedisServer& server, const std::vector<std::string>& args) {
+  Reply reply;
+  try {
+    Admin admin(server.host(), server.port(), std::chrono::milliseconds(2000));
+    reply = admin.command(args);
+  } catch (const std::exception&) {
+    return "<error>";
+  }
+  switch (reply.type) {
+    case Reply::Type::integer:
+      return std::to_string(reply.integer);
+    case Reply::Type::nil:
+      return "<nil>";
+    case Reply::Type::array: {
+      std::string out = "[";
+      if (!reply.elements.empty()) {
+        const Reply& first = reply.elements[0];
+        if (first.type == Reply::Type::array) {
+          out += "[...";
+        } else if (first.type != Reply::Type::integer && first.type != Reply::Type::nil) {
+          out += first.text;
+        }
+      }
+      return out + "]";
+    }
+    default:
+      return reply.text;  // string, status and error replies
+  }
+}
 
 class RedisStore : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new vkv_test::LocalServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
+  static void SetUpTestSuite() {
+    try {
+      dir_ = new TempDir("vkv-redis-smoke");
+      server_ = start_server(*dir_, "shared").release();
+    } catch (const std::exception& e) {
+      start_error_ = e.what();
+    }
   }
-  void SetUp() override { ASSERT_TRUE(server_->started()) << "redis-server did not start"; }
+  static void TearDownTestSuite() {
+    delete server_;  // kills it by pid
+    server_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr) << "redis-server did not start: " << start_error_;
+  }
 
   // A fresh entity type per test: tests never see each other's records.
   static Options options(const std::string& entity) {
@@ -41,9 +102,13 @@ class RedisStore : public ::testing::Test {
     return options;
   }
 
-  static vkv_test::LocalServer* server_;
+  static TempDir* dir_;
+  static RedisServer* server_;
+  static std::string start_error_;
 };
-vkv_test::LocalServer* RedisStore::server_ = nullptr;
+TempDir* RedisStore::dir_ = nullptr;
+RedisServer* RedisStore::server_ = nullptr;
+std::string RedisStore::start_error_;
 
 TEST_F(RedisStore, CreateFindUpdateAndConflictCarriesTheCurrentRecord) {
   std::vector<vkv::ConflictEvent> events;
@@ -82,10 +147,10 @@ TEST_F(RedisStore, CreateFindUpdateAndConflictCarriesTheCurrentRecord) {
   EXPECT_EQ(store.find("a")->value, "two");  // the refused writes changed nothing
 
   // The stored layout: one hash with the four fields.
-  EXPECT_EQ(server_->command({"HGET", "smoke:Basic:a", "value"}), "two");
-  EXPECT_EQ(server_->command({"HGET", "smoke:Basic:a", "version"}), updated.version.to_string());
-  EXPECT_EQ(server_->command({"HGET", "smoke:Basic:a", "revision"}), "2");
-  EXPECT_EQ(server_->command({"HGET", "smoke:Basic:a", "deleted"}), "0");
+  EXPECT_EQ(command(*server_, {"HGET", "smoke:Basic:a", "value"}), "two");
+  EXPECT_EQ(command(*server_, {"HGET", "smoke:Basic:a", "version"}), updated.version.to_string());
+  EXPECT_EQ(command(*server_, {"HGET", "smoke:Basic:a", "revision"}), "2");
+  EXPECT_EQ(command(*server_, {"HGET", "smoke:Basic:a", "deleted"}), "0");
 
   const auto stats = store.stats();
   EXPECT_EQ(stats.creates, 1u);
@@ -127,7 +192,7 @@ TEST_F(RedisStore, SoftDeleteRestoreEraseAndNotFound) {
   ASSERT_TRUE(erased.ok());
   EXPECT_EQ(erased.value().value, "w");
   EXPECT_FALSE(store.find("k", {true}));
-  EXPECT_EQ(server_->command({"EXISTS", "smoke:Lifecycle:k"}), "0");
+  EXPECT_EQ(command(*server_, {"EXISTS", "smoke:Lifecycle:k"}), "0");
   const auto again = store.create("k", "new");
   EXPECT_EQ(again.revision, 1u);
   EXPECT_NE(again.version, r1.version);
@@ -147,7 +212,7 @@ TEST_F(RedisStore, PatchPutFindOrCreate) {
   EXPECT_EQ(calls, 0);  // mutate runs only when the version matches
   EXPECT_EQ(store.find_or_create("n", [] { return 1L; }).value, 60);
   EXPECT_EQ(store.find_or_create("m", [] { return 7L; }).value, 7);
-  EXPECT_EQ(server_->command({"HGET", "smoke:Cache:m", "value"}), "7");  // decimal text
+  EXPECT_EQ(command(*server_, {"HGET", "smoke:Cache:m", "value"}), "7");  // decimal text
   const auto m = *store.find("m");
   store.soft_delete("m", m.version);
   EXPECT_THROW(store.find_or_create("m", [] { return 1L; }), vkv::DuplicateKeyError);
@@ -181,10 +246,9 @@ TEST_F(RedisStore, UpdateWithRetryFromManyThreadsLosesNoIncrement) {
 // Threads share a pool of two connections: they wait for one, never open a third, and
 // lose no increment.
 TEST_F(RedisStore, APoolOfTwoServesManyThreadsWithinItsBound) {
-  vkv_test::LocalServer own;  // its own server: the client count is ours alone
-  ASSERT_TRUE(own.started());
+  const auto own = start_server(*dir_, "pool");  // its own server: the client count is ours alone
   Options o = options("Pool");
-  o.nodes = {own.uri()};
+  o.nodes = {own->uri()};
   o.connections_per_node = 2;
   vkv::redis::Store<long> store(o);
   store.create("c", 0);
@@ -202,7 +266,7 @@ TEST_F(RedisStore, APoolOfTwoServesManyThreadsWithinItsBound) {
     });
   }
   for (int probe = 0; probe < 20; ++probe) {  // sample while they run
-    const std::string info = own.command({"INFO", "clients"});
+    const std::string info = command(*own, {"INFO", "clients"});
     const auto at = info.find("connected_clients:");
     if (at != std::string::npos) {
       const int clients = std::stoi(info.substr(at + 18)) - 1;  // minus this probe
@@ -278,7 +342,7 @@ TEST_F(RedisStore, TtlIsTheKeysOwnExpiry) {
   ASSERT_TRUE(r.expires_at.has_value());
   EXPECT_GT(*r.expires_at, before + std::chrono::minutes(59));
   EXPECT_LE(*r.expires_at, std::chrono::steady_clock::now() + std::chrono::hours(1));
-  const long pttl = std::stol(server_->command({"PTTL", "smoke:Ttl:t"}));
+  const long pttl = std::stol(command(*server_, {"PTTL", "smoke:Ttl:t"}));
   EXPECT_GT(pttl, 3500 * 1000);
   const auto deleted = store.soft_delete("t", r.version);  // keeps the expiry
   EXPECT_TRUE(deleted.expires_at.has_value());
@@ -288,7 +352,7 @@ TEST_F(RedisStore, TtlIsTheKeysOwnExpiry) {
   include.include_soft_deleted = true;
   const auto kept = store.update_with_version("t", deleted.version, "w", include);
   EXPECT_FALSE(kept.expires_at.has_value());
-  EXPECT_EQ(server_->command({"PTTL", "smoke:Ttl:t"}), "-1");
+  EXPECT_EQ(command(*server_, {"PTTL", "smoke:Ttl:t"}), "-1");
 }
 
 TEST_F(RedisStore, ForEachScansEveryRecordOnce) {
@@ -314,7 +378,7 @@ TEST_F(RedisStore, ForEachScansEveryRecordOnce) {
 TEST_F(RedisStore, UndecodableValueIsAClearErrorNotACrash) {
   vkv::redis::Store<int> store(options("Decode"));
   const auto r = store.create("x", 1);
-  server_->command({"HSET", "smoke:Decode:x", "value", "not a number"});
+  command(*server_, {"HSET", "smoke:Decode:x", "value", "not a number"});
   try {
     store.find("x");
     FAIL() << "no DecodeError";
@@ -327,7 +391,7 @@ TEST_F(RedisStore, UndecodableValueIsAClearErrorNotACrash) {
 
 TEST_F(RedisStore, UnreachableServerIsUnavailableAndNothingIsTried) {
   Options o = options("Down");
-  o.nodes = {"redis://127.0.0.1:" + std::to_string(vkv_test::free_port())};
+  o.nodes = {"redis://127.0.0.1:" + std::to_string(vkv_test::redis::pick_free_port())};
   o.connect_timeout = std::chrono::milliseconds(300);
   vkv::redis::Store<std::string> store(o);
   EXPECT_THROW(store.find("a"), vkv::UnavailableError);
@@ -338,17 +402,16 @@ TEST_F(RedisStore, UnreachableServerIsUnavailableAndNothingIsTried) {
 }
 
 TEST_F(RedisStore, ServerKilledUnderPooledConnectionsNeverKillsTheProcess) {
-  vkv_test::LocalServer victim;
-  ASSERT_TRUE(victim.started());
+  const auto victim = start_server(*dir_, "victim");
   struct sigaction before {};
   sigaction(SIGPIPE, nullptr, &before);
   Options o = options("Victim");
-  o.nodes = {victim.uri()};
+  o.nodes = {victim->uri()};
   o.connect_timeout = std::chrono::milliseconds(300);
   o.command_timeout = std::chrono::milliseconds(300);
   vkv::redis::Store<std::string> store(o);
   const auto r = store.create("a", std::string(1 << 20, 'x'));  // a pooled connection now
-  victim.stop();
+  victim->kill9();
   for (int i = 0; i < 3; ++i) {
     auto result = store.try_update_with_version("a", r.version, std::string(1 << 20, 'y'));
     ASSERT_FALSE(result.ok());
@@ -363,16 +426,15 @@ TEST_F(RedisStore, ServerKilledUnderPooledConnectionsNeverKillsTheProcess) {
 }
 
 TEST_F(RedisStore, StoppedServerGivesUnknownOutcomeThenRecovers) {
-  vkv_test::LocalServer victim;
-  ASSERT_TRUE(victim.started());
+  const auto victim = start_server(*dir_, "victim");
   Options o = options("Stalled");
-  o.nodes = {victim.uri()};
+  o.nodes = {victim->uri()};
   o.command_timeout = std::chrono::milliseconds(200);
   vkv::redis::Store<std::string> store(o);
   const auto r = store.create("a", "v");
-  victim.pause();
+  kill(victim->pid(), SIGSTOP);  // there, but it does not answer
   auto result = store.try_update_with_version("a", r.version, "w");
-  victim.resume();
+  kill(victim->pid(), SIGCONT);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error(), Errc::unknown_outcome) << result.error_info().reason;
   // The store works again, and the record is in one of the two states.
@@ -449,28 +511,28 @@ TEST_F(RedisStore, FencesRefuseTheFencedWriteAndDoNotAccumulate) {
   const std::string fenced = vkv::detail::next_version().to_string();
   const std::string& fence = d::fence_script().body;
   const std::string& write = d::write_script().body;
-  EXPECT_EQ(server_->command({"EVAL", fence, "1", key, fenced, "300000"}), "[[...]");
-  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + fenced}), "1");
+  EXPECT_EQ(command(*server_, {"EVAL", fence, "1", key, fenced, "300000"}), "[[...]");
+  EXPECT_EQ(command(*server_, {"HEXISTS", key, "fence:" + fenced}), "1");
   // The stalled write arrives after its fence: refused, nothing changes.
-  EXPECT_EQ(server_->command({"EVAL", write, "1", key, "update", r.version.to_string(), fenced,
-                              "late", "0", "0", "300000"}),
+  EXPECT_EQ(command(*server_, {"EVAL", write, "1", key, "update", r.version.to_string(), fenced,
+                               "late", "0", "0", "300000"}),
             "[fenced]");
   EXPECT_EQ(store.find("f")->value, "v");
   EXPECT_EQ(store.find("f")->version, r.version);
   // A fence already past its deadline (lifetime 0) goes at the next successful write;
   // the live one stays.
   const std::string stale = vkv::detail::next_version().to_string();
-  server_->command({"EVAL", fence, "1", key, stale, "0"});
-  EXPECT_EQ(server_->command({"HLEN", key}), "6");
+  command(*server_, {"EVAL", fence, "1", key, stale, "0"});
+  EXPECT_EQ(command(*server_, {"HLEN", key}), "6");
   store.update_with_version("f", r.version, "w");
-  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + stale}), "0");
-  EXPECT_EQ(server_->command({"HEXISTS", key, "fence:" + fenced}), "1");
-  EXPECT_EQ(server_->command({"HLEN", key}), "5");
+  EXPECT_EQ(command(*server_, {"HEXISTS", key, "fence:" + stale}), "0");
+  EXPECT_EQ(command(*server_, {"HEXISTS", key, "fence:" + fenced}), "1");
+  EXPECT_EQ(command(*server_, {"HLEN", key}), "5");
   // On an absent record: an expiring fence-only hash, which reads as absent.
   const std::string lone = "smoke:Fence:absent";
-  server_->command({"EVAL", fence, "1", lone, vkv::detail::next_version().to_string(), "300000"});
-  EXPECT_EQ(server_->command({"EXISTS", lone}), "1");
-  EXPECT_GT(std::stol(server_->command({"PTTL", lone})), 0);
+  command(*server_, {"EVAL", fence, "1", lone, vkv::detail::next_version().to_string(), "300000"});
+  EXPECT_EQ(command(*server_, {"EXISTS", lone}), "1");
+  EXPECT_GT(std::stol(command(*server_, {"PTTL", lone})), 0);
   EXPECT_FALSE(store.find("absent", {true}));
   EXPECT_EQ(store.try_update_with_version("absent", r.version, "x").error(), Errc::not_found);
   std::size_t seen = 0;
