@@ -2,31 +2,21 @@
 // exit status 2 and one line on stderr with nothing written; a short run writes its
 // HTML and JSON reports, whose samples keep the store at its bound.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "vkv-lab/lab_run.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct LabRun {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using vkv_test::lab::LabRun;
+using vkv_test::lab::run_lab;
+using vkv_test::lab::slurp;
 
 fs::path fresh_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -36,20 +26,6 @@ fs::path fresh_dir() {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-LabRun run_lab(const std::string& args, const fs::path& cwd) {
-  const fs::path out = cwd / "stdout.txt", err = cwd / "stderr.txt";
-  const std::string command = "cd '" + cwd.string() + "' && '" VKV_LAB_BINARY "' " + args + " >'" +
-                              out.string() + "' 2>'" + err.string() + "'";
-  LabRun run;
-  const int raw = std::system(command.c_str());
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  run.out = slurp(out);
-  run.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return run;
 }
 
 TEST(VkvLabCache, BadInputIsRefusedBeforeAnythingRuns) {

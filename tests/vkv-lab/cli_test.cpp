@@ -2,14 +2,12 @@
 // input gets exit status 2 and one line naming the problem, with nothing run or
 // written; a tiny sweep writes JSON, CSV and HTML that parse back.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -19,21 +17,15 @@
 #include <variant>
 #include <vector>
 
+#include "vkv-lab/lab_run.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct LabRun {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using vkv_test::lab::LabRun;
+using vkv_test::lab::run_lab;
+using vkv_test::lab::slurp;
 
 // A fresh directory per test, removed afterwards.
 class TempDir {
@@ -55,21 +47,6 @@ class TempDir {
  private:
   fs::path path_;
 };
-
-// Runs vkv-lab with `args` (already shell-quoted where needed) in `cwd`.
-LabRun run_lab(const std::string& args, const fs::path& cwd) {
-  const fs::path out = cwd / "stdout.txt", err = cwd / "stderr.txt";
-  const std::string command = "cd '" + cwd.string() + "' && '" VKV_LAB_BINARY "' " + args + " >'" +
-                              out.string() + "' 2>'" + err.string() + "'";
-  LabRun run;
-  const int raw = std::system(command.c_str());
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  run.out = slurp(out);
-  run.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return run;
-}
 
 std::vector<std::string> entries(const fs::path& dir) {
   std::vector<std::string> names;
