@@ -175,6 +175,16 @@ TEST(RedisFault, ClusterTakeoverWithWaitLosesNoAcknowledgedWrite) {
   FaultWriters writers(store, keys_on_master(cluster, entity, master));
   writers.start();
   wait_committed(writers, 0, 150);
+  // Cut the replication link, so that the kill finds writes the replica does not have
+  // (it reconnects within about a second): without WAIT some of these would be
+  // acknowledged and lost; with it they are unknown_outcome (WAIT counts 0).
+  const auto decided = [&] {
+    return writers.counts().committed.load() + writers.counts().unknown.load();
+  };
+  const auto before_cut = decided();
+  Admin("127.0.0.1", master).checked({"CLIENT", "KILL", "TYPE", "replica"});
+  ASSERT_TRUE(poll_until(std::chrono::seconds(60), [&] { return decided() >= before_cut + 8; }))
+      << writers.summary();
   std::vector<int> in_flight = {writers.in_flight()};
   const int promoted = cluster.takeover_failover(master);
   EXPECT_NE(promoted, master);
