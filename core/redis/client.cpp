@@ -68,6 +68,15 @@ std::vector<Address> checked_nodes(const Options& options) {
           *text + "\"");
     }
   }
+  if (options.wait_replicas < 0) {
+    throw std::invalid_argument("vkv::redis: Options::wait_replicas is negative");
+  }
+  if (options.wait_replicas > 0 &&
+      (options.wait_timeout.count() <= 0 || options.wait_timeout >= options.command_timeout)) {
+    throw std::invalid_argument(
+        "vkv::redis: Options::wait_timeout must be positive and shorter than "
+        "command_timeout when wait_replicas is set");
+  }
   std::vector<Address> nodes;
   for (const std::string& uri : options.nodes) nodes.push_back(parse_uri(uri));
   return nodes;
@@ -86,7 +95,8 @@ struct Client::Impl {
       : entity_type(options.entity_type),
         prefix(options.key_prefix + ":" + options.entity_type + ":"),
         router(checked_nodes(options), options.cluster,
-               Timeouts{options.connect_timeout, options.command_timeout}, per_node(options)) {}
+               Timeouts{options.connect_timeout, options.command_timeout}, per_node(options)),
+        wait{options.wait_replicas, options.wait_timeout} {}
 
   std::string key_of(std::string_view id) const { return prefix + std::string(id); }
 
@@ -95,6 +105,7 @@ struct Client::Impl {
     Call call;
     call.slot = key_slot(key);
     call.script = &script;
+    call.wait = wait;
     call.args = {
         "EVALSHA",
         script.sha,
@@ -122,19 +133,38 @@ struct Client::Impl {
   // A write whose exchange failed: not sent -> unavailable; sent -> resolve.
   Outcome settle(const Write& write, const std::string& key, const Version& fresh,
                  CallResult& result) {
-    if (result.io == Io::ok) return write_outcome(result.reply.get());
+    if (result.io == Io::ok) {
+      Outcome outcome = write_outcome(result.reply.get());
+      if (outcome.status == Status::ok && short_of_replicas(result.replicas)) {
+        outcome.status = Status::unknown_outcome;
+        outcome.record.reset();
+        outcome.reason = unreplicated(result.replicas);
+      }
+      return outcome;
+    }
     if (result.io == Io::not_sent) {
       Outcome outcome;
       outcome.status = Status::unavailable;
       outcome.reason = result.error;
       return outcome;
     }
-    return resolve_write(router, key_slot(key), key, write, fresh, result.error);
+    return resolve_write(router, key_slot(key), key, write, fresh, result.error, wait);
+  }
+
+  // A write that applied, followed by a WAIT that counted fewer replicas than asked.
+  bool short_of_replicas(long long replicas) const {
+    return wait.replicas > 0 && replicas < wait.replicas;
+  }
+  std::string unreplicated(long long replicas) const {
+    return "applied on the master, but WAIT counted " + std::to_string(std::max(replicas, 0LL)) +
+           " of " + std::to_string(wait.replicas) + " replicas within " +
+           std::to_string(wait.timeout.count()) + " ms: a failover may still lose it";
   }
 
   const std::string entity_type;
   const std::string prefix;
   Router router;
+  const WaitFor wait;
 };
 
 Client::Client(const Options& options) : impl_(std::make_unique<Impl>(options)) {}
@@ -234,6 +264,7 @@ CommitOutcome Client::commit(std::span<const Write> entries) {
   std::vector<Version> fresh;
   Call call;
   call.script = &script;
+  call.wait = impl_->wait;
   call.args = {"EVALSHA", script.sha, std::to_string(entries.size())};
   for (const Write& entry : entries) {
     keys.push_back(impl_->key_of(entry.id));
@@ -256,7 +287,8 @@ CommitOutcome Client::commit(std::span<const Write> entries) {
     return outcome;
   }
   if (result.io == Io::sent_no_reply) {
-    return resolve_commit(impl_->router, call.slot, keys, entries, fresh, result.error);
+    return resolve_commit(impl_->router, call.slot, keys, entries, fresh, result.error,
+                          impl_->wait);
   }
   const redisReply* reply = result.reply.get();
   if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
@@ -276,6 +308,11 @@ CommitOutcome Client::commit(std::span<const Write> entries) {
         return outcome;
       }
       outcome.records.push_back(std::move(*record));
+    }
+    if (impl_->short_of_replicas(result.replicas)) {
+      outcome.status = Status::unknown_outcome;  // it committed on the master only
+      outcome.reason = impl_->unreplicated(result.replicas);
+      outcome.records.clear();
     }
     return outcome;
   }

@@ -3,6 +3,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+
 #include "replies.hpp"
 
 namespace vkv::redis::detail {
@@ -16,13 +18,16 @@ struct FencedKey {
   std::optional<RawRecord> record;  // the record as the fence saw it
 };
 
-// Places the fences; false (and `error`) if no attempt got an answer.
+// Places the fences; false (and `error`) if no attempt got an answer. `replicas`: what
+// the WAIT after the fence counted (-1 when none was asked).
 bool fence(Router& router, std::uint16_t slot, const std::vector<std::string>& keys,
-           const std::vector<Version>& fresh, std::vector<FencedKey>& out, std::string& error) {
+           const std::vector<Version>& fresh, const WaitFor& wait, std::vector<FencedKey>& out,
+           long long& replicas, std::string& error) {
   const Script& script = fence_script();
   Call call;
   call.slot = slot;
   call.script = &script;
+  call.wait = wait;
   call.args = {"EVALSHA", script.sha, std::to_string(keys.size())};
   for (const std::string& key : keys) call.args.push_back(key);
   for (const Version& version : fresh) {
@@ -41,6 +46,7 @@ bool fence(Router& router, std::uint16_t slot, const std::vector<std::string>& k
       continue;
     }
     out.assign(keys.size(), FencedKey{});
+    replicas = result.replicas;
     bool well_formed = true;
     for (std::size_t i = 0; i < keys.size(); ++i) {
       const redisReply* entry = reply->element[i];
@@ -57,19 +63,37 @@ bool fence(Router& router, std::uint16_t slot, const std::vector<std::string>& k
   return false;
 }
 
+bool short_of(const WaitFor& wait, long long replicas) {
+  return wait.replicas > 0 && replicas < wait.replicas;
+}
+
+std::string short_reason(const std::string& why, const WaitFor& wait, long long replicas) {
+  return "sent, no reply (" + why + "); it applied on the master, but WAIT counted " +
+         std::to_string(std::max(replicas, 0LL)) + " of " + std::to_string(wait.replicas) +
+         " replicas within " + std::to_string(wait.timeout.count()) +
+         " ms: a failover may still lose it";
+}
+
 }  // namespace
 
 Outcome resolve_write(Router& router, std::uint16_t slot, const std::string& key,
-                      const Write& write, const Version& fresh, const std::string& why) {
+                      const Write& write, const Version& fresh, const std::string& why,
+                      const WaitFor& wait) {
   Outcome outcome;
   std::vector<FencedKey> fenced;
+  long long replicas = -1;
   std::string error;
-  if (!fence(router, slot, {key}, {fresh}, fenced, error)) {
+  if (!fence(router, slot, {key}, {fresh}, wait, fenced, replicas, error)) {
     outcome.status = Status::unknown_outcome;
     outcome.reason = "sent, no reply (" + why + "); the outcome could not be learned: " + error;
     return outcome;
   }
   const FencedKey& seen = fenced.front();
+  if (seen.committed && short_of(wait, replicas)) {
+    outcome.status = Status::unknown_outcome;
+    outcome.reason = short_reason(why, wait, replicas);
+    return outcome;
+  }
   if (seen.committed) {
     outcome.status = Status::ok;
     outcome.record = seen.record;
@@ -96,11 +120,13 @@ Outcome resolve_write(Router& router, std::uint16_t slot, const std::string& key
 
 CommitOutcome resolve_commit(Router& router, std::uint16_t slot,
                              const std::vector<std::string>& keys, std::span<const Write> entries,
-                             const std::vector<Version>& fresh, const std::string& why) {
+                             const std::vector<Version>& fresh, const std::string& why,
+                             const WaitFor& wait) {
   CommitOutcome outcome;
   std::vector<FencedKey> fenced;
+  long long replicas = -1;
   std::string error;
-  if (!fence(router, slot, keys, fresh, fenced, error)) {
+  if (!fence(router, slot, keys, fresh, wait, fenced, replicas, error)) {
     outcome.status = Status::unknown_outcome;
     outcome.reason = "sent, no reply (" + why + "); the outcome could not be learned: " + error;
     return outcome;
@@ -112,6 +138,11 @@ CommitOutcome resolve_commit(Router& router, std::uint16_t slot,
     if (entries[i].op == Op::check) continue;
     const auto& record = fenced[i].record;
     if (!record || record->version != entries[i].expected) all_expected = false;
+  }
+  if (committed && short_of(wait, replicas)) {
+    outcome.status = Status::unknown_outcome;
+    outcome.reason = short_reason(why, wait, replicas);
+    return outcome;
   }
   if (committed) {
     // All-or-nothing: it applied. The written records carry their fresh versions; a

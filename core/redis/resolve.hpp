@@ -8,6 +8,11 @@
 // it still carries the expected version (or is still absent, for a create) -> not
 // applied, and now never will be; anything else -> unknown. If no fence can be placed
 // (the node stays unreachable), the outcome is unknown.
+//
+// With Options::wait_replicas set, the fence is followed by WAIT on its connection. The
+// fence always writes (it is placed even on a committed record), so a WAIT after it
+// counts the replicas that hold the judged write too; "committed" with fewer replicas
+// than asked is reported unknown_outcome, like a write whose own WAIT fell short.
 #pragma once
 
 #include <cstdint>
@@ -28,11 +33,13 @@ inline constexpr std::int64_t kFenceLifetimeMs = 5 * 60 * 1000;
 // went wrong. Returns ok (with the record), unavailable (known not applied) or
 // unknown_outcome.
 Outcome resolve_write(Router& router, std::uint16_t slot, const std::string& key,
-                      const Write& write, const Version& fresh, const std::string& why);
+                      const Write& write, const Version& fresh, const std::string& why,
+                      const WaitFor& wait);
 
 // The same for a commit: every key, each write entry's fresh version (nil for checks).
 CommitOutcome resolve_commit(Router& router, std::uint16_t slot,
                              const std::vector<std::string>& keys, std::span<const Write> entries,
-                             const std::vector<Version>& fresh, const std::string& why);
+                             const std::vector<Version>& fresh, const std::string& why,
+                             const WaitFor& wait);
 
 }  // namespace vkv::redis::detail

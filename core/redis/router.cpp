@@ -39,6 +39,15 @@ bool parse_redirect(std::string_view text, Address& target) {
   return !target.host.empty();
 }
 
+Args wait_args(const WaitFor& wait) {
+  return Args{"WAIT", std::to_string(wait.replicas), std::to_string(wait.timeout.count())};
+}
+
+// WAIT answers an integer; anything else (an error reply) counts as no replica.
+long long replicas_of(const redisReply* reply) {
+  return reply != nullptr && reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+}
+
 }  // namespace
 
 Router::Router(std::vector<Address> seeds, bool cluster, Timeouts timeouts, std::size_t per_node)
@@ -220,12 +229,15 @@ CallResult Router::call(const Call& call) {
     std::vector<Args> commands;
     if (asking) commands.push_back(Args{"ASKING"});
     commands.push_back(args);
+    const std::size_t at = commands.size() - 1;
+    if (call.wait.replicas > 0) commands.push_back(wait_args(call.wait));
     std::vector<ReplyPtr> replies;
     result.io = lease->exchange(commands, replies, result.error);
     result.reused = lease.reused();
     if (result.io == Io::not_sent && lease.reused()) continue;  // stale: nothing ran
     if (result.io != Io::ok) return result;
-    result.reply = std::move(replies.back());
+    result.reply = std::move(replies[at]);
+    if (call.wait.replicas > 0) result.replicas = replicas_of(replies.back().get());
     // Give the connection back before anything below takes another (a refresh may
     // need this very node, and its pool may hold a single connection).
     lease = Lease();
@@ -301,15 +313,25 @@ std::vector<CallResult> Router::call_many(std::span<const Call> calls) {
       continue;
     }
     std::vector<Args> commands;
-    commands.reserve(indexes.size());
-    for (std::size_t i : indexes) commands.push_back(calls[i].args);
+    commands.reserve(indexes.size() + 1);
+    WaitFor wait;  // one WAIT covers every write before it on this connection
+    for (std::size_t i : indexes) {
+      commands.push_back(calls[i].args);
+      wait.replicas = std::max(wait.replicas, calls[i].wait.replicas);
+      wait.timeout = std::max(wait.timeout, calls[i].wait.timeout);
+    }
+    if (wait.replicas > 0) commands.push_back(wait_args(wait));
     std::vector<ReplyPtr> replies;
     const Io io = lease->exchange(commands, replies, error);
+    // An exchange answers all its replies or is not ok: then WAIT's reply is last.
+    const long long replicas =
+        wait.replicas > 0 && io == Io::ok ? replicas_of(replies.back().get()) : -1;
     for (std::size_t k = 0; k < indexes.size(); ++k) {
       CallResult& result = results[indexes[k]];
       result.reused = lease.reused();
-      if (k < replies.size()) {
+      if (k < replies.size() && (io == Io::ok || wait.replicas == 0)) {
         result.io = Io::ok;
+        result.replicas = replicas;
         result.reply = std::move(replies[k]);
         Address target;
         if (classify(result.reply.get(), calls[indexes[k]], target) != Next::done) {

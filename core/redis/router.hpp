@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -25,11 +26,20 @@
 
 namespace vkv::redis::detail {
 
+// Options::wait_replicas / wait_timeout: replicas = 0 sends no WAIT.
+struct WaitFor {
+  int replicas = 0;
+  std::chrono::milliseconds timeout{0};
+};
+
 // One command about keys of one slot.
 struct Call {
   std::uint16_t slot = 0;
   Args args;
   const Script* script = nullptr;  // set: args start EVALSHA <sha>; NOSCRIPT resends EVAL
+  // replicas > 0: `WAIT <replicas> <timeout>` follows the command on the same
+  // connection, in the same pipeline; CallResult::replicas is its answer.
+  WaitFor wait;
 };
 
 struct CallResult {
@@ -37,6 +47,9 @@ struct CallResult {
   ReplyPtr reply;  // io == ok (it may be an error reply)
   std::string error;
   bool reused = false;  // the connection had served earlier calls
+  // Call::wait set and io == ok: the replicas WAIT counted (0 if WAIT was refused);
+  // otherwise -1.
+  long long replicas = -1;
 };
 
 class Router {
@@ -44,8 +57,9 @@ class Router {
   Router(std::vector<Address> seeds, bool cluster, Timeouts timeouts, std::size_t per_node);
 
   CallResult call(const Call& call);
-  // Grouped per node, one pipelined round trip each; a command redirected or refused
-  // as retryable is then run alone through call().
+  // Grouped per node, one pipelined round trip each (one WAIT at its end when the calls
+  // ask for one); a command redirected or refused as retryable is then run alone
+  // through call().
   std::vector<CallResult> call_many(std::span<const Call> calls);
   // One command on one node, no routing (SCAN).
   CallResult call_node(NodePool& node, const Args& args);

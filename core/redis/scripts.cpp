@@ -92,9 +92,10 @@ for i = 1, n do
   local cur = redis.call('HMGET', key, 'value', 'version', 'revision', 'deleted')
   local pttl = redis.call('PTTL', key)
   local state = 'fenced'
-  if fresh ~= '' and cur[2] == fresh then
-    state = 'committed'
-  elseif fresh ~= '' then
+  if fresh ~= '' and cur[2] == fresh then state = 'committed' end
+  if fresh ~= '' then
+    -- Placed even when committed (harmless: a fresh version is never sent again), so
+    -- that the fence always writes and a WAIT after it covers the judged write.
     trim_fences(key, cur[2] ~= false and 4 or 0)
     redis.call('HSET', key, 'fence:' .. fresh, tostring(deadline))
     -- No record: the fence-only hash lives as long as its newest fence.

@@ -42,6 +42,7 @@ include(${PROJECT_SOURCE_DIR}/tests/redis/support/support.cmake)
 # Smoke tests against a redis-server (or a 3-master cluster) each test binary starts
 # itself with the support library; they need redis-server only.
 vkv_add_test(redis_store_smoke_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/store_smoke_test.cpp
+             ${PROJECT_SOURCE_DIR}/tests/redis/unit/wait_smoke_test.cpp
              LABELS concurrency)
 target_link_libraries(redis_store_smoke_test PRIVATE vkv::redis vkv_redis_test_support)
 target_include_directories(redis_store_smoke_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)

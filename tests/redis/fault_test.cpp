@@ -9,7 +9,10 @@
 // does a graceful CLUSTER FAILOVER (the replica catches up first): lost == 0 is asserted.
 // A kill of the master + CLUSTER FAILOVER TAKEOVER may lose writes the replica had not
 // received (replication is asynchronous): there the loss is counted and reported, and only
-// the absence of anomalies is asserted.
+// the absence of anomalies is asserted. The same takeover with Options::wait_replicas = 1
+// (every write waits for WAIT to count the master's one replica) must lose no acknowledged
+// write: lost == 0 is asserted there; writes WAIT could not confirm are reported
+// unknown_outcome, resolved by a read, and counted ("resolved-unknown lost").
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -27,8 +30,10 @@ constexpr int kThreads = 4;
 constexpr int kKeysPerThread = 4;
 
 vkv::redis::Options fault_options(std::vector<std::string> nodes, bool cluster,
-                                  const std::string& entity) {
+                                  const std::string& entity, int wait_replicas = 0) {
   vkv::redis::Options o;
+  o.wait_replicas = wait_replicas;
+  o.wait_timeout = std::chrono::milliseconds(200);
   o.nodes = std::move(nodes);
   o.cluster = cluster;
   o.entity_type = entity;
@@ -87,6 +92,7 @@ TEST(RedisFault, KillNineAndRestartDuringWritesLosesNothing) {
   report("kill -9 + restart x" + std::to_string(kKills), in_flight, writers);
   const auto& c = writers.counts();
   EXPECT_EQ(c.lost.load(), 0u) << writers.summary();
+  EXPECT_EQ(c.lost_unknown.load(), 0u) << writers.summary();
   EXPECT_EQ(c.anomalies.load(), 0u) << writers.summary();
   EXPECT_EQ(c.unresolved.load(), 0u) << writers.summary();
   EXPECT_EQ(c.conflicts.load(), 0u) << writers.summary();
@@ -130,6 +136,7 @@ TEST(RedisFault, ClusterFailoversDuringWrites) {
     report("graceful CLUSTER FAILOVER", in_flight, writers);
     const auto& c = writers.counts();
     EXPECT_EQ(c.lost.load(), 0u) << writers.summary();
+    EXPECT_EQ(c.lost_unknown.load(), 0u) << writers.summary();
     EXPECT_EQ(c.anomalies.load(), 0u) << writers.summary();
     EXPECT_EQ(c.unresolved.load(), 0u) << writers.summary();
     EXPECT_EQ(c.conflicts.load(), 0u) << writers.summary();
@@ -156,6 +163,43 @@ TEST(RedisFault, ClusterFailoversDuringWrites) {
     EXPECT_EQ(c.anomalies.load(), 0u) << writers.summary();
     EXPECT_EQ(c.unresolved.load(), 0u) << writers.summary();
   }
+}
+
+// Forced takeover again, on the master no other test failed over, with every write
+// waiting for its replica: an acknowledged write reached the replica that is promoted.
+TEST(RedisFault, ClusterTakeoverWithWaitLosesNoAcknowledgedWrite) {
+  RedisCluster& cluster = shared_cluster();
+  const std::string entity = unique_entity("TakeoverWait");
+  vkv::redis::Store<std::string> store(fault_options(cluster.seed_uris(), true, entity, 1));
+  const int master = cluster.master_port_of_slot(8192);
+  FaultWriters writers(store, keys_on_master(cluster, entity, master));
+  writers.start();
+  wait_committed(writers, 0, 150);
+  // Cut the replication link, so that the kill finds writes the replica does not have
+  // (it reconnects within about a second): without WAIT some of these would be
+  // acknowledged and lost; with it they are unknown_outcome (WAIT counts 0).
+  const auto decided = [&] {
+    return writers.counts().committed.load() + writers.counts().unknown.load();
+  };
+  const auto before_cut = decided();
+  Admin("127.0.0.1", master).checked({"CLIENT", "KILL", "TYPE", "replica"});
+  ASSERT_TRUE(poll_until(std::chrono::seconds(60), [&] { return decided() >= before_cut + 8; }))
+      << writers.summary();
+  std::vector<int> in_flight = {writers.in_flight()};
+  const int promoted = cluster.takeover_failover(master);
+  EXPECT_NE(promoted, master);
+  // Until the old master rejoins as its replica, the new master has none: writes there
+  // are unknown_outcome (WAIT counts 0), resolved by reads.
+  cluster.restart_node(master);
+  wait_committed(writers, writers.counts().committed.load(), 150);
+  writers.stop();
+  writers.verify_final_state();
+  report("kill -9 master + CLUSTER FAILOVER TAKEOVER, wait_replicas = 1", in_flight, writers);
+  const auto& c = writers.counts();
+  EXPECT_EQ(c.lost.load(), 0u) << writers.summary();
+  EXPECT_EQ(c.anomalies.load(), 0u) << writers.summary();
+  EXPECT_EQ(c.unresolved.load(), 0u) << writers.summary();
+  EXPECT_GE(c.committed.load(), 300u);
 }
 
 }  // namespace

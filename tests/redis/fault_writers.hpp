@@ -30,7 +30,11 @@ struct FaultCounts {
   std::atomic<std::uint64_t> unknown_not_applied{0};
   std::atomic<std::uint64_t> unresolved{0};  // no later read could decide (must stay 0)
   std::atomic<std::uint64_t> lost{0};        // acknowledged writes missing afterwards
-  std::atomic<std::uint64_t> anomalies{0};   // contract violations other than loss
+  // Writes reported unknown_outcome, then found applied by a read (so adopted), and
+  // missing afterwards: not acknowledged, so no loss under the contract, but counted
+  // (with Options::wait_replicas, a write WAIT could not confirm ends up here).
+  std::atomic<std::uint64_t> lost_unknown{0};
+  std::atomic<std::uint64_t> anomalies{0};  // contract violations other than loss
   std::atomic<std::uint64_t> conflicts{0};
 };
 
@@ -45,7 +49,7 @@ class FaultWriters {
       std::vector<KeyState> states;
       for (auto& id : ids) {
         const auto r = store_.create(id, id + "#0");
-        states.push_back(KeyState{id, r.version, r.revision, {r.version}});
+        states.push_back(KeyState{id, r.version, r.revision, {r.version}, {true}});
       }
       keys_.push_back(std::move(states));
     }
@@ -90,7 +94,8 @@ class FaultWriters {
     os << "committed " << counts_.committed << ", not applied (unavailable) " << counts_.unavailable
        << ", unknown " << counts_.unknown << " (resolved committed " << counts_.unknown_committed
        << ", not applied " << counts_.unknown_not_applied << ", unresolved " << counts_.unresolved
-       << "), conflicts " << counts_.conflicts << ", lost " << counts_.lost << ", anomalies "
+       << "), conflicts " << counts_.conflicts << ", lost " << counts_.lost
+       << " (+ resolved-unknown lost " << counts_.lost_unknown << "), anomalies "
        << counts_.anomalies;
     return os.str();
   }
@@ -100,7 +105,15 @@ class FaultWriters {
     std::string id;
     vkv::Version known;
     std::uint64_t revision = 0;
-    std::vector<vkv::Version> acked;  // every version this thread saw acknowledged, in order
+    // Every version this thread adopted, in order: acknowledged ones, and unknown
+    // outcomes a read found applied (confirmed[i] false).
+    std::vector<vkv::Version> acked;
+    std::vector<bool> confirmed;
+    void adopt(const vkv::Version& version, bool ok) {
+      known = version;
+      acked.push_back(version);
+      confirmed.push_back(ok);
+    }
   };
   struct alignas(64) Flag {
     std::atomic<bool> value{false};
@@ -124,15 +137,18 @@ class FaultWriters {
     if (actual == ks.known) return;
     for (std::size_t i = ks.acked.size(); i-- > 0;) {
       if (ks.acked[i] == actual) {
-        counts_.lost.fetch_add(ks.acked.size() - 1 - i, std::memory_order_relaxed);
+        for (std::size_t k = i + 1; k < ks.acked.size(); ++k) {
+          (ks.confirmed[k] ? counts_.lost : counts_.lost_unknown)
+              .fetch_add(1, std::memory_order_relaxed);
+        }
         ks.acked.resize(i + 1);
+        ks.confirmed.resize(i + 1);
         ks.known = actual;
         return;
       }
     }
     counts_.anomalies.fetch_add(1, std::memory_order_relaxed);
-    ks.known = actual;
-    ks.acked.push_back(actual);
+    ks.adopt(actual, false);
   }
 
   void resolve_unknown(KeyState& ks, const std::string& value) {
@@ -147,9 +163,8 @@ class FaultWriters {
       counts_.unknown_not_applied.fetch_add(1, std::memory_order_relaxed);
     } else if (rec && rec->value == value && rec->revision == ks.revision + 1) {
       counts_.unknown_committed.fetch_add(1, std::memory_order_relaxed);
-      ks.known = rec->version;
+      ks.adopt(rec->version, false);
       ks.revision = rec->revision;
-      ks.acked.push_back(rec->version);
     } else if (rec) {
       settle(ks, rec->version);
       ks.revision = rec->revision;
@@ -171,9 +186,8 @@ class FaultWriters {
       in_flight_[t].value.store(false, std::memory_order_release);
       if (r.ok()) {
         counts_.committed.fetch_add(1, std::memory_order_relaxed);
-        ks.known = r.value().version;
+        ks.adopt(r.value().version, true);
         ks.revision = r.value().revision;
-        ks.acked.push_back(ks.known);
         continue;
       }
       switch (r.error()) {

@@ -40,6 +40,20 @@ struct Options {
   std::size_t connections_per_node = 0;
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
+
+  // --- Durability (docs/redis.md, "Consistency") ---
+
+  // 0 (the default): a write is acknowledged once its master ran it. n > 0: every write
+  // (create, put, update, soft_delete, restore, erase, update_many, find_or_create's
+  // create, commit) is followed, on the same connection and in the same round trip, by
+  // `WAIT n wait_timeout`, and succeeds only if WAIT counts at least n replicas. If it
+  // counts fewer, the write has applied on the master but a failover may lose it: it is
+  // reported as UnknownOutcomeError / Errc::unknown_outcome (never as not applied); a
+  // read tells whether it is there. std::invalid_argument from Store's constructor if
+  // n < 0, or if n > 0 and wait_timeout is not in (0, command_timeout): WAIT 0 blocks
+  // forever, and a WAIT longer than command_timeout would time the connection out.
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{100};
 };
 
 }  // namespace vkv::redis

@@ -41,6 +41,27 @@ TEST(RedisOptions, BracesInPrefixOrEntityTypeThrow) {
   EXPECT_NO_THROW(Store{fine});  // lazy: nothing listens there, nothing is tried yet
 }
 
+TEST(RedisOptions, WaitNeedsATimeoutShorterThanTheCommandTimeout) {
+  Options negative = options_at("redis://127.0.0.1:1");
+  negative.wait_replicas = -1;
+  EXPECT_THROW(Store{negative}, std::invalid_argument);
+  Options forever = options_at("redis://127.0.0.1:1");
+  forever.wait_replicas = 1;
+  forever.wait_timeout = std::chrono::milliseconds(0);  // WAIT n 0 would block forever
+  EXPECT_THROW(Store{forever}, std::invalid_argument);
+  Options too_long = options_at("redis://127.0.0.1:1");
+  too_long.wait_replicas = 1;
+  too_long.wait_timeout = too_long.command_timeout;
+  EXPECT_THROW(Store{too_long}, std::invalid_argument);
+  Options fine = options_at("redis://127.0.0.1:1");
+  fine.wait_replicas = 1;
+  fine.wait_timeout = std::chrono::milliseconds(50);
+  EXPECT_NO_THROW(Store{fine});
+  Options off = options_at("redis://127.0.0.1:1");
+  off.wait_timeout = std::chrono::milliseconds(0);  // ignored while wait_replicas is 0
+  EXPECT_NO_THROW(Store{off});
+}
+
 }  // namespace
 
 // Every member compiles for the three codec families (instantiated, never run).
