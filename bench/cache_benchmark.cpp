@@ -53,18 +53,24 @@ struct Fixture {
   std::vector<vkv::Version> versions;  // per key, for the update benchmark (per thread slices)
 };
 
-Fixture& fixture(bool cached) {
-  static Fixture fixtures[2];
-  Fixture& f = fixtures[cached ? 1 : 0];
-  if (!f.store) {
-    const std::size_t n = scaled_keys(10000);
-    f.keys = make_keys(0, n);
-    f.store = std::make_unique<CacheStore>(options_for(cached, n));
-    for (std::size_t i = 0; i < n; ++i) {
-      f.versions.push_back(f.store->create(f.keys[i], make_value(i)).version);
-    }
+Fixture make_fixture(bool cached) {
+  Fixture f;
+  const std::size_t n = scaled_keys(10000);
+  f.keys = make_keys(0, n);
+  f.store = std::make_unique<CacheStore>(options_for(cached, n));
+  for (std::size_t i = 0; i < n; ++i) {
+    f.versions.push_back(f.store->create(f.keys[i], make_value(i)).version);
   }
   return f;
+}
+
+// Built once, by whichever benchmark thread asks first: function-local statics are
+// initialised exactly once even when several threads arrive together (a shared
+// "if (!store)" check let two threads fill one store: DuplicateKeyError).
+Fixture& fixture(bool cached) {
+  static Fixture plain = make_fixture(false);
+  static Fixture with_cache = make_fixture(true);
+  return cached ? with_cache : plain;
 }
 
 void find(benchmark::State& state) {

@@ -565,7 +565,9 @@ def main():
     for part, specs in COMPARE.items():
         chart = lambda spec: re.sub(r"\W+", "-", "-".join((part, spec[1], *spec[4:]))).strip("-")  # noqa: E731
         made = [compare_blocks(parts.get(part, {}), charts, chart(spec), spec) for spec in specs]
-        blocks[part + "-ratios"], blocks[part], _ = ("\n\n".join(filter(None, m)) or None for m in zip(*made))
+        if made:  # a part with no comparison (cache) shows its measurements table only
+            blocks[part + "-ratios"], blocks[part], _ = ("\n\n".join(filter(None, m)) or None
+                                                         for m in zip(*made))
         blocks["choosing-" + part] = "\n\n".join(filter(None, [m[2] for m in made[:CHOOSING.get(part, 0)]])) or None
     families = sorted({n.split("/")[0] for benches in parts.values() for n in benches} & set(SWEEPS))
     for family in families:  # contention cells: one table per family
