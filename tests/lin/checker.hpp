@@ -383,4 +383,19 @@ inline std::string describe(const std::vector<Operation>& ops) {
   return os.str();
 }
 
+// How many operations of `h` ran concurrently with at least one other: a history with
+// none is sequential and proves little.
+inline std::size_t count_overlapping(const std::vector<Operation>& h) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    for (std::size_t j = 0; j < h.size(); ++j) {
+      if (i != j && h[i].call < h[j].ret && h[j].call < h[i].ret) {
+        ++n;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
 }  // namespace vkv_test::lin

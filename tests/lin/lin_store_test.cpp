@@ -28,21 +28,6 @@ struct RunSummary {
   std::string first_failure;
 };
 
-// How many operations of `h` ran concurrently with at least one other: a history with
-// none is sequential and proves little.
-std::size_t count_overlapping(const std::vector<Operation>& h) {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    for (std::size_t j = 0; j < h.size(); ++j) {
-      if (i != j && h[i].call < h[j].ret && h[j].call < h[i].ret) {
-        ++n;
-        break;
-      }
-    }
-  }
-  return n;
-}
-
 // Checks every per-key history of a recorded run; stops describing after the first.
 RunSummary check_run(const std::vector<RawOp>& all, const WorkloadConfig& cfg) {
   RunSummary s;

@@ -67,19 +67,6 @@ inline bool fits(const Input& in, const Rec& r) {
   }
 }
 
-inline std::size_t overlapping(const std::vector<Operation>& h) {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    for (std::size_t j = 0; j < h.size(); ++j) {
-      if (i != j && h[i].call < h[j].ret && h[j].call < h[i].ret) {
-        ++n;
-        break;
-      }
-    }
-  }
-  return n;
-}
-
 // Tries the candidates of unknown write `u` and the ones after it; true when one
 // assignment makes `base` plus the applied writes linearizable.
 inline bool try_assignments(const std::vector<Operation>& base,
@@ -154,7 +141,7 @@ inline RemoteCheck check_remote_run(const std::vector<RawOp>& all, const Workloa
     if (base[k].empty() && unknown[k].empty()) continue;
     ++result.histories;
     result.operations += base[k].size();
-    result.overlapping += detail::overlapping(base[k]);
+    result.overlapping += count_overlapping(base[k]);
     // Orphans: records observed whose version no successful write returned.
     std::map<VersionId, Rec> observed;
     std::vector<VersionId> produced;
