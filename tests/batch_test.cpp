@@ -1,4 +1,4 @@
-// Contract tests of the batch operations (API.md, "Store": find_many and update_many):
+// Contract tests of the batch operations (include/vkv/store.hpp: find_many and update_many):
 // find_many answers in the order asked, one answer per id (duplicates and missing ids
 // included); update_many applies each write independently, like Promise.allSettled,
 // one Result per write, in order. Single-threaded and exact.

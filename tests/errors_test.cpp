@@ -1,4 +1,4 @@
-// Contract tests of the error types (API.md, "Types"): the hierarchy, code(),
+// Contract tests of the error types (include/vkv/errors.hpp): the hierarchy, code(),
 // entity_type(), entity_id(), OptimisticLockError's versions, and what() naming the
 // entity type and id. Errors are obtained from a real store: the contract fixes how
 // users receive them, not how they are constructed.

@@ -218,9 +218,9 @@ std::vector<Case> cases() {
        [](CStore& s, const Start& st) {
          const std::vector<std::string> ids = {"key-0", "key-1"};
          const auto found = s.find_many(std::span<const std::string>(ids));
-         // update_many applies its writes one by one (API.md), so a bad_alloc in a later
-         // write may follow an earlier success. The one write that succeeds comes last:
-         // after its compare-and-swap nothing may fail, so every failure leaves no trace.
+         // update_many applies its writes one by one (include/vkv/store.hpp), so a bad_alloc in a
+         // later write may follow an earlier success. The one write that succeeds comes last: after
+         // its compare-and-swap nothing may fail, so every failure leaves no trace.
          std::vector<CStore::VersionedWrite> writes;
          writes.push_back({"key-1", st.versions.at("key-0"), val(1001)});  // stale: conflict
          writes.push_back({"key-0", st.versions.at("key-0"), val(1000)});

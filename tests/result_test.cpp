@@ -1,4 +1,4 @@
-// Contract tests of vkv::Result (API.md, "Types") through the store's try_* twins:
+// Contract tests of vkv::Result (include/vkv/result.hpp) through the store's try_* twins:
 // ok()/operator bool, error(), the three value() overloads (throwing the matching Error
 // subtype when !ok()), and current() holding the record as it is now on a conflict.
 #include <gtest/gtest.h>

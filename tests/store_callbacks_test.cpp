@@ -1,4 +1,4 @@
-// Contract tests of the Store's user callbacks (API.md, "Store"): the transform overload
+// Contract tests of the Store's user callbacks (include/vkv/store.hpp): the transform overload
 // of update_with_version, patch's mutate, StoreOptions::on_conflict and for_each's
 // visit. Each runs outside any internal lock, so each may call back into the store;
 // a lock held around them would deadlock these tests (ctest's timeout then fails them).

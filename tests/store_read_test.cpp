@@ -1,6 +1,6 @@
-// Contract tests of the Store's reads and bookkeeping (API.md, "Store" and "Stats"):
-// find with and without soft-deleted records, size(), for_each, and stats() counted
-// exactly over a single-threaded sequence.
+// Contract tests of the Store's reads and bookkeeping (include/vkv/store.hpp,
+// include/vkv/stats.hpp): find with and without soft-deleted records, size(), for_each, and stats()
+// counted exactly over a single-threaded sequence.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -1,4 +1,4 @@
-// Contract tests of the Store's non-throwing twins (API.md, "Store"): every try_* call
+// Contract tests of the Store's non-throwing twins (include/vkv/store.hpp): every try_* call
 // reports its outcome as a Result with the right Errc, never as an exception; value()
 // then throws the matching Error subtype; on a conflict current() is the record as it
 // is now; try_erase's value() is the erased record; failures leave no trace.

@@ -1,7 +1,7 @@
-// Contract tests of the Store's type requirements (API.md, "Build surface" and "Store"):
-// the store is not copyable; it works with std::string, integer and custom keys (a custom
-// key needs a Hash and is rendered as text with operator<<); and with value types that
-// are not default-constructible or not assignable.
+// Contract tests of the Store's type requirements (include/vkv/store.hpp, "Requirements";
+// docs/guide.md): the store is not copyable; it works with std::string, integer and custom keys (a
+// custom key needs a Hash and is rendered as text with operator<<); and with value types that are
+// not default-constructible or not assignable.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -238,7 +238,8 @@ TEST(StoreValueTest, CreateAndUpdateMoveTheirArgumentIn) {
 
 // A move-only T can name a Store and use the members that never hand out a copy of a
 // value. create/update/find cannot work with it: they return Record<T> by value, so the
-// store would have to give away the only copy it holds (API.md fixes those signatures).
+// store would have to give away the only copy it holds (the contract, include/vkv/store.hpp, fixes
+// those signatures).
 TEST(StoreValueTest, MoveOnlyValueTypeCanInstantiateTheStore) {
   using MoveOnly = std::unique_ptr<int>;
   static_assert(!std::is_copy_constructible_v<MoveOnly>);

@@ -1,4 +1,4 @@
-// Contract tests of the Store's single-record writes (API.md, "Store"): create,
+// Contract tests of the Store's single-record writes (include/vkv/store.hpp): create,
 // update_with_version, patch_with_version, soft_delete, restore, erase. Each test
 // checks the outcome, the version/revision bookkeeping, and for every failing call
 // that it left no trace (the whole store, soft-deleted records included, unchanged).

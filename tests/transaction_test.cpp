@@ -1,5 +1,5 @@
-// Contract tests of the atomic multi-record commit (API.md, "Atomic multi-record
-// commit"): Store::commit / try_commit of a vkv::Transaction, single-threaded and
+// Contract tests of the atomic multi-record commit (include/vkv/store.hpp, docs/commits.md; "Atomic
+// multi-record commit"): Store::commit / try_commit of a vkv::Transaction, single-threaded and
 // exact. Every sentence of the contract has a test here; the concurrent half lives in
 // tests/stress/transaction_stress_test.cpp and tests/lin/tx_lin_test.cpp.
 //

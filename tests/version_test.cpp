@@ -1,4 +1,4 @@
-// Contract tests of vkv::Version (API.md, "Types"): nil default, canonical text form,
+// Contract tests of vkv::Version (include/vkv/version.hpp): nil default, canonical text form,
 // strict parse, hashing, and the shape of the versions the store issues (RFC 9562
 // version 4 or 7 with the RFC variant). Uniqueness under concurrency lives in
 // tests/stress/race_test.cpp because it is multi-threaded.

@@ -14,11 +14,14 @@
 #            the benchmarks with those flags
 #   fuzz     libFuzzer, bounded (tests/fuzz/run.sh, VKV_FUZZ_SECONDS, default 60)
 #   bench    every benchmark once in smoke mode, from the plain g++ (Release) build
+#   lab      the README's first command as a newcomer types it (tools/run-lab.sh: the
+#            release preset's vkv-lab, then its demo), its report sent to a scratch
+#            directory; fails unless the demo exits 0 and writes its HTML, JSON and CSV
 #
 # Every test stage runs the whole suite: the sanitizer stages must register exactly the
 # tests the gcc stage ran (suites too slow there run lighter, see docs/testing.md), a
 # stage that runs no test fails, and a skipped test fails. VKV_SKIP="clang asan tsan
-# fuzz bench install" skips stages for local iteration; it is refused under CI=true.
+# fuzz bench install lab" skips stages for local iteration; it is refused under CI=true.
 # The stages run, with their times, are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -185,4 +188,14 @@ fi
 if wants bench; then
   stage bench "every benchmark once (smoke), from the plain g++ Release build"
   bash tools/run-benchmarks.sh --smoke --no-build --build-dir build/plain-gcc
+fi
+
+if wants lab; then
+  stage lab "tools/run-lab.sh, the README's demo command, as a newcomer runs it"
+  lab_dir=$(mktemp -d)
+  bash tools/run-lab.sh --out "$lab_dir" | tail -60
+  for f in vkv-lab-report.html vkv-lab-report.json vkv-lab-report.csv; do
+    [[ -s "$lab_dir/$f" ]] || { echo "run-tests: the lab demo wrote no $f" >&2; exit 1; }
+  done
+  rm -rf "$lab_dir"
 fi

@@ -1,5 +1,5 @@
-// Contract tests of the cache layer (API.md, "Cache layer"): put, find_or_create,
-// expiry (lazy and active), the capacity bound and its eviction order, on_evict,
+// Contract tests of the cache layer (include/vkv/store.hpp; docs/guide.md, "A cache"): put,
+// find_or_create, expiry (lazy and active), the capacity bound and its eviction order, on_evict,
 // hot_keys, and the stats' new counters. Expiry uses short TTLs and polls the clock
 // (bounded) until a record's expires_at has passed: no sleeps as synchronisation.
 #include <gtest/gtest.h>

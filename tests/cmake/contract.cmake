@@ -1,4 +1,4 @@
-# Contract tests of the single-record Store API (API.md, "Types" and "Store").
+# Contract tests of the single-record Store API (include/vkv/store.hpp and the types it uses).
 # Shared helpers: tests/test_support/contract_support.hpp.
 vkv_add_test(version_test ${CMAKE_CURRENT_SOURCE_DIR}/version_test.cpp)
 vkv_add_test(errors_test ${CMAKE_CURRENT_SOURCE_DIR}/errors_test.cpp)

@@ -3,7 +3,7 @@
 //
 // What the contract says each means, and how the model takes it:
 // - a read that reports unavailable told nothing: left out;
-// - a write that reports unavailable was not applied (API.md, "vkv::redis", Faults): left
+// - a write that reports unavailable was not applied (docs/redis.md, "Faults"): left
 //   out, so a write that did apply anyway leaves a version no call explains, and the
 //   history fails;
 // - a write that reports unknown_outcome may or may not have taken effect. Its fresh

@@ -1,7 +1,7 @@
-// The cache members of the contract (API.md, "Cache layer": put, find_or_create) over the
-// stores that have them: vkv::redis::Store on one server and on the cluster, and the
-// in-process vkv::Store once it has them (detected at compile time; the cache branch
-// adds them). Expiry (WriteOptions::ttl as the key's own Redis expiry): redis only.
+// The cache members of the contract (include/vkv/store.hpp; docs/guide.md, "A cache": put,
+// find_or_create) over the stores that have them: vkv::redis::Store on one server and on the
+// cluster, and the in-process vkv::Store once it has them (detected at compile time; the cache
+// branch adds them). Expiry (WriteOptions::ttl as the key's own Redis expiry): redis only.
 #include <gtest/gtest.h>
 
 #include <atomic>

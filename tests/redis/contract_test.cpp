@@ -1,4 +1,4 @@
-// The Store contract (API.md, "Store"), run unchanged over vkv::Store and over
+// The Store contract (include/vkv/store.hpp), run unchanged over vkv::Store and over
 // vkv::redis::Store on a real redis-server and on a real Redis Cluster: single-record
 // operations, their try_* twins, errors and the conflict callback.
 // Batches, commits, retries and stats: contract_batch_test.cpp.

@@ -1,4 +1,4 @@
-// Checked multi-threaded runs of the single-record Store contract (API.md, "Store"):
+// Checked multi-threaded runs of the single-record Store contract (include/vkv/store.hpp):
 // one compare-and-swap decides each write (exactly one winner per race), readers never
 // see torn values or a version paired with two different states, create races have one
 // winner, and versions issued concurrently are all distinct.

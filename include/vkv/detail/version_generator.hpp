@@ -7,8 +7,11 @@
 //     epoch ThreadRecord, which only that thread writes;
 //   - never the same version twice in a process: distinct (index, counter) pairs map
 //     to distinct UUIDs, and a reused ThreadRecord keeps counting where it stopped;
-//   - unpredictable from outside: the keys come from std::random_device at start-up,
-//     and every output bit depends on both inputs;
+//   - unique, not secret: the keys come from std::random_device at start-up and every
+//     output bit depends on both inputs, but two rounds of a multiply-xorshift network
+//     are no cipher: someone who sees a version can recover enough to predict the
+//     next ones. A version proves "this is the state you read", never who may write
+//     (docs/design.md, "Versions");
 //   - distinct across processes, fork()ed children included: a child draws new keys
 //     (a pthread_atfork handler in core/version.cpp, which says why that suffices), so
 //     it does not repeat the versions its parent goes on making.
