@@ -194,6 +194,7 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
   const detail::TxStatus status = detail::run_commit(
       *descriptor, [&](std::size_t j) { return pending[order[j]].slot; }, /*owner=*/true,
       retirements);
+  detail::at_commit_point(detail::CommitPoint::decided, *descriptor, size, /*owner=*/true);
   const bool succeeded = status == detail::TxStatus::succeeded;
   // 3. Release every entry still in place (ours, or installed by a helper), then hand
   //    our reference back (descriptor invariant 5). Nothing below allocates or throws.

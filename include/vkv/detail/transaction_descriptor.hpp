@@ -96,6 +96,41 @@ struct TxDescriptor {
   FindSlot find_slot;
 };
 
+// Test-only preemption points (tests/commit_protocol_test.cpp). A test that defines
+// VKV_TESTING_COMMIT_HOOKS before including any vkv header sets commit_hook<T> on one
+// thread to stop that thread at a chosen point of the protocol (it waits there until
+// the test releases it) and so injects an interleaving deterministically. Without the
+// macro at_commit_point() is an empty inline function: production code has no hook, no
+// load, no branch. The macro must be the same in every translation unit of a program.
+enum class CommitPoint {
+  before_install,  // entry `entry` holds its expected node; the install CAS comes next
+  installed,       // entry `entry` was just installed by this thread
+  all_installed,   // every entry was seen installed; the deciding CAS comes next
+  decided,         // the owner has its decision; its release pass comes next
+};
+
+#ifdef VKV_TESTING_COMMIT_HOOKS
+template <class T>
+struct CommitHook {
+  // Called on the thread that set it (thread_local), as owner or as helper.
+  void (*call)(void* context, CommitPoint point, const TxDescriptor<T>& descriptor,
+               std::size_t entry, bool owner) = nullptr;
+  void* context = nullptr;
+};
+template <class T>
+inline thread_local CommitHook<T> commit_hook{};
+
+template <class T>
+void at_commit_point(CommitPoint point, const TxDescriptor<T>& descriptor, std::size_t entry,
+                     bool owner) noexcept {
+  const CommitHook<T> hook = commit_hook<T>;
+  if (hook.call != nullptr) hook.call(hook.context, point, descriptor, entry, owner);
+}
+#else
+template <class T>
+void at_commit_point(CommitPoint, const TxDescriptor<T>&, std::size_t, bool) noexcept {}
+#endif
+
 template <class T>
 Node<T>* selected_node(const TxEntry<T>& entry, TxStatus status) noexcept {
   return status == TxStatus::succeeded ? entry.desired : entry.expected;
@@ -203,8 +238,10 @@ TxStatus run_commit(TxDescriptor<T>& descriptor, SlotOf&& slot_of, bool owner,
       if (node != entry.expected || (!owner && node->version != entry.expected_version)) {
         return decide_commit(descriptor, TxStatus::failed);  // a real version change
       }
+      at_commit_point(CommitPoint::before_install, descriptor, j, owner);
       // seq_cst: see decide_commit(); release publishes the entry and what it points to.
       if (slot->word.compare_exchange_strong(seen, mine, std::memory_order_seq_cst)) {
+        at_commit_point(CommitPoint::installed, descriptor, j, owner);
         if (!owner) {
           // An install after the decision (the slot went back to expected: a failed
           // decision's release, or a check) must not outlive our reference: undo it.
@@ -218,6 +255,7 @@ TxStatus run_commit(TxDescriptor<T>& descriptor, SlotOf&& slot_of, bool owner,
       }
     }
   }
+  at_commit_point(CommitPoint::all_installed, descriptor, descriptor.entries.size(), owner);
   return decide_commit(descriptor, TxStatus::succeeded);
 }
 
