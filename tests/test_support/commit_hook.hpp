@@ -10,9 +10,13 @@
 #error "define VKV_TESTING_COMMIT_HOOKS before including any vkv header"
 #endif
 
+#include <array>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <vkv/vkv.hpp>
@@ -41,9 +45,14 @@ class CommitParker {
   // Runs on the parked thread, inside its Guard, just before it reports parked.
   void on_park(std::function<void(const Descriptor&)> f) { on_park_ = std::move(f); }
 
+  // Blocks until the armed thread is parked. A point the commit never reaches would
+  // hang the test: after two minutes (never the expected case) it aborts instead.
   void wait_parked() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return parked_; });
+    if (!changed_.wait_for(lock, std::chrono::minutes(2), [&] { return parked_; })) {
+      std::fprintf(stderr, "CommitParker: the thread never reached its point\n");
+      std::abort();
+    }
   }
   void release() {
     {
@@ -52,18 +61,21 @@ class CommitParker {
     }
     changed_.notify_all();
   }
-  bool fired() const {
+  // How often the arming thread reached `point` in the parker's role (owner or
+  // helper), parked or not.
+  std::size_t reached(CommitPoint point) const {
     std::lock_guard lock(mutex_);
-    return parked_;
+    return reached_[static_cast<std::size_t>(point)];
   }
 
  private:
   static void call(void* context, CommitPoint point, const Descriptor& descriptor,
                    std::size_t entry, bool owner) {
     auto& self = *static_cast<CommitParker*>(context);
-    if (point != self.point_ || entry != self.entry_ || owner != self.owner_) return;
+    if (owner != self.owner_) return;
     std::unique_lock lock(self.mutex_);
-    if (self.parked_) return;  // once
+    ++self.reached_[static_cast<std::size_t>(point)];
+    if (point != self.point_ || entry != self.entry_ || self.parked_) return;  // parks once
     if (self.on_park_) self.on_park_(descriptor);
     self.parked_ = true;
     self.changed_.notify_all();
@@ -76,6 +88,7 @@ class CommitParker {
   std::function<void(const Descriptor&)> on_park_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
+  std::array<std::size_t, 4> reached_{};  // by CommitPoint
   bool parked_ = false;
   bool released_ = false;
 };

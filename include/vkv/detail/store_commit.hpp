@@ -181,6 +181,7 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
     detail::TxEntry<T>& entry = descriptor->entries[j];
     entry.expected = pending[i].current;
     entry.expected_version = pending[i].current->version;
+    entry.slot = pending[i].slot;
     entry.desired = entries[i].op == Op::check   ? pending[i].current
                     : entries[i].op == Op::erase ? nullptr
                                                  : pending[i].fresh.get();
