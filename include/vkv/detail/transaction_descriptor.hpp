@@ -197,7 +197,7 @@ void drop_reference(TxDescriptor<T>& descriptor) noexcept {
 // helping order").
 template <class T>
 struct HelpFrame {
-  const TxDescriptor<T>* descriptor;
+  TxDescriptor<T>* descriptor;
   const HelpFrame* below;  // the commit this one is helped for; nullptr at the bottom
   std::uint64_t depth;     // helps nested up to this frame: 0 for an owner's own commit
 };
@@ -219,6 +219,56 @@ bool chain_undecided(const HelpFrame<T>& frame) noexcept {
 template <class T>
 void help_commit(TxDescriptor<T>& descriptor, std::size_t outstanding, const HelpFrame<T>* below);
 
+// run_commit's way past a slot word `seen` holding another commit's entry, met at our
+// entry `entry` of `descriptor`: helps that commit to its decision if it is undecided
+// (and may be helped: invariant 7), then replaces its entry by the node its decision
+// selects. Returns true when run_commit must return `result` (our decision, or
+// undecided for a nested help whose commit below is decided), false to look again.
+// Out of memory for helping, it yields instead and lets the caller look again (then it
+// waits for others to decide; the helping order still rules out a cycle of waiters).
+// Apart from run_commit so that the owner's uncontended path stays small.
+template <class T>
+bool get_past_entry(TxDescriptor<T>& descriptor, TxEntry<T>& entry, const RecordSlot<T>& slot,
+                    std::uintptr_t seen, bool owner, std::size_t outstanding,
+                    const HelpFrame<T>* below, TxStatus& result) noexcept {
+  TxEntry<T>& theirs = *word_entry<T>(seen);
+  TxDescriptor<T>& other = *theirs.owner;
+  // seq_cst: see decide_commit().
+  if (other.status.load(std::memory_order_seq_cst) == TxStatus::undecided) {
+    const HelpFrame<T> frame{&descriptor, below,
+                             below != nullptr ? below->depth + 1 : (owner ? 0u : 1u)};
+    // Loaded after the word: we (and the commits we help for) still undecided means
+    // our entries before this one are still in their slots, so `other` holds this slot
+    // and needs only slots above it: helping climbs (docs/commits.md). Otherwise return
+    // our decision, or (nested help only) undecided: the commit we help for is decided,
+    // so this help is of no use to it any more.
+    if (!chain_undecided(frame)) {
+      result = descriptor.status.load(std::memory_order_seq_cst);  // seq_cst: as above
+      return true;
+    }
+    // The record's state is other's expected node; if that is not ours, the record
+    // changed after our owner read it (invariant 3): fail, do not help.
+    if (theirs.expected_version != entry.expected_version) {
+      result = decide_commit(descriptor, TxStatus::failed);
+      return true;
+    }
+    try {
+      help_commit(other, outstanding, &frame);
+    } catch (const std::bad_alloc&) {
+      std::this_thread::yield();
+      return false;
+    }
+  }
+  // seq_cst: see decide_commit().
+  const TxStatus decided = other.status.load(std::memory_order_seq_cst);
+  if (decided == TxStatus::undecided) return false;  // its help gave up, or the yield
+  // seq_cst: see decide_commit(). seen cannot be a newer descriptor's entry at the same
+  // address: we loaded it under our Guard, so its descriptor is not freed meanwhile.
+  slot.word.compare_exchange_strong(seen, node_word(selected_node(theirs, decided)),
+                                    std::memory_order_seq_cst);
+  return false;
+}
+
 // Steps 1 and 2 for `descriptor`, from wherever it stands, as owner or as helper;
 // returns the decision, or undecided when a nested helper gives up because a commit
 // it was helping for (below) is decided already. slot_of(j) is entry j's slot: the
@@ -229,8 +279,6 @@ void help_commit(TxDescriptor<T>& descriptor, std::size_t outstanding, const Hel
 template <class T, class SlotOf>
 TxStatus run_commit(TxDescriptor<T>& descriptor, SlotOf&& slot_of, bool owner,
                     std::size_t outstanding, const HelpFrame<T>* below = nullptr) noexcept {
-  const HelpFrame<T> frame{&descriptor, below,
-                           below != nullptr ? below->depth + 1 : (owner ? 0u : 1u)};
   for (std::size_t j = 0; j < descriptor.entries.size(); ++j) {
     TxEntry<T>& entry = descriptor.entries[j];
     const std::uintptr_t mine = entry_word(&entry);
@@ -249,37 +297,10 @@ TxStatus run_commit(TxDescriptor<T>& descriptor, SlotOf&& slot_of, bool owner,
       std::uintptr_t seen = slot->word.load(std::memory_order_seq_cst);
       if (seen == mine) break;  // installed by someone (invariant 2: still undecided)
       if (is_entry_word(seen)) {
-        TxEntry<T>& theirs = *word_entry<T>(seen);
-        TxDescriptor<T>& other = *theirs.owner;
-        // seq_cst: see decide_commit().
-        if (other.status.load(std::memory_order_seq_cst) == TxStatus::undecided) {
-          // Loaded after the word: we (and the commits we help for) still undecided
-          // means our entries before j are still in their slots, so `other` holds this
-          // slot and needs only slots above it: helping climbs (docs/commits.md).
-          // Otherwise our decision, or (nested help only) undecided: the commit we
-          // help for is decided, so this help is of no use to it any more.
-          // seq_cst: see decide_commit().
-          if (!chain_undecided(frame)) return descriptor.status.load(std::memory_order_seq_cst);
-          // The record's state is other's expected node; if that is not ours, the record
-          // changed after our owner read it (invariant 3): fail, do not help.
-          if (theirs.expected_version != entry.expected_version) {
-            return decide_commit(descriptor, TxStatus::failed);
-          }
-          try {
-            help_commit(other, outstanding, &frame);
-          } catch (const std::bad_alloc&) {
-            // Out of memory for helping: wait for others to decide it, and look again.
-            std::this_thread::yield();
-            continue;
-          }
+        // Another commit holds the slot.
+        if (get_past_entry(descriptor, entry, *slot, seen, owner, outstanding, below, status)) {
+          return status;
         }
-        // seq_cst: see decide_commit().
-        const TxStatus decided = other.status.load(std::memory_order_seq_cst);
-        if (decided == TxStatus::undecided) continue;  // its help gave up: look again
-        // seq_cst: see decide_commit(). seen cannot be a newer descriptor's entry at the
-        // same address: we loaded it under our Guard, so its descriptor is not freed.
-        slot->word.compare_exchange_strong(seen, node_word(selected_node(theirs, decided)),
-                                           std::memory_order_seq_cst);
         continue;
       }
       Node<T>* node = word_node<T>(seen);
