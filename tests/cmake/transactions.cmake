@@ -16,3 +16,7 @@ vkv_add_test(tx_attack_lin_test ${PROJECT_SOURCE_DIR}/tests/lin/tx_attack_lin_te
 # The commit protocol with a stalled owner, deterministic: a writer finishes the commit.
 vkv_add_test(commit_protocol_test ${PROJECT_SOURCE_DIR}/tests/commit_protocol_test.cpp
   LABELS concurrency)
+# Helping terminates: the erase / re-create interleaving that made two commits help
+# each other without bound, injected through the protocol's preemption hook.
+vkv_add_test(commit_helping_test ${PROJECT_SOURCE_DIR}/tests/commit_helping_test.cpp
+  LABELS concurrency)

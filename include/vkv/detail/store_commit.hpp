@@ -181,6 +181,7 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
     detail::TxEntry<T>& entry = descriptor->entries[j];
     entry.expected = pending[i].current;
     entry.expected_version = pending[i].current->version;
+    entry.slot = pending[i].slot;
     entry.desired = entries[i].op == Op::check   ? pending[i].current
                     : entries[i].op == Op::erase ? nullptr
                                                  : pending[i].fresh.get();
@@ -194,6 +195,7 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
   const detail::TxStatus status = detail::run_commit(
       *descriptor, [&](std::size_t j) { return pending[order[j]].slot; }, /*owner=*/true,
       retirements);
+  detail::at_commit_point(detail::CommitPoint::decided, *descriptor, size, /*owner=*/true);
   const bool succeeded = status == detail::TxStatus::succeeded;
   // 3. Release every entry still in place (ours, or installed by a helper), then hand
   //    our reference back (descriptor invariant 5). Nothing below allocates or throws.
