@@ -421,7 +421,14 @@ class Store {
   bool remove_node(const Key& id, const HashedKey& key, const slot_type& slot, node_type* node,
                    Reason reason, std::optional<EvictionEvent>& event) const;
   // Removes the expired record of key, if it still is there (out of line: find, visit).
+  // Outside any Guard (it notifies on_evict). Every "absent because expired" verdict
+  // comes from this removal (or remove_node's), never from the clock alone.
   void remove_expired(const Key& id, const HashedKey& key) const;
+  // find() without the read count; with `only`, nullopt unless the record is in that
+  // slot (for_each: a record re-created elsewhere meanwhile is left to its scan).
+  std::optional<record_type> read_removing_expired(const Key& id, const HashedKey& key,
+                                                   ReadOptions options,
+                                                   const slot_type* only) const;
   // Active expiry: probes kExpiryProbes cells and removes one expired record met.
   // Under the caller's Guard; does nothing if `event` is set already.
   void expire_some(std::optional<EvictionEvent>& event) const;
@@ -453,6 +460,9 @@ class Store {
     std::size_t failed_entry = 0;
     Version actual;
     std::vector<record_type> records;
+    // An entry the attempt met expired: to be removed, then the commit goes again.
+    static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+    std::size_t expired_entry = kNone;
     WriteOutcome as_write_outcome() const {
       WriteOutcome outcome;
       outcome.verdict = verdict;
