@@ -8,6 +8,9 @@ vkv_add_test(cache_lin_test ${PROJECT_SOURCE_DIR}/tests/cache/cache_lin_test.cpp
 # a version-checked write is parked between its expiry check and its CAS (issue 19, 4).
 vkv_add_test(expiry_verdict_test ${PROJECT_SOURCE_DIR}/tests/cache/expiry_verdict_test.cpp
   LABELS concurrency)
+# The conflict path is lock-free: a failed write completes while another thread holds
+# its hot-key stripe (issue 19, 7).
+vkv_add_test(hot_keys_test ${PROJECT_SOURCE_DIR}/tests/cache/hot_keys_test.cpp LABELS concurrency)
 if(VKV_BUILD_TOOLS)
   # `vkv-lab cache` as a real process: argument errors and a short run's reports.
   vkv_add_test(vkv_lab_cache_test ${PROJECT_SOURCE_DIR}/tests/cache/cache_lab_cli_test.cpp

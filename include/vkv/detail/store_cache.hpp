@@ -224,12 +224,15 @@ bool Store<T, Key, Hash, KeyEqual>::evict_one(std::optional<EvictionEvent>& even
 
 template <class T, class Key, class Hash, class KeyEqual>
 void Store<T, Key, Hash, KeyEqual>::note_conflict(const Key& id) const noexcept {
+  std::uint64_t hash = 0;
   try {
-    hot_->record(static_cast<std::uint64_t>(index_.hashed(id).mixed), detail::key_text(id));
+    hash = static_cast<std::uint64_t>(index_.hashed(id).mixed);
   } catch (...) {
-    // A statistic: an observation that cannot be rendered (bad_alloc, a throwing
-    // Hash or operator<<) is dropped; the failed write it describes has failed anyway.
+    return;  // a throwing Hash: the observation is dropped (a statistic)
   }
+  // Never waits (a busy stripe drops the observation); the key's text is rendered only
+  // when the key enters the sketch (detail/hot_keys.hpp).
+  hot_->record(hash, [&] { return detail::key_text(id); });
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
