@@ -42,7 +42,8 @@ namespace vkv {
 // Version that changes on every successful write; a write names the version it
 // expects and is refused (OptimisticLockError / Errc::conflict) if another writer got
 // there first. A write succeeds or fails by one compare-and-swap on the record
-// (detail::RecordSlot::install); reads never wait for writers.
+// (detail::RecordSlot::install); reads never wait for writers of the record (a read
+// that meets an expired record removes it, as an erase: see find()).
 //
 // Thread safety: a Store is safe for concurrent access from any number of threads
 // without any external synchronization or per-thread setup. Every single-record
@@ -99,15 +100,19 @@ class Store {
   }
 
   // The record, or nullopt if absent, expired or soft-deleted (unless included). An
-  // expired record met here is removed (an erase decided by the compare-and-swap at
-  // its node), then the slot is read again.
+  // expired record met here is removed before it is reported absent (an erase decided by
+  // the compare-and-swap at its node: it writes, may wait for the index map's locks for
+  // one map operation, and runs on_evict), then the slot is read again. Otherwise it
+  // takes no lock and waits for nothing; it writes its read count (an atomic
+  // read-modify-write only for threads past the first 64: detail/counters.hpp) and, in
+  // a store with max_records, the record's use stamp once per LRU clock tick.
   std::optional<record_type> find(const Key& id, ReadOptions options = {}) const;
 
   // Zero-copy read: calls f(const RecordView<T, Key>&) once, with the record as it is
   // at one instant, and returns true; returns false without calling f if absent or
-  // soft-deleted (unless included). Lock-free and wait-free apart from f: no lock, no
-  // atomic read-modify-write. f runs outside any lock and may call back into the
-  // store; memory reclamation (of every store) waits while it runs, so keep it short.
+  // soft-deleted (unless included). Progress and writes as find() (apart from f). f runs
+  // inside the read's Guard but outside any lock and may call back into the store;
+  // memory reclamation (of every store) waits while it runs, so keep it short.
   // Counts one read. If f throws, the exception propagates; nothing changed.
   // An expired record is removed and missed, as in find().
   template <class F>
@@ -207,7 +212,8 @@ class Store {
 
   // One answer per id, in the order asked (each exactly what find(id) would answer
   // at some instant during the call; the batch is not a snapshot: use a transaction of
-  // checks to validate one). Counts one read per id asked.
+  // checks to validate one). Counts one read per id asked. Progress and writes as
+  // find(), per id (an expired record met is removed outside the batch's Guard).
   std::vector<std::optional<record_type>> find_many(std::span<const Key> ids,
                                                     ReadOptions options = {}) const;
 
@@ -279,8 +285,10 @@ class Store {
 
   // The n keys with the most conflicts since construction, most first, with their
   // counts: a striped Space-Saving sketch updated only when a version check fails; a
-  // count over-states by at most (conflicts seen by its stripe) / 16
-  // (detail/hot_keys.hpp).
+  // count over-states the recorded conflicts by at most (conflicts its stripe recorded)
+  // / 16, and a failed write drops its observation rather than wait for a busy stripe,
+  // so under contention a count may also under-state (detail/hot_keys.hpp). Locks each
+  // stripe in turn.
   std::vector<HotKey> hot_keys(std::size_t n) const { return hot_->top(n); }
 
   // @name Whole-store views.
@@ -301,8 +309,10 @@ class Store {
   // Weakly consistent: each record is seen in one of its states at or after the call
   // began; records created or erased during the call may or may not be seen; no
   // record is seen twice. visit runs outside any lock and any Guard and may call back
-  // into the store. Takes no lock at all: it copies a slice of a shard's lookup table
-  // (kForEachSlice cells) at a time under a Guard, then calls visit on the copies.
+  // into the store. It copies a slice of a shard's lookup table (kForEachSlice cells)
+  // at a time under a Guard, then calls visit on the copies; it takes no lock, except
+  // that an expired record met in a slice is removed after it, as find() removes one
+  // (and handed out if a racing write kept it alive).
   template <class F>
   void for_each(F&& visit, ReadOptions options = {}) const;
 
@@ -421,7 +431,14 @@ class Store {
   bool remove_node(const Key& id, const HashedKey& key, const slot_type& slot, node_type* node,
                    Reason reason, std::optional<EvictionEvent>& event) const;
   // Removes the expired record of key, if it still is there (out of line: find, visit).
+  // Outside any Guard (it notifies on_evict). Every "absent because expired" verdict
+  // comes from this removal (or remove_node's), never from the clock alone.
   void remove_expired(const Key& id, const HashedKey& key) const;
+  // find() without the read count; with `only`, nullopt unless the record is in that
+  // slot (for_each: a record re-created elsewhere meanwhile is left to its scan).
+  std::optional<record_type> read_removing_expired(const Key& id, const HashedKey& key,
+                                                   ReadOptions options,
+                                                   const slot_type* only) const;
   // Active expiry: probes kExpiryProbes cells and removes one expired record met.
   // Under the caller's Guard; does nothing if `event` is set already.
   void expire_some(std::optional<EvictionEvent>& event) const;
@@ -453,6 +470,9 @@ class Store {
     std::size_t failed_entry = 0;
     Version actual;
     std::vector<record_type> records;
+    // An entry the attempt met expired: to be removed, then the commit goes again.
+    static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+    std::size_t expired_entry = kNone;
     WriteOutcome as_write_outcome() const {
       WriteOutcome outcome;
       outcome.verdict = verdict;

@@ -11,19 +11,43 @@
 // is absent from the instant its stamp passes, never later, never earlier. On
 // platforms without a coarse clock every check reads steady_clock.
 //
-// Thread safety: pure functions of the clocks.
+// The test clock: expiry_clock_skew (0 unless a test moved it) is added to both clocks,
+// so a test makes records expire at an exact point of a history by moving it forward
+// (advance_expiry_clock), without waiting for real time. It only ever grows, so the
+// clocks stay monotonic. Costs one relaxed load per clock read, and the clocks are read
+// only for records that carry a stamp.
+//
+// Thread safety: functions of the clocks; advance_expiry_clock may run concurrently with
+// them.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
 
 namespace vkv::detail {
 
+// Nanoseconds added to steady_clock for expiry, process-wide (tests only move it).
+inline constinit std::atomic<std::int64_t> expiry_clock_skew{0};
+
+// Moves expiry's clock forward by `by` (tests: expire records deterministically).
+// relaxed: a thread's own later clock reads see it (read-read coherence); another
+// thread sees it at some point, like any clock that moves while it runs.
+inline void advance_expiry_clock(std::chrono::nanoseconds by) noexcept {
+  if (by.count() > 0) expiry_clock_skew.fetch_add(by.count(), std::memory_order_relaxed);
+}
+
+// relaxed: see advance_expiry_clock.
+inline std::int64_t clock_skew() noexcept {
+  return expiry_clock_skew.load(std::memory_order_relaxed);
+}
+
 inline std::int64_t precise_now() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         clock_skew();
 }
 
 #if defined(__linux__) && defined(CLOCK_MONOTONIC_COARSE)
@@ -32,7 +56,7 @@ inline constexpr std::int64_t kCoarseMargin = 1'000'000'000;
 inline std::int64_t coarse_now() noexcept {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec + clock_skew();
 }
 #else
 inline constexpr std::int64_t kCoarseMargin = 0;

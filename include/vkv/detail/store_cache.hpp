@@ -4,11 +4,17 @@
 //
 // Expiry is a property of a node: Node::expires (steady_clock nanoseconds, 0 = never)
 // is written before the node is published and never changed. A node whose stamp has
-// passed counts as absent for every operation (decide() and the reads check it; the
-// clock is read only for nodes that have a stamp). Removing an expired or evicted
-// record is an erase decided by the compare-and-swap at the node that was judged
-// (remove_node), so it and a racing write cannot both win: the loser sees the winner's
-// word (a write then reports not found; a removal moves on).
+// passed is absent to every operation that looks at it after that (the clock is read
+// only for nodes that have a stamp), but "absent because expired" is never decided by
+// the clock alone: the operation first removes the node, an erase decided by the
+// compare-and-swap at the node that was judged (remove_node / remove_expired), so it
+// and a racing write cannot both win: the loser sees the winner's word (a write then
+// reports not found; a removal reads again and decides on what it finds). A record
+// lives until it is removed, and no later. Who removes: find, visit, find_many,
+// for_each (the reads write here), the write loop (its first look and a lost CAS's
+// winner), patch's early read, both update_with_retry loops, a commit's step 0 and
+// failure naming, create and put (by replacing the node), and active expiry and
+// eviction. Reads and commits end their Guard first (remove_expired notifies on_evict).
 //
 // Invariants:
 //   1. records_ (bounded stores) counts slots holding a node: +1 by the insert or
@@ -224,12 +230,15 @@ bool Store<T, Key, Hash, KeyEqual>::evict_one(std::optional<EvictionEvent>& even
 
 template <class T, class Key, class Hash, class KeyEqual>
 void Store<T, Key, Hash, KeyEqual>::note_conflict(const Key& id) const noexcept {
+  std::uint64_t hash = 0;
   try {
-    hot_->record(static_cast<std::uint64_t>(index_.hashed(id).mixed), detail::key_text(id));
+    hash = static_cast<std::uint64_t>(index_.hashed(id).mixed);
   } catch (...) {
-    // A statistic: an observation that cannot be rendered (bad_alloc, a throwing
-    // Hash or operator<<) is dropped; the failed write it describes has failed anyway.
+    return;  // a throwing Hash: the observation is dropped (a statistic)
   }
+  // Never waits (a busy stripe drops the observation); the key's text is rendered only
+  // when the key enters the sketch (detail/hot_keys.hpp).
+  hot_->record(hash, [&] { return detail::key_text(id); });
 }
 
 template <class T, class Key, class Hash, class KeyEqual>

@@ -94,6 +94,17 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
   auto holds = [&](std::size_t i, const node_type* node) {
     return decide(node, entries[i].expected, kind_of(entries[i].op), false) == Verdict::ok;
   };
+  // An entry met expired is absent only once the CAS at its node removed it: the
+  // attempt ends (its Guard too) and commit_impl removes it and tries again.
+  auto met_expired = [&](std::size_t i) {
+    CommitOutcome retry;
+    retry.expired_entry = i;
+    unnamed = true;
+    return retry;
+  };
+  auto has_expired = [](const node_type* node) {
+    return node != nullptr && node->expires != 0 && expired(*node);
+  };
   // What the owner keeps per entry, in the transaction's order (one allocation).
   struct Pending {
     HashedKey key;
@@ -132,6 +143,7 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
       unnamed = true;
       return failure;
     }
+    if (has_expired(seen)) return met_expired(failed);
     failure.failed_entry = failed;
     failure.verdict = decide(seen, entries[failed].expected, kind_of(entries[failed].op), false);
     if (failure.verdict == Verdict::conflict) failure.actual = seen->version;
@@ -143,6 +155,8 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
   for (std::size_t i = 0; i < size; ++i) {
     pending[i].slot = index_.find(pending[i].key);
     pending[i].current = pending[i].slot != nullptr ? pending[i].slot->load() : nullptr;
+    if (has_expired(pending[i].current)) [[unlikely]]
+      return met_expired(i);
     if (!holds(i, pending[i].current)) return name_failure(i, pending[i].current);
   }
 
@@ -240,10 +254,17 @@ auto Store<T, Key, Hash, KeyEqual>::commit_impl(const transaction_type& tx) -> C
   reject_duplicate_ids(tx);
   if (tx.empty()) return CommitOutcome{};
   // One attempt decides: a commit fails only on a version it checked, and then names
-  // the entry. The loop is a guard against a bug, not a retry policy (see unnamed).
+  // the entry. The loop is not a retry policy: it goes again only after removing an
+  // expired record an attempt met (absent is decided by that removal's CAS, never by
+  // the clock alone), or as a guard against a bug (see unnamed).
   for (;;) {
     bool unnamed = false;
     CommitOutcome outcome = commit_attempt(tx, unnamed);
+    if (outcome.expired_entry != CommitOutcome::kNone) {
+      const Key& id = tx.entries()[outcome.expired_entry].id;
+      remove_expired(id, index_.hashed(id));  // outside the attempt's Guard
+      continue;
+    }
     if (!unnamed) {
       if (outcome.verdict != Verdict::ok) {
         count_failure(tx.entries()[outcome.failed_entry].id, outcome.verdict);

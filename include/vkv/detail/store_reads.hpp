@@ -1,9 +1,11 @@
 // Internal (users never include this directly; vkv/store.hpp includes it): the
 // single-record reads, Store::find and Store::visit. Both probe the lookup table with
 // plain loads (no lock, no atomic read-modify-write); a record that has expired is
-// removed by the compare-and-swap at its node (detail/store_cache.hpp) and the slot is
-// read again. In a bounded store they record the use (touch(): a store only when the
-// LRU clock moved since the record's last use).
+// removed by the compare-and-swap at its node (remove_expired, detail/store_cache.hpp:
+// an erase, so it writes) and the slot is read again: a read reports a record absent
+// because it expired only after that CAS (its own, or another thread's) removed it. In a bounded
+// store they record the use (touch(): a store only when the LRU clock moved since the record's last
+// use).
 #pragma once
 
 #include "vkv/store.hpp"
@@ -14,12 +16,19 @@ template <class T, class Key, class Hash, class KeyEqual>
 auto Store<T, Key, Hash, KeyEqual>::find(const Key& id, ReadOptions options) const
     -> std::optional<record_type> {
   counters_.add(detail::Counter::reads);
-  const auto key = index_.hashed(id);
+  return read_removing_expired(id, index_.hashed(id), options, nullptr);
+}
+
+template <class T, class Key, class Hash, class KeyEqual>
+auto Store<T, Key, Hash, KeyEqual>::read_removing_expired(const Key& id, const HashedKey& key,
+                                                          ReadOptions options,
+                                                          const slot_type* only) const
+    -> std::optional<record_type> {
   for (;;) {
     {
       detail::epoch::Guard guard;
       const slot_type* slot = index_.find(key);
-      if (slot == nullptr) return std::nullopt;
+      if (slot == nullptr || (only != nullptr && slot != only)) return std::nullopt;
       const node_type* node = slot->load();
       if (node == nullptr) return std::nullopt;
       if (node->expires == 0 || !expired(*node)) [[likely]] {

@@ -19,17 +19,24 @@ auto Store<T, Key, Hash, KeyEqual>::update_with_retry(const Key& id, Mutate&& mu
   const HashedKey key = index_.hashed(id);
   node_ptr fresh;
   Version expected;
-  {
-    detail::epoch::Guard guard;
-    const slot_type* slot = index_.find(key);
-    const node_type* node = slot != nullptr ? slot->load() : nullptr;
-    const Verdict verdict = decide(node, Version(), WriteKind::update, false);
-    if (verdict != Verdict::ok && verdict != Verdict::conflict) {
-      counters_.add(detail::Counter::not_found);
-      throw_error(not_found_info(id, verdict));
+  for (;;) {
+    {
+      detail::epoch::Guard guard;
+      const slot_type* slot = index_.find(key);
+      const node_type* node = slot != nullptr ? slot->load() : nullptr;
+      if (node == nullptr || node->expires == 0 || !expired(*node)) [[likely]] {
+        const Verdict verdict = decide_live(node, Version(), WriteKind::update, false);
+        if (verdict != Verdict::ok && verdict != Verdict::conflict) {
+          counters_.add(detail::Counter::not_found);
+          throw_error(not_found_info(id, verdict));
+        }
+        fresh = copy_node(node->value, false);
+        expected = node->version;
+        break;
+      }
     }
-    fresh = copy_node(node->value, false);
-    expected = node->version;
+    // Expired: absent only once removed by the CAS at its node; then read again.
+    remove_expired(id, key);
   }
   const int retries = detail::retry_budget(policy);
   Backoff backoff(policy);
@@ -105,17 +112,28 @@ auto Store<T, Key, Hash, KeyEqual>::before_next_attempt(const Key& id, const Ver
 template <class T, class Key, class Hash, class KeyEqual>
 auto Store<T, Key, Hash, KeyEqual>::read_for_write(const Key& id) const -> WriteOutcome {
   WriteOutcome outcome;
-  detail::epoch::Guard guard;
-  const slot_type* slot = index_.find(index_.hashed(id));
-  const node_type* node = slot != nullptr ? slot->load() : nullptr;
-  if (node == nullptr || (node->expires != 0 && expired(*node))) {
-    outcome.verdict = Verdict::absent;
-  } else if (node->deleted) {
-    outcome.verdict = Verdict::deleted;
-  } else {
-    outcome.record.emplace(make_record(id, *node));
+  const HashedKey key = index_.hashed(id);
+  for (;;) {
+    {
+      detail::epoch::Guard guard;
+      const slot_type* slot = index_.find(key);
+      const node_type* node = slot != nullptr ? slot->load() : nullptr;
+      if (node == nullptr) {
+        outcome.verdict = Verdict::absent;
+        return outcome;
+      }
+      if (node->expires == 0 || !expired(*node)) [[likely]] {
+        if (node->deleted) {
+          outcome.verdict = Verdict::deleted;
+        } else {
+          outcome.record.emplace(make_record(id, *node));
+        }
+        return outcome;
+      }
+    }
+    // Expired: absent only once removed by the CAS at its node; then read again.
+    remove_expired(id, key);
   }
-  return outcome;
 }
 
 }  // namespace vkv

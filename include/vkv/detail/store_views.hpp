@@ -15,20 +15,31 @@ auto Store<T, Key, Hash, KeyEqual>::find_many(std::span<const Key> ids, ReadOpti
   // bench/batch_benchmark.cpp); groups keep a huge batch from holding back
   // reclamation for its whole length.
   constexpr std::size_t kGroup = 64;
-  for (std::size_t begin = 0; begin < ids.size(); begin += kGroup) {
-    const std::size_t end = ids.size() - begin > kGroup ? begin + kGroup : ids.size();
-    detail::epoch::Guard guard;
-    for (std::size_t i = begin; i < end; ++i) {
-      const slot_type* slot = index_.find(index_.hashed(ids[i]));
-      const node_type* node = slot != nullptr ? slot->load() : nullptr;
-      if (node == nullptr || (node->deleted && !options.include_soft_deleted) ||
-          (node->expires != 0 && expired(*node))) {
-        answers.emplace_back();
-      } else {
-        touch(*node);  // a use, for the eviction order of a bounded store
-        answers.emplace_back(make_record(ids[i], *node));
+  std::size_t i = 0;
+  while (i < ids.size()) {
+    const std::size_t end = ids.size() - i > kGroup ? i + kGroup : ids.size();
+    bool met_expired = false;
+    {
+      detail::epoch::Guard guard;
+      for (; i < end; ++i) {
+        const slot_type* slot = index_.find(index_.hashed(ids[i]));
+        const node_type* node = slot != nullptr ? slot->load() : nullptr;
+        if (node != nullptr && node->expires != 0 && expired(*node)) [[unlikely]] {
+          met_expired = true;  // removed below, outside this Guard; then ids[i] again
+          break;
+        }
+        if (node == nullptr || (node->deleted && !options.include_soft_deleted)) {
+          answers.emplace_back();
+        } else {
+          touch(*node);  // a use, for the eviction order of a bounded store
+          answers.emplace_back(make_record(ids[i], *node));
+        }
       }
     }
+    // "Absent because expired" is decided by the CAS that removes the record (as in
+    // find()), never by the clock alone: a write that checked the record before its
+    // stamp passed may still install over it until it is removed.
+    if (met_expired) remove_expired(ids[i], index_.hashed(ids[i]));
   }
   // One counter step for the batch, once it can no longer throw.
   counters_.add(detail::Counter::reads, ids.size());
@@ -39,6 +50,8 @@ template <class T, class Key, class Hash, class KeyEqual>
 template <class F>
 auto Store<T, Key, Hash, KeyEqual>::for_each(F&& visit, ReadOptions options) const -> void {
   std::vector<record_type> batch;
+  // Expired records met in the slice (id, slot): removed after its Guard, read again.
+  std::vector<std::pair<Key, const slot_type*>> expired_ids;
   // This shard's records already handed out (addresses, compared, never followed).
   std::vector<const slot_type*> seen;
   for (std::size_t i = 0; i < index_.shard_count(); ++i) {
@@ -48,6 +61,7 @@ auto Store<T, Key, Hash, KeyEqual>::for_each(F&& visit, ReadOptions options) con
     std::size_t cell = 0;
     do {
       batch.clear();
+      expired_ids.clear();
       {
         detail::epoch::Guard guard;
         cell = index_.scan_shard(
@@ -55,8 +69,11 @@ auto Store<T, Key, Hash, KeyEqual>::for_each(F&& visit, ReadOptions options) con
             [&](const Key& id, const slot_type& slot) {
               if (std::binary_search(seen.begin(), seen.begin() + sorted, &slot)) return;
               const node_type* node = slot.load();
-              if (node != nullptr && (!node->deleted || options.include_soft_deleted) &&
-                  (node->expires == 0 || !expired(*node))) {
+              if (node == nullptr) return;
+              if (node->expires != 0 && expired(*node)) [[unlikely]] {
+                expired_ids.emplace_back(id, &slot);
+                seen.push_back(&slot);  // decided below, once
+              } else if (!node->deleted || options.include_soft_deleted) {
                 batch.push_back(make_record(id, *node));
                 seen.push_back(&slot);
               }
@@ -67,6 +84,14 @@ auto Store<T, Key, Hash, KeyEqual>::for_each(F&& visit, ReadOptions options) con
               std::sort(seen.begin(), seen.end());
               sorted = seen.size();
             });
+      }
+      // An expired record is absent only once the CAS at its node removed it (as in
+      // find()); a write that won that race left a record that is present.
+      // Only from the same slot: a record re-created elsewhere meanwhile is the scan's.
+      for (const auto& [id, slot] : expired_ids) {
+        if (auto live = read_removing_expired(id, index_.hashed(id), options, slot)) {
+          batch.push_back(std::move(*live));
+        }
       }
       for (const record_type& record : batch) std::invoke(visit, record);
     } while (cell != 0);

@@ -122,9 +122,12 @@ auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
         current = slot->load_for_write();
         continue;
       }
-      // Another writer won; its node decides what we report.
+      // Another writer won; its node decides what we report. A winner that has
+      // expired since is removed first (the loop's top), so "not found" is decided by
+      // that removal's CAS, never by the clock alone.
       current = detail::word_node<T>(observed);
-      outcome.verdict = decide(current, expected, kind, include_deleted);
+      if (current != nullptr && current->expires != 0 && expired(*current)) continue;
+      outcome.verdict = decide_live(current, expected, kind, include_deleted);
       // The winner carries a fresh version, so it cannot match (RecordSlot invariant 3).
       if (outcome.verdict == Verdict::ok) outcome.verdict = Verdict::conflict;
       break;
@@ -161,29 +164,40 @@ auto Store<T, Key, Hash, KeyEqual>::patch_impl(const Key& id, const Version& exp
                                                bool want_copies) -> WriteOutcome {
   node_ptr prepared;
   WriteOutcome early;
-  {
-    detail::epoch::Guard guard;
-    const slot_type* slot = index_.find(index_.hashed(id));
-    const node_type* current = slot != nullptr ? slot->load() : nullptr;
-    early.verdict = decide(current, expected, WriteKind::update, options.include_soft_deleted);
-    if (early.verdict == Verdict::ok) {
-      prepared = copy_node(current->value, false);
-    } else if (early.verdict == Verdict::conflict) {
-      early.actual = current->version;
-      if (want_copies) early.record.emplace(make_record(id, *current));
+  const HashedKey key = index_.hashed(id);
+  for (;;) {
+    {
+      detail::epoch::Guard guard;
+      const slot_type* slot = index_.find(key);
+      const node_type* current = slot != nullptr ? slot->load() : nullptr;
+      if (current == nullptr || current->expires == 0 || !expired(*current)) [[likely]] {
+        early.verdict =
+            decide_live(current, expected, WriteKind::update, options.include_soft_deleted);
+        if (early.verdict == Verdict::ok) {
+          prepared = copy_node(current->value, false);
+        } else if (early.verdict == Verdict::conflict) {
+          early.actual = current->version;
+          if (want_copies) early.record.emplace(make_record(id, *current));
+        }
+        break;
+      }
     }
+    // Expired: absent only once removed by the CAS at its node; then read again.
+    remove_expired(id, key);
   }
   if (early.verdict != Verdict::ok) {
     count_failure(id, early.verdict);
     return early;
   }
   std::invoke(mutate, prepared->value);  // outside any Guard or lock; may throw
-  return write(id, expected, WriteKind::update, options.include_soft_deleted, want_copies,
-               [&](const node_type& current) {
-                 prepared->deleted = current.deleted;
-                 prepared->expires = expiry_of(options.ttl);
-                 return std::move(prepared);
-               });
+  return write(
+      id, key, expected, WriteKind::update, options.include_soft_deleted, want_copies,
+      [&](const node_type& current) {
+        prepared->deleted = current.deleted;
+        prepared->expires = expiry_of(options.ttl);
+        return std::move(prepared);
+      },
+      [](const node_type&) {});
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
