@@ -1,0 +1,206 @@
+// Keys longer than std::string's small-buffer (15 characters) own heap memory: the
+// index must keep an erased entry's key alive, like its slot, until no reader can
+// see it (issue 19, defect 1). One thread erases and re-creates keys of 16 to 120
+// characters while readers use every path that reads an index entry's key: find's key
+// compare, visit, find_many, for_each's copy of the entry's key; and, in a bounded
+// store with expiry, the eviction sampler and active expiry. Every id a reader or
+// on_evict sees must be one of the keys: a key read after it was freed shows up as a
+// garbled id without ASan, and as a heap-use-after-free under it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+#include <vkv/vkv.hpp>
+
+#include "stress/common.hpp"
+
+namespace vkv_test {
+namespace {
+
+using LongStore = vkv::Store<std::string>;
+
+// Keys of the given lengths, each distinct in its first characters and filled with a
+// letter of its own (a freed buffer reused for another key cannot pass for this one).
+std::vector<std::string> long_keys(std::span<const std::size_t> lengths) {
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
+    std::string key = "key-" + std::to_string(i) + "-";
+    key.resize(lengths[i], static_cast<char>('a' + i % 26));
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+struct Tally {
+  std::int64_t reads = 0, bad = 0;
+};
+
+TEST(LongKeys, ReadersSeeOnlyLiveKeysUnderEraseAndRecreate) {
+  const std::size_t lengths[] = {16, 30, 36, 36, 64, 100, 120, 45};
+  const std::vector<std::string> keys = long_keys(lengths);
+  const std::set<std::string> key_set(keys.begin(), keys.end());
+  const std::int64_t cycles = scaled(1500, 3);
+  LongStore store(vkv::StoreOptions{.shards = 2});
+  for (const std::string& key : keys) store.create(key, key);
+
+  constexpr int kReaders = 3;
+  std::vector<Tally> tally(kReaders);
+  std::atomic<bool> done{false};
+  std::barrier start(kReaders + 1);
+  std::int64_t erased = 0, created = 0;
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    start.arrive_and_wait();
+    for (std::int64_t c = 0; c < cycles; ++c) {
+      for (const std::string& key : keys) {
+        const auto current = store.find(key);
+        if (current && store.try_erase(key, current->version)) ++erased;
+        if (store.try_create(key, key)) ++created;
+      }
+    }
+    // release: the readers' acquire load sees every write above before they stop.
+    done.store(true, std::memory_order_release);
+  });
+  auto check = [&](Tally& me, const std::string& id, const std::string& value) {
+    ++me.reads;
+    if (key_set.count(id) == 0 || value != id) ++me.bad;
+  };
+  threads.emplace_back([&] {  // find (the key compare) and visit
+    Tally& me = tally[0];
+    start.arrive_and_wait();
+    // acquire: pairs with the writer's release.
+    for (std::size_t i = 0; !done.load(std::memory_order_acquire); ++i) {
+      const std::string& key = keys[i % keys.size()];
+      if (const auto r = store.find(key)) check(me, r->id, r->value);
+      store.visit(
+          key, [&](const vkv::RecordView<std::string>& view) { check(me, view.id, view.value); });
+    }
+  });
+  threads.emplace_back([&] {  // find_many
+    Tally& me = tally[1];
+    start.arrive_and_wait();
+    // acquire: pairs with the writer's release.
+    while (!done.load(std::memory_order_acquire)) {
+      const auto found = store.find_many(std::span<const std::string>(keys));
+      for (std::size_t k = 0; k < found.size(); ++k) {
+        if (found[k]) check(me, found[k]->id, found[k]->value);
+        if (found[k] && found[k]->id != keys[k]) ++me.bad;
+      }
+    }
+  });
+  threads.emplace_back([&] {  // for_each: copies each entry's key from the index
+    Tally& me = tally[2];
+    start.arrive_and_wait();
+    // acquire: pairs with the writer's release.
+    while (!done.load(std::memory_order_acquire)) {
+      store.for_each([&](const LongStore::record_type& r) { check(me, r.id, r.value); });
+    }
+  });
+  for (std::thread& t : threads) t.join();
+
+  for (int r = 0; r < kReaders; ++r) {
+    EXPECT_EQ(tally[r].bad, 0) << "reader " << r << " saw an id that is not a key";
+    EXPECT_GT(tally[r].reads, 0) << "reader " << r;
+  }
+  EXPECT_EQ(erased, created) << "every erase was followed by its re-create";
+  // Quiet now: exactly the keys, each once, each with its own value.
+  std::multiset<std::string> seen;
+  store.for_each([&](const LongStore::record_type& r) {
+    EXPECT_EQ(r.id, r.value);
+    seen.insert(r.id);
+  });
+  EXPECT_EQ(seen, std::multiset<std::string>(keys.begin(), keys.end()));
+  EXPECT_EQ(store.size(), keys.size());
+}
+
+TEST(LongKeys, EvictionAndExpiryChurnSeeOnlyLiveKeys) {
+  std::vector<std::size_t> lengths;
+  for (std::size_t i = 0; i < 48; ++i) lengths.push_back(i % 3 == 0 ? 16 : i % 3 == 1 ? 36 : 110);
+  const std::vector<std::string> keys = long_keys(lengths);
+  const std::set<std::string> key_set(keys.begin(), keys.end());
+  const std::int64_t writes = scaled(20000, 8);
+  std::atomic<std::int64_t> bad_events{0}, events{0};
+  vkv::StoreOptions options;
+  options.max_records = 12;
+  options.shards = 2;
+  options.on_evict = [&](const vkv::EvictionEvent& e) {
+    // relaxed: counts read after join.
+    events.fetch_add(1, std::memory_order_relaxed);
+    if (key_set.count(e.entity_id) == 0) bad_events.fetch_add(1, std::memory_order_relaxed);
+  };
+  LongStore store(options);
+
+  constexpr int kWriters = 2, kReaders = 2;
+  std::vector<Tally> tally(kReaders);
+  std::atomic<int> writers_left{kWriters};
+  std::barrier start(kWriters + kReaders);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      std::mt19937 rng(4242 + w);
+      start.arrive_and_wait();
+      for (std::int64_t i = 0; i < writes; ++i) {
+        const std::string& key = keys[rng() % keys.size()];
+        // A third of the writes expire almost at once (active expiry and the reads'
+        // removal of expired records), the rest only by eviction.
+        vkv::WriteOptions write;
+        if (rng() % 3 == 0) write.ttl = std::chrono::microseconds(1 + rng() % 50);
+        store.put(key, key, write);
+      }
+      // release: pairs with the readers' acquire.
+      writers_left.fetch_sub(1, std::memory_order_release);
+    });
+  }
+  auto check = [&](Tally& me, const std::string& id, const std::string& value) {
+    ++me.reads;
+    if (key_set.count(id) == 0 || value != id) ++me.bad;
+  };
+  threads.emplace_back([&] {
+    Tally& me = tally[0];
+    start.arrive_and_wait();
+    // acquire: pairs with the writers' release.
+    for (std::size_t i = 0; writers_left.load(std::memory_order_acquire) > 0; ++i) {
+      const std::string& key = keys[i % keys.size()];
+      if (const auto r = store.find(key)) check(me, r->id, r->value);
+      store.visit(
+          key, [&](const vkv::RecordView<std::string>& view) { check(me, view.id, view.value); });
+    }
+  });
+  threads.emplace_back([&] {
+    Tally& me = tally[1];
+    start.arrive_and_wait();
+    // acquire: pairs with the writers' release.
+    while (writers_left.load(std::memory_order_acquire) > 0) {
+      store.for_each([&](const LongStore::record_type& r) { check(me, r.id, r.value); });
+      for (const auto& r : store.find_many(std::span<const std::string>(keys))) {
+        if (r) check(me, r->id, r->value);
+      }
+    }
+  });
+  for (std::thread& t : threads) t.join();
+
+  for (int r = 0; r < kReaders; ++r) {
+    EXPECT_EQ(tally[r].bad, 0) << "reader " << r << " saw an id that is not a key";
+    EXPECT_GT(tally[r].reads, 0) << "reader " << r;
+  }
+  // relaxed: the writers were joined.
+  EXPECT_EQ(bad_events.load(std::memory_order_relaxed), 0) << "on_evict named a non-key";
+  EXPECT_GT(events.load(std::memory_order_relaxed), 0);
+  std::size_t records = 0;
+  store.for_each([&](const LongStore::record_type& r) {
+    EXPECT_TRUE(key_set.count(r.id) == 1 && r.value == r.id);
+    ++records;
+  });
+  EXPECT_LE(records, options.max_records);
+}
+
+}  // namespace
+}  // namespace vkv_test
