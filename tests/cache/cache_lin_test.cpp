@@ -16,6 +16,7 @@
 // models the core API, whose OpKinds do not include put and find_or_create.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -207,6 +208,7 @@ std::string describe(const std::vector<Op>& h) {
 
 RunStats run(LStore& store, int rounds, std::uint64_t seed) {
   constexpr int kThreads = 4, kOps = 8, kKeys = 2;
+  constexpr std::size_t kKeyLengths[] = {0, 16, 36, 120};
   std::atomic<std::uint64_t> clock{1};
   std::barrier start(kThreads);
   std::vector<std::vector<Op>> per_thread(kThreads);
@@ -220,7 +222,10 @@ RunStats run(LStore& store, int rounds, std::uint64_t seed) {
         for (int i = 0; i < kOps; ++i) {
           Op op;
           op.key = static_cast<int>(rng() % kKeys);
-          const std::string name = "r" + std::to_string(round) + "k" + std::to_string(op.key);
+          // Short and long keys, one length per round (realistic inputs, issue 19):
+          // eviction and expiry remove index entries whose keys own heap memory.
+          std::string name = "r" + std::to_string(round) + "k" + std::to_string(op.key);
+          name.resize(std::max(name.size(), kKeyLengths[round % 4]), '~');
           op.value = Value{(std::int64_t{round} << 20) | (t << 8) | i};
           op.kind = static_cast<Kind>(rng() % 7);
           auto& seen = known[static_cast<std::size_t>(op.key)];

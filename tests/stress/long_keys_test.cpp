@@ -39,6 +39,10 @@ std::vector<std::string> long_keys(std::span<const std::size_t> lengths) {
   return keys;
 }
 
+// Each reader makes at least this many passes, even if the writers finish first (a
+// loaded machine may run them one after another): every reader reads something.
+constexpr std::size_t kMinReads = 64;
+
 struct Tally {
   std::int64_t reads = 0, bad = 0;
 };
@@ -77,7 +81,7 @@ TEST(LongKeys, ReadersSeeOnlyLiveKeysUnderEraseAndRecreate) {
     Tally& me = tally[0];
     start.arrive_and_wait();
     // acquire: pairs with the writer's release.
-    for (std::size_t i = 0; !done.load(std::memory_order_acquire); ++i) {
+    for (std::size_t i = 0; i < kMinReads || !done.load(std::memory_order_acquire); ++i) {
       const std::string& key = keys[i % keys.size()];
       if (const auto r = store.find(key)) check(me, r->id, r->value);
       store.visit(
@@ -88,7 +92,7 @@ TEST(LongKeys, ReadersSeeOnlyLiveKeysUnderEraseAndRecreate) {
     Tally& me = tally[1];
     start.arrive_and_wait();
     // acquire: pairs with the writer's release.
-    while (!done.load(std::memory_order_acquire)) {
+    for (std::size_t i = 0; i < kMinReads || !done.load(std::memory_order_acquire); ++i) {
       const auto found = store.find_many(std::span<const std::string>(keys));
       for (std::size_t k = 0; k < found.size(); ++k) {
         if (found[k]) check(me, found[k]->id, found[k]->value);
@@ -100,7 +104,7 @@ TEST(LongKeys, ReadersSeeOnlyLiveKeysUnderEraseAndRecreate) {
     Tally& me = tally[2];
     start.arrive_and_wait();
     // acquire: pairs with the writer's release.
-    while (!done.load(std::memory_order_acquire)) {
+    for (std::size_t i = 0; i < kMinReads || !done.load(std::memory_order_acquire); ++i) {
       store.for_each([&](const LongStore::record_type& r) { check(me, r.id, r.value); });
     }
   });
@@ -126,7 +130,7 @@ TEST(LongKeys, EvictionAndExpiryChurnSeeOnlyLiveKeys) {
   for (std::size_t i = 0; i < 48; ++i) lengths.push_back(i % 3 == 0 ? 16 : i % 3 == 1 ? 36 : 110);
   const std::vector<std::string> keys = long_keys(lengths);
   const std::set<std::string> key_set(keys.begin(), keys.end());
-  const std::int64_t writes = scaled(20000, 8);
+  const std::int64_t writes = scaled(12000, 8);
   std::atomic<std::int64_t> bad_events{0}, events{0};
   vkv::StoreOptions options;
   options.max_records = 12;
@@ -167,7 +171,8 @@ TEST(LongKeys, EvictionAndExpiryChurnSeeOnlyLiveKeys) {
     Tally& me = tally[0];
     start.arrive_and_wait();
     // acquire: pairs with the writers' release.
-    for (std::size_t i = 0; writers_left.load(std::memory_order_acquire) > 0; ++i) {
+    for (std::size_t i = 0; i < kMinReads || writers_left.load(std::memory_order_acquire) > 0;
+         ++i) {
       const std::string& key = keys[i % keys.size()];
       if (const auto r = store.find(key)) check(me, r->id, r->value);
       store.visit(
@@ -178,7 +183,8 @@ TEST(LongKeys, EvictionAndExpiryChurnSeeOnlyLiveKeys) {
     Tally& me = tally[1];
     start.arrive_and_wait();
     // acquire: pairs with the writers' release.
-    while (writers_left.load(std::memory_order_acquire) > 0) {
+    for (std::size_t i = 0; i < kMinReads || writers_left.load(std::memory_order_acquire) > 0;
+         ++i) {
       store.for_each([&](const LongStore::record_type& r) { check(me, r.id, r.value); });
       for (const auto& r : store.find_many(std::span<const std::string>(keys))) {
         if (r) check(me, r->id, r->value);
