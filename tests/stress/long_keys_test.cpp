@@ -12,10 +12,12 @@
 #include <barrier>
 #include <chrono>
 #include <cstdint>
+#include <new>
 #include <random>
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 #include <vkv/vkv.hpp>
@@ -206,6 +208,45 @@ TEST(LongKeys, EvictionAndExpiryChurnSeeOnlyLiveKeys) {
     ++records;
   });
   EXPECT_LE(records, options.max_records);
+}
+
+// A key whose copy throws while `fail_copies` is set: the index's copy of the key into
+// a new map node is the one copy a create makes, so the node's entry is never built
+// (oneTBB's create_node frees the node without destroying it). The deferred-destruction
+// allocator must then free only the memory: destroying the never-built entry would
+// free a garbage pointer (ASan), skipping the free would leak (LeakSanitizer).
+struct FragileKey {
+  static inline bool fail_copies = false;  // set and read by the test's one thread
+  std::string text;
+  explicit FragileKey(std::string t) : text(std::move(t)) {}
+  FragileKey(const FragileKey& other) : text(other.text) {
+    if (fail_copies) throw std::bad_alloc();
+  }
+  FragileKey(FragileKey&&) noexcept = default;
+  FragileKey& operator=(const FragileKey&) = default;
+  FragileKey& operator=(FragileKey&&) noexcept = default;
+  friend bool operator==(const FragileKey& a, const FragileKey& b) { return a.text == b.text; }
+  operator std::string_view() const { return text; }  // NOLINT: rendered in errors
+};
+struct FragileHash {
+  std::size_t operator()(const FragileKey& k) const { return std::hash<std::string>()(k.text); }
+};
+
+TEST(LongKeys, AKeyCopyThatThrowsLeavesNoEntryAndNoLeak) {
+  vkv::Store<std::string, FragileKey, FragileHash> store;
+  const FragileKey key(std::string(40, 'f'));
+  FragileKey::fail_copies = true;
+  EXPECT_THROW(store.create(FragileKey(std::string(40, 'f')), "v"), std::bad_alloc);
+  FragileKey::fail_copies = false;
+  EXPECT_FALSE(store.find(key));
+  EXPECT_EQ(store.size(), 0u);
+  // The store works on: create, erase (a built entry, destroyed in the deferred free),
+  // create again.
+  const auto created = store.create(key, "v");
+  store.erase(key, created.version);
+  EXPECT_FALSE(store.find(key));
+  EXPECT_EQ(store.create(key, "w").value, "w");
+  EXPECT_EQ(store.size(), 1u);
 }
 
 }  // namespace
