@@ -442,9 +442,11 @@ class Store {
   // Active expiry: probes kExpiryProbes cells and removes one expired record met.
   // Under the caller's Guard; does nothing if `event` is set already.
   void expire_some(std::optional<EvictionEvent>& event) const;
-  // Evicts until the store holds at most max_records records. Outside any Guard.
-  void evict_to_bound();
-  bool evict_one(std::optional<EvictionEvent>& event);
+  // Evicts until the store holds at most max_records records, never the record of
+  // `written` (the key the triggering write just created: the most recently used
+  // record). Outside any Guard.
+  void evict_to_bound(const HashedKey& written);
+  bool evict_one(const HashedKey& written, std::optional<EvictionEvent>& event);
   // Runs on_evict outside any Guard or lock.
   void notify_evict(const std::optional<EvictionEvent>& event) const {
     if (event && options_.on_evict) options_.on_evict(*event);

@@ -24,6 +24,7 @@
 // models the core API, whose OpKinds do not include put and find_or_create.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -275,14 +276,12 @@ std::string describe(const std::vector<Op>& h) {
   return os.str();
 }
 
-// The key of a history, kKeyLength characters. 15 for now, inside the small-string
-// buffer: with 36 (a UUID) TSan reports an erase freeing the index entry's key while a
-// concurrent find compares it (issue 19, defect 1: index key lifetime, fixed on its own
-// branch); set 36 once that fix is in. tests/cache/expiry_verdict_test.cpp uses 36.
-constexpr std::size_t kKeyLength = 15;
+// The key of a history: short and long keys, one length per round (realistic inputs):
+// eviction and expiry remove index entries whose keys own heap memory.
+constexpr std::size_t kKeyLengths[] = {0, 16, 36, 120};
 std::string key_name(int round, int key) {
-  std::string name = "r" + std::to_string(round) + "k" + std::to_string(key) + "-";
-  name.resize(kKeyLength, 'x');
+  std::string name = "r" + std::to_string(round) + "k" + std::to_string(key);
+  name.resize(std::max(name.size(), kKeyLengths[round % 4]), '~');
   return name;
 }
 

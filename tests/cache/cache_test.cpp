@@ -14,6 +14,8 @@
 #include <vector>
 #include <vkv/vkv.hpp>
 
+#include "stress/common.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -337,6 +339,57 @@ TEST(CapacityTest, CreatesPastTheBoundEvictDownToIt) {
   for (int i = 0; i < 300; ++i) store.find_or_create("f" + std::to_string(i), [] { return 0; });
   EXPECT_EQ(store.size(), 100u);
   EXPECT_EQ(count_all(store), 100u);
+}
+
+// The newest record is the most recently used one: the bound never evicts the record
+// that its triggering write just wrote (issue 19, defect 6). Before the fix the sample
+// picked among equal use stamps, the new record included: c was evicted in most of
+// these fresh stores.
+TEST(CapacityTest, TheCreateThatCrossesTheBoundKeepsItsRecord) {
+  vkv::StoreOptions options;
+  options.max_records = 2;
+  int c_missing = 0;
+  for (int run = 0; run < 200; ++run) {
+    Store store(options);
+    store.create("a", 1);
+    store.create("b", 2);
+    store.create("c", 3);
+    if (!store.find("c")) ++c_missing;
+    EXPECT_EQ(count_all(store), 2u);
+  }
+  EXPECT_EQ(c_missing, 0) << "of 200 fresh stores";
+  // put and find_or_create that create are triggering writes too.
+  Store store(options);
+  store.create("a", 1);
+  store.create("b", 2);
+  EXPECT_EQ(store.put("p", 3).revision, 1u);
+  EXPECT_TRUE(store.find("p"));
+  store.find_or_create("f", [] { return 4; });
+  EXPECT_TRUE(store.find("f"));
+  EXPECT_EQ(count_all(store), 2u);
+}
+
+TEST(CapacityTest, EveryCreateIsFoundRightAfterItReturns) {
+  vkv::StoreOptions options;
+  options.max_records = 1000;
+  vkv::Store<int> store(options);
+  // UUID-length keys (36 characters), single thread: deterministic.
+  auto key_of = [](int i) {
+    std::string key = std::to_string(i);
+    key.insert(0, 36 - key.size(), '0');
+    key[8] = key[13] = key[18] = key[23] = '-';
+    return key;
+  };
+  // 100,000 creates (the old code lost 6 of them); a fifth under sanitizers.
+  const auto creates = static_cast<int>(vkv_test::scaled(100000, 5));
+  int missing = 0;
+  for (int i = 0; i < creates; ++i) {
+    const std::string key = key_of(i);
+    store.create(key, i);
+    if (!store.find(key)) ++missing;
+  }
+  EXPECT_EQ(missing, 0) << "creates not found right after they returned";
+  EXPECT_EQ(count_all(store), 1000u);
 }
 
 TEST(CapacityTest, RecentlyReadRecordsSurvive) {

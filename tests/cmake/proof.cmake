@@ -27,6 +27,9 @@ vkv_add_test(stress_counter_test ${vkv_proof_dir}/stress/counter_test.cpp LABELS
 vkv_add_test(stress_churn_test ${vkv_proof_dir}/stress/churn_test.cpp LABELS concurrency)
 vkv_add_test(stress_teardown_test ${vkv_proof_dir}/stress/teardown_test.cpp LABELS concurrency)
 vkv_add_test(stress_garbage_test ${vkv_proof_dir}/stress/garbage_test.cpp LABELS concurrency)
+# Keys longer than the small-string buffer erased and re-created under every reading
+# path, and under eviction and expiry (issue 19, defect 1).
+vkv_add_test(stress_long_keys_test ${vkv_proof_dir}/stress/long_keys_test.cpp LABELS concurrency)
 
 # Faults and bad input. The allocation-failure test replaces global operator new, so
 # it is a binary of its own.

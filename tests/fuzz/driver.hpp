@@ -112,7 +112,16 @@ class BasicDriver {
     if (!ok) fail(what);
   }
 
-  static std::string key_name(int k) { return "k" + std::to_string(k); }
+  // Realistic key lengths (issue 19): k0 short (inside std::string's 15-character
+  // buffer), k1 16, k2 36 (a UUID), k3 120 characters (heap memory, freed only when no
+  // reader can see the entry).
+  static std::string key_name(int k) {
+    static constexpr std::size_t kLengths[] = {0, 16, 36, 120};
+    std::string name = "k" + std::to_string(k);
+    const std::size_t length = kLengths[static_cast<std::size_t>(k) % 4];
+    if (name.size() < length) name.resize(length, '~');
+    return name;
+  }
 
   std::string read_value(Bytes& in) {
     const int len = in.next() % 9;

@@ -36,7 +36,7 @@ constexpr int kAttackers = 2;
 constexpr Balance kInitial = 1000;
 constexpr std::uint64_t kMinHelps = 20;
 
-std::string key(int i) { return "attacked-" + std::to_string(i); }
+std::string key(int i) { return vkv_test::realistic_key("attacked-" + std::to_string(i), i); }
 
 // What the attackers did; `wrong` counts answers the contract rules out.
 struct AttackBooks {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,20 @@ inline std::int64_t scaled(std::int64_t base, std::int64_t sanitized_divisor = 4
   double n = static_cast<double>(base) * stress_scale();
   if (kSanitized) n /= static_cast<double>(sanitized_divisor);
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(n));
+}
+
+// Realistic key lengths (issue 19): 0 = the short name alone, inside std::string's
+// 15-character small buffer; 16, just past it; 36, a UUID; 120, a long composite id.
+// Keys past 15 characters own heap memory, so a path that reads a key after its entry
+// was freed shows under ASan (and as a garbled id without it).
+inline constexpr std::size_t kKeyLengths[] = {0, 16, 36, 120};
+
+// `name` padded to kKeyLengths[i % 4] characters (never shortened): a workload that
+// names its keys through this runs short and long keys side by side, at no extra cost.
+inline std::string realistic_key(std::string name, std::int64_t i) {
+  const std::size_t length = kKeyLengths[static_cast<std::size_t>(i) % std::size(kKeyLengths)];
+  if (name.size() < length) name.resize(length, name.size() % 2 == 0 ? '~' : '.');
+  return name;
 }
 
 // Evidence that a test's threads really ran at the same time: a run whose threads went

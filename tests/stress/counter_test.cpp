@@ -36,7 +36,7 @@ void run_counters(bool use_try) {
   CounterStore store;
   std::vector<std::string> ids;
   for (int c = 0; c < counters; ++c) {
-    ids.push_back("counter-" + std::to_string(c));
+    ids.push_back(vkv_test::realistic_key("counter-" + std::to_string(c), c));
     store.create(ids.back(), 0);
   }
 

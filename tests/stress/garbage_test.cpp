@@ -74,7 +74,7 @@ TEST(StressGarbage, RetiredNodesStayBounded) {
   vkv::Store<std::int64_t> store;
   std::vector<std::string> ids;
   for (int k = 0; k < keys; ++k) {
-    ids.push_back("hot-" + std::to_string(k));
+    ids.push_back(vkv_test::realistic_key("hot-" + std::to_string(k), k));
     store.create(ids.back(), 0);
   }
 

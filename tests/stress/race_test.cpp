@@ -166,7 +166,7 @@ TEST(RaceTest, ConcurrentCreatesOfOneIdHaveOneWinner) {
     threads.emplace_back([&, t] {
       for (int r = 0; r < rounds; ++r) {
         sync.arrive_and_wait();
-        auto result = store.try_create("id" + std::to_string(r), t);
+        auto result = store.try_create(vkv_test::realistic_key("id" + std::to_string(r), r), t);
         if (result) {
           won[r][t] = 1;
         } else if (result.error() == vkv::Errc::duplicate_key) {
@@ -185,7 +185,7 @@ TEST(RaceTest, ConcurrentCreatesOfOneIdHaveOneWinner) {
       EXPECT_EQ(won[r][t] + duplicate[r][t], 1) << "round " << r << " thread " << t;
     }
     ASSERT_EQ(winners, 1) << "round " << r;
-    auto rec = store.find("id" + std::to_string(r));
+    auto rec = store.find(vkv_test::realistic_key("id" + std::to_string(r), r));
     ASSERT_TRUE(rec);
     EXPECT_EQ(rec->value, winner) << "the winner's value persisted";
     EXPECT_EQ(rec->revision, 1u);

@@ -34,7 +34,8 @@ std::int64_t churn(CountedStore& store, int threads, std::int64_t per_thread, in
       std::mt19937 rng(5 + t);
       start.arrive_and_wait();
       for (std::int64_t i = 0; i < per_thread; ++i) {
-        const std::string id = "n" + std::to_string(rng() % ids);
+        const auto n = static_cast<std::int64_t>(rng() % ids);
+        const std::string id = vkv_test::realistic_key("n" + std::to_string(n), n);
         const auto cur = store.find(id, vkv::ReadOptions{true});
         // A payload long enough to live on the heap, so a leaked node leaks memory that
         // LeakSanitizer also sees.

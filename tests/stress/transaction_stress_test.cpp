@@ -49,7 +49,7 @@ using Tx = vkv::Transaction<Acct>;
 
 constexpr std::int64_t kInitial = 1000;
 
-std::string account(int i) { return "acct-" + std::to_string(i); }
+std::string account(int i) { return vkv_test::realistic_key("acct-" + std::to_string(i), i); }
 
 class TransactionStress : public ::testing::Test {
  protected:

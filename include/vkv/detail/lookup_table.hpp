@@ -30,12 +30,13 @@
 //      then rebuilds), so every probe meets an empty cell.
 //   4. rebuild() publishes a new table (release) and retires the old one; the old one
 //      is never written again. Entries are retired (by the map's deferred allocator)
-//      only after remove(), so an address read from any table under a Guard stays
-//      dereferenceable until that Guard ends. A reader that probed a table that has
-//      since been replaced and found nothing probes again (a key inserted after the
-//      rebuild is only in the new table); an address found in an old table is still
-//      the key's entry if its slot is not erased (an entry dropped from the map is
-//      erased for good: ShardedIndex invariant 2).
+//      only after remove(), and destroyed only when retirement frees them, so an
+//      address read from any table under a Guard stays dereferenceable, its key
+//      readable (heap memory included), until that Guard ends. A reader that probed
+//      a table that has since been replaced and found nothing probes again (a key
+//      inserted after the rebuild is only in the new table); an address found in an
+//      old table is still the key's entry if its slot is not erased (an entry dropped
+//      from the map is erased for good: ShardedIndex invariant 2).
 #pragma once
 
 #include <atomic>

@@ -7,8 +7,9 @@
 // address of every entry: find() probes that table with plain loads and never takes a
 // map lock, so reads and writes of existing keys neither wait nor write shared lines.
 // Only creates and erases go through the map (and its accessors). The map's allocator
-// defers every deallocation through the epoch scheme, so a slot stays readable after
-// its entry is erased until no Guard can see it.
+// defers every deallocation, and the destruction of every entry, through the epoch
+// scheme, so an erased entry's key (with any heap memory it owns) and slot stay
+// readable until no Guard can see them.
 //
 // Thread safety
 //   find(), insert_or_revive(), remove_if_erased(), scan_shard() may run concurrently
@@ -25,9 +26,13 @@
 //   3. The map is mutated (insert, erase) only under the shard's structure lock in
 //      shared mode; visit_shard() takes it exclusively, because iterating a
 //      concurrent_hash_map is not safe against concurrent insert/erase.
-//   4. Deallocation is deferred (epoch::retire) while the index lives; callers
+//   4. Deallocation is deferred (epoch::retire) while the index lives, and so is the
+//      destruction of the entry it holds (DeferredAllocator: the key is destroyed in
+//      the deferred free, never at erase), so every reader that reached an entry
+//      under a Guard may compare and copy its key until that Guard ends. Callers
 //      epoch::reserve(2) before a create or erase, which covers the one node the map
-//      may free during an insert and the one it frees on erase.
+//      may free during an insert and the one it frees on erase. The owner's
+//      destructor frees (and destroys) at once: no reader is left.
 //   5. An entry is in its shard's LookupTable exactly while it is in the map
 //      (LookupTable invariant 1): insert_or_revive() adds it holding the inserting
 //      accessor, remove_if_erased() removes it holding the erasing one.
@@ -39,12 +44,14 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <new>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "vkv/detail/epoch.hpp"
@@ -65,18 +72,40 @@ struct AllocatorState {
 // happened; insert_or_revive() uses this to tell that case from a failed insert.
 inline thread_local bool segment_allocation_failed = false;
 
-template <class U>
+// The entry (pair<const Key, Slot>) that delete_node() destroyed last on this thread,
+// whose destruction DeferredAllocator::destroy() deferred to the node's deallocation
+// (see below). Set by destroy() and consumed by the deallocate() that oneTBB's
+// delete_node() calls right after it, on the same thread.
+inline thread_local const void* deferred_entry = nullptr;
+
+// The map's allocator: every deallocation, and the destruction of every entry (its key
+// included), is deferred through the epoch scheme while the index lives.
+//
+// Deferring the memory alone is not enough: oneTBB's delete_node() destroys the entry
+// (allocator_traits::destroy on node->storage()) before it deallocates the node, and a
+// Key that owns heap memory (a std::string past the small-buffer size, 15 characters)
+// would free it at erase while lock-free readers still compare or copy the key. So
+// destroy() does nothing for the map's entry type and records the entry; deallocate()
+// of the node that holds it retires a deleter that destroys the entry, then frees the
+// memory. A node that reaches deallocate() without that record is one whose entry was
+// never built (its construction threw in create_node): only its memory is freed.
+//
+// `Entry` is the map's value_type; U is whatever oneTBB rebinds the allocator to (its
+// node, its buckets). The node type must expose storage() returning the Entry*
+// (oneTBB 2021: concurrent_hash_map::node::storage()); if a oneTBB release changes
+// that, destroy() fails to compile instead of leaking or freeing keys early.
+template <class U, class Entry = U>
 class DeferredAllocator {
  public:
   using value_type = U;
   template <class V>
   struct rebind {
-    using other = DeferredAllocator<V>;
+    using other = DeferredAllocator<V, Entry>;
   };
 
   explicit DeferredAllocator(const AllocatorState* state) noexcept : state_(state) {}
   template <class V>
-  DeferredAllocator(const DeferredAllocator<V>& other) noexcept  // NOLINT: rebinding
+  DeferredAllocator(const DeferredAllocator<V, Entry>& other) noexcept  // NOLINT: rebinding
       : state_(other.state()) {}
 
   U* allocate(std::size_t n) {
@@ -92,13 +121,32 @@ class DeferredAllocator {
     }
   }
 
+  // The map's entries are destroyed by deallocate() (deferred); everything else now.
+  template <class V>
+  void destroy(V* p) noexcept {
+    if constexpr (std::is_same_v<V, Entry>) {
+      static_assert(kHoldsEntry,
+                    "oneTBB's node no longer exposes storage() -> value_type*: "
+                    "DeferredAllocator cannot defer the destruction of index keys");
+      deferred_entry = p;
+    } else {
+      p->~V();
+    }
+  }
+
   void deallocate(U* p, std::size_t n) noexcept {
+    epoch::Deleter deleter = &free;
+    if constexpr (kHoldsEntry) {
+      // The entry is built (and ours to destroy) iff destroy() just deferred it.
+      if (deferred_entry == p->storage()) deleter = &destroy_entry_and_free;
+      deferred_entry = nullptr;
+    }
     // relaxed: set before destruction by the only thread that can still use the map.
     if (state_->immediate.load(std::memory_order_relaxed)) {
-      free(p);
+      deleter(p);
     } else {
       epoch::unlink_fence();  // epoch invariant 6: the map unlinked p under its locks
-      epoch::retire(p, &free, n * sizeof(U));
+      epoch::retire(p, deleter, n * sizeof(U));
     }
   }
 
@@ -108,12 +156,20 @@ class DeferredAllocator {
   }
 
  private:
+  static constexpr bool kHoldsEntry = requires(U * node) {
+    { node->storage() } -> std::same_as<Entry*>;
+  };
+
   static void free(void* p) noexcept {
     if constexpr (alignof(U) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
       ::operator delete(p, std::align_val_t(alignof(U)));
     } else {
       ::operator delete(p);
     }
+  }
+  static void destroy_entry_and_free(void* p) noexcept {
+    if constexpr (kHoldsEntry) static_cast<U*>(p)->storage()->~Entry();
+    free(p);
   }
   const AllocatorState* state_;
 };
@@ -142,11 +198,12 @@ class ShardedIndex {
   };
 
   using value_type = std::pair<const Key, Slot>;
-  using Map = tbb::concurrent_hash_map<Key, Slot, HashCompare, DeferredAllocator<value_type>>;
+  using Allocator = DeferredAllocator<value_type, value_type>;
+  using Map = tbb::concurrent_hash_map<Key, Slot, HashCompare, Allocator>;
 
   struct alignas(64) Shard {
     Shard(const HashCompare& compare, const AllocatorState* state)
-        : map(compare, DeferredAllocator<value_type>(state)) {}
+        : map(compare, Allocator(state)) {}
     Map map;
     LookupTable table;                   // invariant 5
     tbb::spin_rw_mutex structure_mutex;  // invariant 3

@@ -23,6 +23,9 @@
 //   2. on_evict runs on the removing thread after its Guard ended, never under a lock.
 //   3. Every removal reserves its retirements (epoch::reserve) and renders the event's
 //      key text before its CAS; after the CAS nothing allocates or throws.
+//   4. The bound never evicts the record its triggering write (a create, or a put that
+//      created) just wrote: the newest record is the most recently used one
+//      (API.md, Capacity). evict_one() skips that key's slot in its sample.
 #pragma once
 
 #include <chrono>
@@ -175,7 +178,7 @@ void Store<T, Key, Hash, KeyEqual>::expire_some(std::optional<EvictionEvent>& ev
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
-void Store<T, Key, Hash, KeyEqual>::evict_to_bound() {
+void Store<T, Key, Hash, KeyEqual>::evict_to_bound(const HashedKey& written) {
   if (options_.max_records == 0) return;
   const auto bound = static_cast<std::int64_t>(options_.max_records);
   // relaxed: the count is exact once writers are quiet; while they race, each creator
@@ -184,7 +187,7 @@ void Store<T, Key, Hash, KeyEqual>::evict_to_bound() {
     std::optional<EvictionEvent> event;
     try {
       detail::epoch::Guard guard;
-      (void)evict_one(event);
+      (void)evict_one(written, event);
     } catch (...) {
       // std::bad_alloc, or a key whose rendering for on_evict threw: the create has
       // succeeded and must report it; the next create evicts (the bound's slack).
@@ -195,10 +198,15 @@ void Store<T, Key, Hash, KeyEqual>::evict_to_bound() {
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
-bool Store<T, Key, Hash, KeyEqual>::evict_one(std::optional<EvictionEvent>& event) {
+bool Store<T, Key, Hash, KeyEqual>::evict_one(const HashedKey& written,
+                                              std::optional<EvictionEvent>& event) {
   // Of up to kEvictionSample records met in kEvictionProbes cells, remove the best
   // victim: expired first, then soft-deleted, then the least recently used (oldest
-  // use stamp on the LRU clock).
+  // use stamp on the LRU clock). Never the record of `written` (invariant 4): its use
+  // stamp ties with older records' until the LRU clock ticks, so the sample could pick
+  // it. A sample that meets no other record removes nothing; evict_to_bound samples
+  // again (other cells, at random).
+  const slot_type* spared = index_.find(written);  // compared, never followed
   const typename index_type::value_type* victim = nullptr;
   node_type* victim_node = nullptr;
   int victim_rank = 3;
@@ -212,6 +220,7 @@ bool Store<T, Key, Hash, KeyEqual>::evict_one(std::optional<EvictionEvent>& even
     // acquire: pairs with the installing CAS's release (the node's fields).
     const std::uintptr_t word = entry.second.word.load(std::memory_order_acquire);
     if (word == 0 || detail::is_entry_word(word)) return true;  // erased, or in a commit
+    if (&entry.second == spared) return true;
     node_type* node = detail::word_node<T>(word);
     const int rank = node->expires != 0 && node->expires <= now ? 0 : node->deleted ? 1 : 2;
     const std::uint32_t age = clock - node->used.load(std::memory_order_relaxed);
@@ -308,7 +317,7 @@ auto Store<T, Key, Hash, KeyEqual>::put(Key id, T value, WriteOptions options) -
     expire_some(removed);
   }
   notify_evict(removed);
-  if (inserted) evict_to_bound();
+  if (inserted) evict_to_bound(key);
   return std::move(*out);
 }
 

@@ -278,7 +278,7 @@ auto Store<T, Key, Hash, KeyEqual>::create_impl(Key id, T value, std::int64_t ex
     expire_some(removed);
   }
   notify_evict(removed);
-  if (inserted) evict_to_bound();
+  if (inserted) evict_to_bound(key);
   return true;
 }
 
