@@ -3,6 +3,8 @@
 //   vkv-lab                 the guided demo: the race, the strategies, a report
 //   vkv-lab race            the race only
 //   vkv-lab sweep [...]     a contention sweep of your choosing
+//   vkv-lab stall [...]     a writer stalls holding a key: the lock against vkv
+//   vkv-lab herd [...]      N threads commit one write each to one record
 //   vkv-lab cache [...]     a cache under a Zipfian load (cache_lab.hpp)
 //   vkv-lab race|sweep --redis URI   the same against a Redis server (redis_lab.hpp)
 //
@@ -28,6 +30,7 @@
 #include "output.hpp"
 #include "race.hpp"
 #include "report.hpp"
+#include "scenarios_lab.hpp"
 #include "sweep.hpp"
 #ifdef VKV_LAB_REDIS
 #include <vkv/redis/detail/keys.hpp>
@@ -273,22 +276,52 @@ int run_demo(const std::string& out_dir, const std::string& command) {
   plan.windows = {workload::Window{},
                   workload::Window{workload::WindowKind::busy, std::chrono::microseconds(10)},
                   workload::Window{workload::WindowKind::blocking, std::chrono::microseconds(100)}};
-  plan.threads = {2, 4, 8};
-  plan.keys = {1, 8};
+  // Optimism exists for readers that never wait behind a writer: all writes, then 90%
+  // and 99% reads. 8 threads on a machine of fewer cores is the oversubscribed case,
+  // where a lock holder descheduled inside its window stalls every reader of its key.
+  plan.write_shares = {1.0, 0.1, 0.01};
+  plan.threads = {2, 8};
+  plan.keys = {8};
   plan.strategies = workload::all_strategies();
-  plan.duration = std::chrono::milliseconds(100);
-  std::cout << "2. The strategies: " << plan.windows.size()
+  plan.duration = std::chrono::milliseconds(90);
+  std::cout << "2. The strategies: 3 read shares (0%, 90%, 99% reads) x " << plan.windows.size()
             << " read-modify-write windows (none, 10 us of work, 100 us of I/O) x "
-            << plan.threads.size() << " thread counts x " << plan.keys.size()
-            << " hot-key counts x " << plan.strategies.size() << " strategies, "
-            << plan.duration.count() << " ms each, 100% writes (about "
+            << plan.threads.size() << " thread counts (2, 8) x " << plan.keys.size()
+            << " hot-key count x " << plan.strategies.size() << " strategies, "
+            << plan.duration.count() << " ms each (about "
             << (plan.cell_count() * plan.duration.count() + 999) / 1000 << " s).\n\n";
   report.cells = lab::run_sweep(plan);
   report.finding = lab::finding(report.cells);
   std::cout << lab::text_table(report.cells) << "\n   Finding: " << report.finding << "\n\n";
 
+  workload::StallConfig stall;
+  stall.threads = 4;
+  stall.keys = 1;
+  stall.write_share = 0.1;
+  std::cout << "3. A stalled holder: one writer stalls " << stall.stall.count()
+            << " ms inside its read-modify-write of a key while " << stall.threads
+            << " threads read (90%) and write (10%) it.\n\n";
+  report.stalls =
+      lab::run_stalls(stall, {workload::Strategy::pessimistic, workload::Strategy::full_jitter,
+                              workload::Strategy::adaptive});
+  report.stall_finding = lab::stall_finding(report.stalls);
+  std::cout << lab::stall_table(report.stalls) << "\n   Finding: " << report.stall_finding
+            << "\n\n";
+
+  workload::HerdConfig herd;
+  herd.threads = 64;
+  herd.rounds = 10;
+  herd.window = workload::Window{workload::WindowKind::busy, std::chrono::microseconds(10)};
+  std::cout << "4. The thundering herd: " << herd.threads
+            << " threads released together each commit one write (10 us of work) to the same "
+               "record; "
+            << herd.rounds << " rounds per strategy.\n\n";
+  report.herds = lab::run_herds(herd, workload::all_strategies());
+  report.herd_finding = lab::herd_finding(report.herds);
+  std::cout << lab::herd_table(report.herds) << "\n   Finding: " << report.herd_finding << "\n\n";
+
   report.wall_seconds = seconds_since(start);
-  std::cout << "3. The report\n";
+  std::cout << "5. The report\n";
   const Outputs outputs{in_directory(out_dir, "vkv-lab-report.json"),
                         in_directory(out_dir, "vkv-lab-report.csv"),
                         in_directory(out_dir, "vkv-lab-report.html")};
@@ -339,7 +372,9 @@ int main(int argc, char** argv) {
   sweep
       ->add_option("--zipf", zipf_text, "Pick keys by Zipf with this theta >= 0 (default: uniform)")
       ->type_name("THETA");
-  sweep->add_option("--write-share", write_share_text, "Share of operations that write, in [0,1]")
+  sweep
+      ->add_option("--write-share", write_share_text,
+                   "Shares of operations that write, in [0,1], comma-separated (0.1: 90% reads)")
       ->type_name("P")
       ->default_str(write_share_text);
   sweep->add_option("--duration", duration_text, "Seconds per cell")
@@ -370,6 +405,44 @@ int main(int argc, char** argv) {
                    "Sweep over this Redis server (--threads, --keys, --duration, --seed and "
                    "the optimistic --strategies only)")
       ->type_name("URI");
+  CLI::App* stall_cmd = app.add_subcommand(
+      "stall", "A writer stalls inside its read-modify-write: the lock against vkv");
+  std::string stall_threads = "4", stall_keys = "1", stall_share = "0.1", stall_ms = "20",
+              stall_strategies = "full-jitter,adaptive";
+  stall_cmd->add_option("--threads", stall_threads, "Threads beside the stalled writer")
+      ->type_name("N")
+      ->default_str(stall_threads);
+  stall_cmd->add_option("--keys", stall_keys, "Keys (the writer stalls on key 0)")
+      ->type_name("N")
+      ->default_str(stall_keys);
+  stall_cmd->add_option("--write-share", stall_share, "Share of the others' operations that write")
+      ->type_name("P")
+      ->default_str(stall_share);
+  stall_cmd->add_option("--stall-ms", stall_ms, "Milliseconds the writer stalls")
+      ->type_name("MS")
+      ->default_str(stall_ms);
+  stall_cmd
+      ->add_option("--strategies", stall_strategies,
+                   "Retrying strategies to set against pessimistic (always run)")
+      ->type_name("A,B,...")
+      ->default_str(stall_strategies);
+
+  CLI::App* herd_cmd = app.add_subcommand(
+      "herd", "N threads released together each commit one write to the same record");
+  std::string herd_threads = "64", herd_rounds = "10", herd_window = "busy-10us",
+              herd_strategies = "all";
+  herd_cmd->add_option("--threads", herd_threads, "Threads (1-64)")
+      ->type_name("N")
+      ->default_str(herd_threads);
+  herd_cmd->add_option("--rounds", herd_rounds, "Rounds, a fresh record each")
+      ->type_name("N")
+      ->default_str(herd_rounds);
+  herd_cmd->add_option("--window", herd_window, "Each write's window (0, busy-10us, ...)")
+      ->type_name("W")
+      ->default_str(herd_window);
+  herd_cmd->add_option("--strategies", herd_strategies, "Comma-separated, or all")
+      ->type_name("A,B,...")
+      ->default_str(herd_strategies);
   const vkv::lab::CacheCommand cache(app);
   app.require_subcommand(0, 1);
 
@@ -388,6 +461,47 @@ int main(int argc, char** argv) {
   const std::string command = command_line(argc, argv);
   try {
     if (cache.selected()) return cache.run(command);
+    if (*stall_cmd) {
+      workload::StallConfig config;
+      config.threads =
+          static_cast<int>(parse_integer("--threads", stall_threads, 1, 256, "a thread count"));
+      config.keys = static_cast<std::size_t>(
+          parse_integer("--keys", stall_keys, 1, 1'000'000, "a key count"));
+      config.write_share = parse_real("--write-share", stall_share);
+      if (config.write_share < 0 || config.write_share > 1) {
+        throw UsageError("--write-share: must be in [0, 1], got " + stall_share);
+      }
+      config.stall = std::chrono::milliseconds(
+          parse_integer("--stall-ms", stall_ms, 1, 1000, "the stall in milliseconds"));
+      config.duration = 3 * config.stall + std::chrono::milliseconds(60);
+      std::vector<workload::Strategy> strategies{workload::Strategy::pessimistic};
+      for (workload::Strategy strategy : parse_strategies(stall_strategies)) {
+        if (strategy != workload::Strategy::pessimistic) strategies.push_back(strategy);
+      }
+      const auto results = lab::run_stalls(config, strategies);
+      std::cout << "A stalled holder: one writer stalls " << config.stall.count()
+                << " ms inside its read-modify-write of key 0.\n\n"
+                << lab::stall_table(results) << "\nFinding: " << lab::stall_finding(results)
+                << '\n';
+      return 0;
+    }
+    if (*herd_cmd) {
+      workload::HerdConfig config;
+      config.threads =
+          static_cast<int>(parse_integer("--threads", herd_threads, 1, 64, "a thread count"));
+      config.rounds =
+          static_cast<int>(parse_integer("--rounds", herd_rounds, 1, 1000, "the round count"));
+      const auto window = workload::parse_window(herd_window);
+      if (!window) {
+        throw UsageError("--window: '" + herd_window + "' is not a window (0, busy-10us, ...)");
+      }
+      config.window = *window;
+      const auto results = lab::run_herds(config, parse_strategies(herd_strategies));
+      std::cout << "The thundering herd: " << config.threads
+                << " threads released together each commit one write to one record.\n\n"
+                << lab::herd_table(results) << "\nFinding: " << lab::herd_finding(results) << '\n';
+      return 0;
+    }
     if (*race) {
       const int rounds =
           static_cast<int>(parse_integer("--rounds", rounds_text, 1, 1'000'000, "the round count"));
@@ -409,9 +523,16 @@ int main(int argc, char** argv) {
         plan.zipf_theta = parse_real("--zipf", zipf_text);
         if (plan.zipf_theta < 0) throw UsageError("--zipf: theta must be >= 0, got " + zipf_text);
       }
-      plan.write_share = parse_real("--write-share", write_share_text);
-      if (plan.write_share < 0 || plan.write_share > 1) {
-        throw UsageError("--write-share: must be in [0, 1], got " + write_share_text);
+      plan.write_shares.clear();
+      for (const std::string& item : split_list(write_share_text)) {
+        const double write_share = parse_real("--write-share", item);
+        if (write_share < 0 || write_share > 1) {
+          throw UsageError("--write-share: must be in [0, 1], got " + item);
+        }
+        if (std::find(plan.write_shares.begin(), plan.write_shares.end(), write_share) ==
+            plan.write_shares.end()) {
+          plan.write_shares.push_back(write_share);
+        }
       }
       const double seconds = parse_real("--duration", duration_text);
       if (seconds <= 0 || seconds > 3600) {
@@ -424,7 +545,7 @@ int main(int argc, char** argv) {
       plan.seed =
           static_cast<std::uint64_t>(parse_integer("--seed", seed_text, 0, INT64_MAX, "the seed"));
       if (!sweep_redis.empty()) {
-        if (!zipf_text.empty() || plan.write_share != 1.0 ||
+        if (!zipf_text.empty() || plan.write_shares != std::vector<double>{1.0} ||
             plan.windows != std::vector<workload::Window>{workload::Window{}} ||
             !sweep_out.empty() || !sweep_outputs.json.empty() || !sweep_outputs.csv.empty() ||
             !sweep_outputs.html.empty()) {
