@@ -90,6 +90,9 @@ struct CellConfig {
   std::chrono::nanoseconds base_delay{0};
   std::chrono::nanoseconds max_delay{0};
   int max_retries = 1000;
+  // RetryPolicy::escalate_after for the optimistic strategies (the starvation bound;
+  // 0 turns it off, to measure what it costs or saves).
+  int escalate_after = RetryPolicy{}.escalate_after;
   // Older spelling of a busy window (kept for callers): used when window.length is 0.
   std::chrono::nanoseconds mutate_work{0};
   // The read-modify-write window (see Window). Longer windows mean more conflicts at

@@ -7,6 +7,7 @@
 #include "format.hpp"
 #include "report.hpp"
 #include "scenarios_lab.hpp"
+#include "targets.hpp"
 
 namespace vkv::lab {
 
@@ -92,6 +93,10 @@ std::string to_html(const Report& report) {
       << "</p>\n";
   out << "<div class=\"finding\"><strong>Finding:</strong> " << html_escape(report.finding)
       << "</div>\n";
+  if (has_pessimistic(report.cells)) {
+    out << "<h3>The best retrying strategy against the lock, per read share and window</h3>\n"
+        << versus_lock_html(report);
+  }
 
   // One set of charts per window: a chart of every setting under every window would
   // crowd its labels, and the comparison that matters is within one window.

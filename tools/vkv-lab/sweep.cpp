@@ -74,6 +74,7 @@ std::vector<workload::CellResult> run_sweep(const SweepPlan& plan) {
             config.strategy = strategy;
             config.duration = plan.duration;
             config.seed = plan.seed;
+            config.escalate_after = plan.escalate_after;
             progress.show(results.size(), 0.0, config, seconds_per_cell);
             if (progress.enabled()) {
               // Called on this thread during the cell (vkv_workload's contract).

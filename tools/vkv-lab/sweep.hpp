@@ -23,6 +23,7 @@ struct SweepPlan {
   std::vector<double> write_shares{1.0};
   std::chrono::milliseconds duration{200};
   std::uint64_t seed = 42;
+  int escalate_after = RetryPolicy{}.escalate_after;  // RetryPolicy::escalate_after
 
   std::size_t cell_count() const {
     return write_shares.size() * windows.size() * threads.size() * keys.size() * strategies.size();
