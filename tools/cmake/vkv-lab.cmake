@@ -13,6 +13,7 @@ add_executable(vkv-lab
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/output.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/report.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/scenarios_lab.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/scenario_commands.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/targets.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/sweep.cpp)
 target_include_directories(vkv-lab PRIVATE ${PROJECT_SOURCE_DIR}/bench)

@@ -30,6 +30,7 @@
 #include "output.hpp"
 #include "race.hpp"
 #include "report.hpp"
+#include "scenario_commands.hpp"
 #include "scenarios_lab.hpp"
 #include "sweep.hpp"
 #include "targets.hpp"
@@ -423,44 +424,7 @@ int main(int argc, char** argv) {
                    "Sweep over this Redis server (--threads, --keys, --duration, --seed and "
                    "the optimistic --strategies only)")
       ->type_name("URI");
-  CLI::App* stall_cmd = app.add_subcommand(
-      "stall", "A writer stalls inside its read-modify-write: the lock against vkv");
-  std::string stall_threads = "4", stall_keys = "1", stall_share = "0.1", stall_ms = "20",
-              stall_strategies = "full-jitter,adaptive";
-  stall_cmd->add_option("--threads", stall_threads, "Threads beside the stalled writer")
-      ->type_name("N")
-      ->default_str(stall_threads);
-  stall_cmd->add_option("--keys", stall_keys, "Keys (the writer stalls on key 0)")
-      ->type_name("N")
-      ->default_str(stall_keys);
-  stall_cmd->add_option("--write-share", stall_share, "Share of the others' operations that write")
-      ->type_name("P")
-      ->default_str(stall_share);
-  stall_cmd->add_option("--stall-ms", stall_ms, "Milliseconds the writer stalls")
-      ->type_name("MS")
-      ->default_str(stall_ms);
-  stall_cmd
-      ->add_option("--strategies", stall_strategies,
-                   "Retrying strategies to set against pessimistic (always run)")
-      ->type_name("A,B,...")
-      ->default_str(stall_strategies);
-
-  CLI::App* herd_cmd = app.add_subcommand(
-      "herd", "N threads released together each commit one write to the same record");
-  std::string herd_threads = "64", herd_rounds = "10", herd_window = "busy-10us",
-              herd_strategies = "all";
-  herd_cmd->add_option("--threads", herd_threads, "Threads (1-64)")
-      ->type_name("N")
-      ->default_str(herd_threads);
-  herd_cmd->add_option("--rounds", herd_rounds, "Rounds, a fresh record each")
-      ->type_name("N")
-      ->default_str(herd_rounds);
-  herd_cmd->add_option("--window", herd_window, "Each write's window (0, busy-10us, ...)")
-      ->type_name("W")
-      ->default_str(herd_window);
-  herd_cmd->add_option("--strategies", herd_strategies, "Comma-separated, or all")
-      ->type_name("A,B,...")
-      ->default_str(herd_strategies);
+  const vkv::lab::ScenarioCommands scenarios(app);
   const vkv::lab::CacheCommand cache(app);
   app.require_subcommand(0, 1);
 
@@ -479,47 +443,7 @@ int main(int argc, char** argv) {
   const std::string command = command_line(argc, argv);
   try {
     if (cache.selected()) return cache.run(command);
-    if (*stall_cmd) {
-      workload::StallConfig config;
-      config.threads =
-          static_cast<int>(parse_integer("--threads", stall_threads, 1, 256, "a thread count"));
-      config.keys = static_cast<std::size_t>(
-          parse_integer("--keys", stall_keys, 1, 1'000'000, "a key count"));
-      config.write_share = parse_real("--write-share", stall_share);
-      if (config.write_share < 0 || config.write_share > 1) {
-        throw UsageError("--write-share: must be in [0, 1], got " + stall_share);
-      }
-      config.stall = std::chrono::milliseconds(
-          parse_integer("--stall-ms", stall_ms, 1, 1000, "the stall in milliseconds"));
-      config.duration = 3 * config.stall + std::chrono::milliseconds(60);
-      std::vector<workload::Strategy> strategies{workload::Strategy::pessimistic};
-      for (workload::Strategy strategy : parse_strategies(stall_strategies)) {
-        if (strategy != workload::Strategy::pessimistic) strategies.push_back(strategy);
-      }
-      const auto results = lab::run_stalls(config, strategies);
-      std::cout << "A stalled holder: one writer stalls " << config.stall.count()
-                << " ms inside its read-modify-write of key 0.\n\n"
-                << lab::stall_table(results) << "\nFinding: " << lab::stall_finding(results)
-                << '\n';
-      return 0;
-    }
-    if (*herd_cmd) {
-      workload::HerdConfig config;
-      config.threads =
-          static_cast<int>(parse_integer("--threads", herd_threads, 1, 64, "a thread count"));
-      config.rounds =
-          static_cast<int>(parse_integer("--rounds", herd_rounds, 1, 1000, "the round count"));
-      const auto window = workload::parse_window(herd_window);
-      if (!window) {
-        throw UsageError("--window: '" + herd_window + "' is not a window (0, busy-10us, ...)");
-      }
-      config.window = *window;
-      const auto results = lab::run_herds(config, parse_strategies(herd_strategies));
-      std::cout << "The thundering herd: " << config.threads
-                << " threads released together each commit one write to one record.\n\n"
-                << lab::herd_table(results) << "\nFinding: " << lab::herd_finding(results) << '\n';
-      return 0;
-    }
+    if (scenarios.selected()) return scenarios.run();
     if (*race) {
       const int rounds =
           static_cast<int>(parse_integer("--rounds", rounds_text, 1, 1'000'000, "the round count"));
