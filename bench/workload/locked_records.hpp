@@ -57,16 +57,20 @@ class Histogram {
   }
   std::uint64_t total() const noexcept { return total_; }
   std::uint64_t max() const noexcept { return max_; }
-  // The value below which a fraction q of the samples lie (bucket midpoint).
+  // The value below which a fraction q of the samples lie (bucket midpoint, at most
+  // the largest sample).
   double quantile(double q) const noexcept {
     if (total_ == 0) return 0;
     const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total_)));
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < kBuckets; ++i) {
       seen += counts_[i];
-      if (seen >= std::max<std::uint64_t>(rank, 1)) return midpoint(i);
+      // A bucket's midpoint may lie above the largest sample: never report past it.
+      if (seen >= std::max<std::uint64_t>(rank, 1)) {
+        return std::min(midpoint(i), static_cast<double>(max_));
+      }
     }
-    return midpoint(kBuckets - 1);
+    return static_cast<double>(max_);
   }
 
  private:
