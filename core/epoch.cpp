@@ -41,6 +41,7 @@ constexpr std::size_t kSoftObjects = 4096;
 std::atomic<std::uint64_t> stat_examined{0};
 std::atomic<std::uint64_t> stat_moved{0};
 std::atomic<std::uint64_t> stat_freed{0};
+std::atomic<std::uint64_t> stat_stolen{0};
 
 bool membarrier_available() {
 #if defined(VKV_UNDER_TSAN)
@@ -312,6 +313,8 @@ std::size_t steal_idle(std::size_t budget) noexcept {
     // release: our edits of the list happen-before the owner's next claim_list().
     r->stealing.store(false, std::memory_order_release);
   }
+  // relaxed: a statistic.
+  if (freed != 0) stat_stolen.fetch_add(freed, std::memory_order_relaxed);
   return freed;
 }
 
@@ -334,9 +337,9 @@ void retire_outside_guard(void* object, Deleter deleter, std::size_t bytes) noex
 
 ReclaimStats reclaim_stats() noexcept {
   // relaxed: statistics.
-  return ReclaimStats{stat_examined.load(std::memory_order_relaxed),
-                      stat_moved.load(std::memory_order_relaxed),
-                      stat_freed.load(std::memory_order_relaxed)};
+  return ReclaimStats{
+      stat_examined.load(std::memory_order_relaxed), stat_moved.load(std::memory_order_relaxed),
+      stat_freed.load(std::memory_order_relaxed), stat_stolen.load(std::memory_order_relaxed)};
 }
 
 std::size_t garbage_limit() noexcept { return garbage_limit_bytes.load(std::memory_order_relaxed); }

@@ -215,11 +215,13 @@ std::size_t steal_idle(std::size_t budget) noexcept;
 
 // Test and monitoring hook: work done by reclamation since start-up, to show that
 // freeing is linear (invariant 7). examined = entries looked at (freed or not);
-// moved = entries moved by compaction; freed = objects freed. Relaxed counters.
+// moved = entries moved by compaction; freed = objects freed; stolen = those of them
+// freed from another thread's list (steal_idle()). Relaxed counters.
 struct ReclaimStats {
   std::uint64_t examined = 0;
   std::uint64_t moved = 0;
   std::uint64_t freed = 0;
+  std::uint64_t stolen = 0;
 };
 ReclaimStats reclaim_stats() noexcept;
 
