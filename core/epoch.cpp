@@ -135,7 +135,8 @@ std::size_t free_prefix(ThreadRecord& record, std::size_t budget) noexcept {
 void detach(ThreadRecord* record) noexcept {
   // The thread is exiting, outside every Guard (Guards are scoped). Its garbage stays
   // in its record: any thread frees it (steal_idle()), or the record's next owner.
-  if (!record->limbo.empty()) {
+  // relaxed: a hint (the list itself may be read only inside the Guard below).
+  if (record->limbo_count.load(std::memory_order_relaxed) != 0) {
     try {
       Guard guard;  // the list is touched only inside a Guard (epoch.hpp)
       claim_list(*record);
