@@ -249,7 +249,11 @@ void wait_for_stealer(ThreadRecord& record) noexcept {
 
 namespace {
 
-// Sets the pressure that throttle() reads, from the totals.
+// Sets the pressure that throttle() reads, from the totals. Raises it to 2, but never
+// lowers it from 2: only throttle() does, after it has freed and found the total under
+// the bound. (A collect that lowered it could overwrite, with a total read a moment
+// earlier, another collect's 2: writers would then run a whole collect's worth each
+// past the bound before the next collect caught it.)
 void judge_pressure(bool stuck) noexcept {
   // relaxed: a hint for throttle(), which checks again before it lets a writer wait.
   int now = 0;
@@ -258,8 +262,8 @@ void judge_pressure(bool stuck) noexcept {
   } else if (stuck && pending() > kSoftObjects) {
     now = 1;
   }
-  if (now != pressure.load(std::memory_order_relaxed))
-    pressure.store(now, std::memory_order_relaxed);
+  const int was = pressure.load(std::memory_order_relaxed);
+  if (now != was && (now == 2 || was != 2)) pressure.store(now, std::memory_order_relaxed);
 }
 
 }  // namespace

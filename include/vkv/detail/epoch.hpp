@@ -33,7 +33,10 @@
 //   lists) brings it back under: for as long as a reader stays inside a Guard. Readers
 //   never wait. The slack: a thread notices the bound at its next collect, so the total
 //   can pass the bound by up to kCollectBytes plus one operation's retirements per
-//   writing thread (tests/core/garbage_commit_test.cpp holds it).
+//   writing thread (tests/core/garbage_commit_test.cpp holds it with a parked reader).
+//   Only throttle() lowers the flag, after freeing, from a total it has just read; a
+//   collect that raised it meanwhile is overwritten, so where frees and the bound race
+//   a writer may run up to one more collect's worth before the flag is raised again.
 //
 // Invariants:
 //   1. global_epoch only grows, by one at a time, and only when every thread that is
