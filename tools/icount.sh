@@ -80,12 +80,13 @@ count() {
        /^summary:/ { for (i = 2; i <= NF; ++i) printf "%s=%s ", name[i - 1], $i }
        END { print "" }' "$file.2"
 }
-# per_op <words> <event>: that event's count per operation, one decimal.
+# per_op <words> <event>: that event's count per operation, one decimal (callgrind
+# leaves trailing zero counts out of its summary line: a missing event is 0).
 per_op() {
   awk -v words="$1" -v want="$2" -v n="$n" 'BEGIN {
     split(words, w, " ")
     for (i in w) { split(w[i], kv, "="); if (kv[1] == want) { printf "%.1f", kv[2] / n; exit } }
-    printf "nan" }'
+    printf "0.0" }'
 }
 
 if ((cache)); then
@@ -106,7 +107,7 @@ if ((cache)); then
         cd=$(awk -v a="$(per_op "$c" D1mr)" -v b="$(per_op "$c" D1mw)" 'BEGIN { printf "%.2f", a + b }')
         vl=$(awk -v a="$(per_op "$v" DLmr)" -v b="$(per_op "$v" DLmw)" 'BEGIN { printf "%.2f", a + b }')
         cl=$(awk -v a="$(per_op "$c" DLmr)" -v b="$(per_op "$c" DLmw)" 'BEGIN { printf "%.2f", a + b }')
-        ratio=$(awk -v a="$vd" -v b="$cd" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+        ratio=$(awk -v a="$vd" -v b="$cd" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
         printf '%-6s %8s %5s %14s %14s %6s %12s %12s\n' "$read" "$records" "$keys" "$vd" "$cd" \
           "$ratio" "$vl" "$cl"
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$read" "$records" "$keys" "$vd" "$cd" "$ratio" \
