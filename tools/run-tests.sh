@@ -14,6 +14,9 @@
 #            the benchmarks with those flags
 #   fuzz     libFuzzer, bounded (tests/fuzz/run.sh, VKV_FUZZ_SECONDS, default 60)
 #   bench    every benchmark once in smoke mode, from the plain g++ (Release) build
+#   icount   instructions per operation under callgrind (tools/icount.sh --check), from
+#            the same build: fails when an operation exceeds its budget in
+#            bench/icount/budgets.txt by more than 2 %
 #   lab      the README's first command as a newcomer types it (tools/run-lab.sh: the
 #            release preset's vkv-lab, then its demo), its report sent to a scratch
 #            directory; fails unless the demo exits 0 and writes its HTML, JSON and CSV
@@ -21,7 +24,7 @@
 # Every test stage runs the whole suite: the sanitizer stages must register exactly the
 # tests the gcc stage ran (suites too slow there run lighter, see docs/testing.md), a
 # stage that runs no test fails, and a skipped test fails. VKV_SKIP="clang asan tsan
-# fuzz bench install lab" skips stages for local iteration; it is refused under CI=true.
+# fuzz bench icount install lab" skips stages for local iteration; it is refused under CI=true.
 # The stages run, with their times, are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -188,6 +191,11 @@ fi
 if wants bench; then
   stage bench "every benchmark once (smoke), from the plain g++ Release build"
   bash tools/run-benchmarks.sh --smoke --no-build --build-dir build/plain-gcc
+fi
+
+if wants icount; then
+  stage icount "instructions per operation within budget (callgrind), plain g++ Release build"
+  bash tools/icount.sh --check --no-build --build-dir build/plain-gcc
 fi
 
 if wants lab; then
