@@ -25,7 +25,8 @@ TEST(RedisUri, MalformedIsRefusedWithTheUriInTheMessage) {
   for (const char* uri :
        {"", "127.0.0.1:6379", "http://h:1", "redis://", "redis://:6379",
         "redis://h:", "redis://h:0", "redis://h:65536", "redis://h:12x", "redis://h:-1",
-        "redis://h h:1", "redis://user@h:1", "redis://h:1:2", "rediss://h:1"}) {
+        "redis://h h:1", "redis://user@h:1", "redis://u:@h:1", "redis://[::1", "redis://[::1]x",
+        "redis://[zz]:1", "redis://h:1:2", "rediss://h:1"}) {
     try {
       parse_uri(uri);
       ADD_FAILURE() << "accepted " << uri;
@@ -34,6 +35,23 @@ TEST(RedisUri, MalformedIsRefusedWithTheUriInTheMessage) {
           << e.what();
     }
   }
+}
+
+TEST(RedisUri, Ipv6LiteralsInBrackets) {
+  EXPECT_EQ(parse_uri("redis://[::1]:7000"), (Address{"::1", 7000}));
+  EXPECT_EQ(parse_uri("redis://[fe80::1:2]"), (Address{"fe80::1:2", 6379}));
+  EXPECT_EQ((Address{"::1", 7000}).text(), "[::1]:7000");
+}
+
+TEST(RedisUri, CredentialsBeforeTheHost) {
+  vkv::redis::detail::Credentials c;
+  EXPECT_EQ(parse_uri("redis://alice:s3cr@t@h:1", &c), (Address{"h", 1}));
+  EXPECT_EQ(c.user, "alice");
+  EXPECT_EQ(c.password, "s3cr@t");
+  vkv::redis::detail::Credentials d;
+  EXPECT_EQ(parse_uri("redis://:pw@[::1]:2", &d), (Address{"::1", 2}));
+  EXPECT_EQ(d.user, "");
+  EXPECT_EQ(d.password, "pw");
 }
 
 }  // namespace
