@@ -43,6 +43,10 @@ bool NodePool::failing() const noexcept {
   return at != 0 && now_ns() - at < std::chrono::nanoseconds(kFailMemory).count();
 }
 
+void NodePool::mark_failed() noexcept {
+  failed_at_.store(now_ns(), std::memory_order_relaxed);  // relaxed: a hint (failing())
+}
+
 void NodePool::retire() noexcept {
   std::lock_guard lock(mutex_);
   retired_ = true;

@@ -65,6 +65,8 @@ class NodePool {
   // True while the last connect to this node failed (within the last kFailMemory):
   // slot-map refreshes ask it last.
   bool failing() const noexcept;
+  // An exchange with the node failed (a timeout, a reset): counts as failing too.
+  void mark_failed() noexcept;
   // The node left the cluster's slot map: close its idle connections (and those given
   // back from now on) until it is used again.
   void retire() noexcept;

@@ -5,7 +5,6 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -26,29 +25,6 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 
 std::int64_t to_ns(Clock::time_point at) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
-}
-
-// "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381"; "MOVED 3999 :6381" (no host:
-// the node that answered), "MOVED 3999 ::1:6381" (IPv6: the port follows the last ':').
-bool parse_redirect(std::string_view text, const Address& from, Address& target) {
-  const std::size_t space = text.rfind(' ');
-  if (space == std::string_view::npos) return false;
-  const std::string_view address = text.substr(space + 1);
-  const std::size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  int port = 0;
-  const std::string_view digits = address.substr(colon + 1);
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (ec != std::errc() || end != digits.data() + digits.size() || port < 1 || port > 65535) {
-    return false;
-  }
-  std::string_view host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  target.host = host.empty() ? from.host : std::string(host);
-  target.port = port;
-  return true;
 }
 
 Args wait_args(const WaitFor& wait) {
@@ -140,7 +116,7 @@ NodePool* Router::owner(std::uint16_t slot, Deadline deadline) {
     const std::int64_t due = due_ns_.load(std::memory_order_relaxed);
     if (due != 0 && to_ns(Clock::now()) >= due) {
       std::string error;
-      refresh(deadline, error);  // periodic, or after a MOVED
+      refresh(deadline, error, /*join=*/false);  // periodic, or after a MOVED
     }
   }
   {
@@ -165,9 +141,10 @@ void Router::refresh_soon() noexcept {
   }
 }
 
-bool Router::refresh(Deadline deadline, std::string& error) {
+bool Router::refresh(Deadline deadline, std::string& error, bool join) {
   if (!cluster_) return true;
   std::unique_lock lock(refresh_mutex_);
+  if (refreshing_ && !join) return true;  // one is under way; go on with the map as is
   if (refreshing_) {
     // Share the sweep in flight: wait for its result.
     const std::uint64_t generation = generation_;
@@ -234,6 +211,7 @@ bool Router::sweep(Deadline deadline, std::string& error) {
     }
     CallResult result = call_node(*candidate, Args{"CLUSTER", "SLOTS"}, deadline);
     if (result.io != Io::ok) {
+      candidate->mark_failed();  // asked last next time
       error = result.error;
       continue;
     }

@@ -96,8 +96,9 @@ class Router {
   NodePool* pool_for(const Address& address);  // takes map_mutex_ exclusively
   NodePool* pool_locked(const Address& address);
   void set_owner(std::uint16_t slot, const Address& address);
-  // Shared, rate-limited refresh (see the top of this file).
-  bool refresh(Deadline deadline, std::string& error);
+  // Shared, rate-limited refresh (see the top of this file). join = false: if one is
+  // under way, return at once (a due or MOVED-driven reload need not wait for it).
+  bool refresh(Deadline deadline, std::string& error, bool join = true);
   bool sweep(Deadline deadline, std::string& error);
   void refresh_soon() noexcept;  // after a MOVED: the next call reloads (cooldown kept)
   // What to do about an error reply; see call().

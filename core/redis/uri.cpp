@@ -83,4 +83,25 @@ Address parse_uri(std::string_view uri, Credentials* credentials) {
   return address;
 }
 
+bool parse_redirect(std::string_view text, const Address& from, Address& target) {
+  const std::size_t space = text.rfind(' ');
+  if (space == std::string_view::npos) return false;
+  const std::string_view address = text.substr(space + 1);
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  int port = 0;
+  const std::string_view digits = address.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || end != digits.data() + digits.size() || port < 1 || port > 65535) {
+    return false;
+  }
+  std::string_view host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  target.host = host.empty() ? from.host : std::string(host);
+  target.port = port;
+  return true;
+}
+
 }  // namespace vkv::redis::detail

@@ -54,4 +54,21 @@ TEST(RedisUri, CredentialsBeforeTheHost) {
   EXPECT_EQ(d.password, "pw");
 }
 
+TEST(RedisRedirect, HostPortEmptyHostAndIpv6) {
+  using vkv::redis::detail::parse_redirect;
+  const Address from{"10.0.0.7", 7001};
+  Address to;
+  ASSERT_TRUE(parse_redirect("MOVED 3999 127.0.0.1:6381", from, to));
+  EXPECT_EQ(to, (Address{"127.0.0.1", 6381}));
+  ASSERT_TRUE(parse_redirect("MOVED 3999 :6390", from, to));  // Redis 7: endpoint unknown
+  EXPECT_EQ(to, (Address{"10.0.0.7", 6390}));
+  ASSERT_TRUE(parse_redirect("ASK 12 ::1:7000", from, to));
+  EXPECT_EQ(to, (Address{"::1", 7000}));
+  ASSERT_TRUE(parse_redirect("MOVED 12 [fe80::2]:7000", from, to));
+  EXPECT_EQ(to, (Address{"fe80::2", 7000}));
+  EXPECT_FALSE(parse_redirect("MOVED 12 host", from, to));
+  EXPECT_FALSE(parse_redirect("MOVED 12 host:0", from, to));
+  EXPECT_FALSE(parse_redirect("MOVED 12 host:7x", from, to));
+}
+
 }  // namespace

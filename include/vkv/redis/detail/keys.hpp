@@ -29,6 +29,11 @@ struct Credentials {
 // malformed. The credentials, if any, go to *credentials when it is given.
 Address parse_uri(std::string_view uri, Credentials* credentials = nullptr);
 
+// The target of a redirection: "MOVED 3999 127.0.0.1:6381", "ASK 3999 host:6381",
+// "MOVED 3999 :6381" (no host: the node that answered, `from`), "MOVED 3999 ::1:6381"
+// or "[::1]:6381" (IPv6: the port follows the last ':'). False if malformed.
+bool parse_redirect(std::string_view text, const Address& from, Address& target);
+
 // CRC16-CCITT (XMODEM), the checksum of Redis Cluster's key slots.
 std::uint16_t crc16(std::string_view bytes) noexcept;
 
