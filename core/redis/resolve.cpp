@@ -133,9 +133,10 @@ bool refused_before_running(std::string_view error) noexcept {
   // Redis checks these before a script runs, or (OOM, READONLY, MISCONF, NOREPLICAS)
   // inside it only until its first write: either way, nothing was applied.
   static constexpr std::string_view kBefore[] = {
-      "NOSCRIPT",   "MOVED ",  "ASK ",       "TRYAGAIN",  "CLUSTERDOWN", "BUSY",
-      "LOADING",    "OOM",     "NOPERM",     "NOAUTH",    "WRONGPASS",   "READONLY",
-      "MASTERDOWN", "MISCONF", "NOREPLICAS", "CROSSSLOT", "EXECABORT",   "UNKILLABLE"};
+      "NOSCRIPT",          "MOVED ",  "ASK ",       "TRYAGAIN",  "CLUSTERDOWN", "BUSY",
+      "LOADING",           "OOM",     "NOPERM",     "NOAUTH",    "WRONGPASS",   "READONLY",
+      "MASTERDOWN",        "MISCONF", "NOREPLICAS", "CROSSSLOT", "EXECABORT",   "UNKILLABLE",
+      "ERR Protocol error"};  // not even parsed (e.g. a big request before AUTH)
   for (std::string_view prefix : kBefore) {
     if (error.substr(0, prefix.size()) == prefix) return true;
   }

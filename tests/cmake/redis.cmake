@@ -44,6 +44,7 @@ include(${PROJECT_SOURCE_DIR}/tests/redis/support/support.cmake)
 vkv_add_test(redis_store_smoke_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/store_smoke_test.cpp
              ${PROJECT_SOURCE_DIR}/tests/redis/unit/wait_smoke_test.cpp
              ${PROJECT_SOURCE_DIR}/tests/redis/unit/deadline_test.cpp
+             ${PROJECT_SOURCE_DIR}/tests/redis/unit/auth_test.cpp
              LABELS concurrency)
 target_link_libraries(redis_store_smoke_test PRIVATE vkv::redis vkv_redis_test_support)
 target_include_directories(redis_store_smoke_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)

@@ -30,7 +30,9 @@ TEST(RedisRouter, EightThreadsOnADeadMasterShareOneRefreshSweep) {
   o.connect_timeout = std::chrono::milliseconds(500);
   o.command_timeout = std::chrono::milliseconds(500);
   o.call_timeout = std::chrono::milliseconds(3000);
-  o.refresh_cooldown = std::chrono::milliseconds(5000);  // no second sweep in this test
+  // Longer than the 8 threads take to arrive (they start from one line), so a thread
+  // that comes after the sweep gets its answer instead of starting another.
+  o.refresh_cooldown = std::chrono::milliseconds(1000);
   vkv::redis::Store<std::string> store(o);
 
   const int master = cluster.master_port_of_slot(5000);
@@ -42,6 +44,10 @@ TEST(RedisRouter, EightThreadsOnADeadMasterShareOneRefreshSweep) {
     }
   }
   for (const std::string& id : ids) EXPECT_FALSE(store.find(id));  // map loaded, pools open
+  // The warm-up's sweep must be out of its cooldown, or the threads would be given its
+  // (pre-kill) answer without any sweep: a wait for a time-based policy to lapse, not
+  // synchronisation with another thread.
+  std::this_thread::sleep_for(o.refresh_cooldown + std::chrono::milliseconds(100));
   const std::uint64_t before = store.slot_map_refreshes();
 
   cluster.node_at_port(master).kill9();

@@ -179,7 +179,9 @@ TEST(RedisLostCreate, AppliedThenErasedByAnotherClientIsUnknown) {
   vkv_test::FaultProxy proxy(server->port());
   Store lossy_store(lossy(proxy.uri(), "Erased"));
   Store other(lossy(server->uri(), "Erased"));
-  lossy_store.find("warm-up-connection-0000000000000000");  // a connection through the proxy
+  // A connection through the proxy, and the write script cached on the server (else the
+  // dropped reply would be NOSCRIPT's, and the create would truly not have applied).
+  lossy_store.create("warm-up-connection-0000000000000000", "w");
   proxy.drop_next_reply();
   std::optional<vkv::Result<Store::record_type>> result;
   std::thread creator([&] { result.emplace(lossy_store.try_create(id_of(1), "created")); });
@@ -199,13 +201,13 @@ TEST(RedisLostCreate, AppliedThenExpiredIsUnknown) {
   TempDir dir("vkv-redis-lostttl");
   auto server = start_server(dir, "expired");
   vkv_test::FaultProxy proxy(server->port());
-  Store lossy_store(lossy(proxy.uri(), "Expired"));
+  Options short_lived = lossy(proxy.uri(), "Expired");
+  short_lived.default_ttl = std::chrono::milliseconds(20);  // every create gets this TTL
+  Store lossy_store(short_lived);
   Store other(lossy(server->uri(), "Expired"));
-  lossy_store.find("warm-up-connection-0000000000000000");
+  lossy_store.create("warm-up-connection-0000000000000000", "w");
   proxy.drop_next_reply();
-  vkv::WriteOptions ttl;
-  ttl.ttl = std::chrono::milliseconds(20);
-  const auto r = lossy_store.try_create(id_of(2), "short-lived", ttl);
+  const auto r = lossy_store.try_create(id_of(2), "short-lived");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), Errc::unknown_outcome) << r.error_info().reason;
   EXPECT_FALSE(other.find(id_of(2)));
@@ -219,7 +221,7 @@ TEST(RedisLostCreate, NeverArrivedIsNotAppliedAndNeverApplies) {
   vkv_test::FaultProxy proxy(server->port());
   Store lossy_store(lossy(proxy.uri(), "Held"));
   Store other(lossy(server->uri(), "Held"));
-  lossy_store.find("warm-up-connection-0000000000000000");
+  lossy_store.create("warm-up-connection-0000000000000000", "w");
   proxy.hold_next_request();
   const auto r = lossy_store.try_create(id_of(3), "late");
   ASSERT_FALSE(r.ok());
