@@ -2,9 +2,10 @@
 // and version conflicts, and writes, in one script: Redis runs a script atomically.
 //
 // Record hash fields: value, version, revision, deleted ("0"/"1"). Besides them a hash
-// may hold fences, "fence:<version>" = deadline (server time, ms): a write whose fresh
-// version is fenced is refused (fault resolution, core/redis/resolve.cpp). A hash with
-// fences but no version field is an absent record.
+// may hold marks, each = its deadline (server time, ms): fences, "fence:<version>" (a
+// write whose fresh version is fenced is refused: fault resolution,
+// core/redis/resolve.cpp), and tombstones, "gone:<version>", left by an erase for
+// kTombstoneLifetimeMs. A hash with marks but no version field is an absent record.
 #include "scripts.hpp"
 
 namespace vkv::redis::detail {
@@ -58,16 +59,17 @@ local function erase_record(key, version, tomb_ms)
 end
 )lua";
 
+// Server work per call (issue 22, item 6): one HMGET reads the fields and the fence
+// together; PTTL only where the reply needs the record's expiry as it was.
 constexpr const char* kWrite = R"lua(
 local key = KEYS[1]
 local op, expected, fresh, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local include_deleted, ttl, tomb_ms = ARGV[5] == '1', ARGV[6], ARGV[7]
-if redis.call('HEXISTS', key, 'fence:' .. fresh) == 1 then return {'fenced'} end
-local cur = redis.call('HMGET', key, 'value', 'version', 'revision', 'deleted')
-local pttl = redis.call('PTTL', key)
+local cur = redis.call('HMGET', key, 'value', 'version', 'revision', 'deleted', 'fence:' .. fresh)
+if cur[5] then return {'fenced'} end
 local exists = cur[2] ~= false
 local function current(status)
-  return {status, cur[1], cur[2], cur[3], cur[4], pttl}
+  return {status, cur[1], cur[2], cur[3], cur[4], redis.call('PTTL', key)}
 end
 if op == 'create' then
   if exists then return current('exists') end
@@ -80,8 +82,9 @@ elseif op ~= 'put' then
   if cur[2] ~= expected then return current('conflict') end
 end
 if op == 'erase' then
+  local erased = current('ok')
   erase_record(key, cur[2], tomb_ms)
-  return current('ok')
+  return erased
 end
 trim_marks(key, exists and 4 or 0)
 local revision = 1
@@ -92,12 +95,17 @@ if op == 'soft_delete' or op == 'restore' then value = cur[1] end
 redis.call('HSET', key, 'value', value, 'version', fresh, 'revision', tostring(revision),
            'deleted', deleted)
 -- A record made on a hash of fences or tombstones does not inherit their expiry.
+local pttl
 if ttl == '0' or (ttl == '' and not exists) then
   redis.call('PERSIST', key)
+  pttl = -1
 elseif ttl ~= '' then
   redis.call('PEXPIRE', key, ttl)
+  pttl = tonumber(ttl)
+else
+  pttl = redis.call('PTTL', key)
 end
-return {'ok', value, fresh, tostring(revision), deleted, redis.call('PTTL', key)}
+return {'ok', value, fresh, tostring(revision), deleted, pttl}
 )lua";
 
 constexpr const char* kRead = R"lua(
@@ -140,14 +148,14 @@ local cur, pttls = {}, {}
 for i = 1, n do
   local key, base = KEYS[i], 1 + (i - 1) * 5
   local op, expected, fresh = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
-  if fresh ~= '' and redis.call('HEXISTS', key, 'fence:' .. fresh) == 1 then
-    return {'fenced'}
-  end
-  local r = redis.call('HMGET', key, 'value', 'version', 'revision', 'deleted')
+  local fence = 'fence:' .. fresh
+  local r = redis.call('HMGET', key, 'value', 'version', 'revision', 'deleted', fence)
+  if fresh ~= '' and r[5] then return {'fenced'} end
   if r[2] == false then return {'fail', i, 'absent'} end
   if op ~= 'erase' and r[4] == '1' then return {'fail', i, 'deleted'} end
   if r[2] ~= expected then return {'fail', i, 'conflict', r[2]} end
-  cur[i], pttls[i] = r, redis.call('PTTL', key)
+  cur[i] = r
+  if op == 'check' or op == 'erase' then pttls[i] = redis.call('PTTL', key) end
 end
 local out = {'ok'}
 for i = 1, n do
@@ -167,12 +175,17 @@ for i = 1, n do
     end
     redis.call('HSET', key, 'value', value, 'version', fresh, 'revision', revision,
                'deleted', deleted)
+    local pttl
     if ttl == '0' then
       redis.call('PERSIST', key)
+      pttl = -1
     elseif ttl ~= '' then
       redis.call('PEXPIRE', key, ttl)
+      pttl = tonumber(ttl)
+    else
+      pttl = redis.call('PTTL', key)
     end
-    out[i + 1] = {value, fresh, revision, deleted, redis.call('PTTL', key)}
+    out[i + 1] = {value, fresh, revision, deleted, pttl}
   end
 end
 return out

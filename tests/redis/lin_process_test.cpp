@@ -337,6 +337,7 @@ std::vector<RawOp> lost_create_then_erased(vkv::Errc error) {
   RawOp gone;
   gone.client = 2;
   gone.kind = OpKind::find;
+  gone.outcome = Outcome::not_found;
   gone.call = 21;
   gone.ret = 22;
   return {create, seen, erase, gone};
