@@ -5,7 +5,7 @@
 // a proxy that silently drops every byte (FaultProxy::black_hole). find,
 // update_with_version, update_many(1000) and commit must each return within
 // Options::call_timeout; the assertion allows 10 % plus 250 ms (thread start-up, a loaded
-// CI machine, the sanitizers), i.e. wall <= call_timeout * 1.1 + 250 ms. The measured
+// CI machine), i.e. wall <= call_timeout * 1.1 + 250 ms; 1000 ms under ASan or TSan. The measured
 // walls are printed ("deadline:"). Before call_timeout, update_many resolved its lost
 // writes one key at a time with up to three fences each: minutes for 1000 keys.
 #include <gtest/gtest.h>
@@ -35,8 +35,22 @@ using vkv_test::redis::TempDir;
 using Clock = std::chrono::steady_clock;
 using Store = vkv::redis::Store<std::string>;
 
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define VKV_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define VKV_SANITIZED 1
+#endif
+#endif
+
 constexpr auto kCallTimeout = std::chrono::milliseconds(1500);
+#ifdef VKV_SANITIZED
+// The sanitizers slow the CPU work around the waits (building and judging 1000 writes)
+// 5-15x: measured 2.2 s for update_many(1000) under TSan, 1.5 s without.
+constexpr auto kSlack = std::chrono::milliseconds(1000);
+#else
 constexpr auto kSlack = std::chrono::milliseconds(250);
+#endif
 constexpr int kMany = 1000;
 
 std::unique_ptr<RedisServer> start_server(const TempDir& dir, const std::string& name) {
