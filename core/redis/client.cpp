@@ -77,9 +77,29 @@ std::vector<Address> checked_nodes(const Options& options) {
         "vkv::redis: Options::wait_timeout must be positive and shorter than "
         "command_timeout when wait_replicas is set");
   }
+  if (options.call_timeout < options.command_timeout) {
+    throw std::invalid_argument(
+        "vkv::redis: Options::call_timeout must be at least command_timeout");
+  }
   std::vector<Address> nodes;
   for (const std::string& uri : options.nodes) nodes.push_back(parse_uri(uri));
   return nodes;
+}
+
+NodeSettings node_settings(const Options& options) {
+  NodeSettings settings;
+  settings.connect = options.connect_timeout;
+  settings.command = options.command_timeout;
+  for (const std::string& uri : options.nodes) {
+    Credentials credentials;
+    parse_uri(uri, &credentials);
+    if (!credentials.password.empty()) {
+      settings.user = credentials.user;
+      settings.password = credentials.password;
+      break;
+    }
+  }
+  return settings;
 }
 
 std::size_t per_node(const Options& options) {
@@ -94,9 +114,12 @@ struct Client::Impl {
   explicit Impl(const Options& options)
       : entity_type(options.entity_type),
         prefix(options.key_prefix + ":" + options.entity_type + ":"),
-        router(checked_nodes(options), options.cluster,
-               Timeouts{options.connect_timeout, options.command_timeout}, per_node(options)),
-        wait{options.wait_replicas, options.wait_timeout} {}
+        router(checked_nodes(options), options.cluster, node_settings(options), per_node(options),
+               RefreshPolicy{options.refresh_cooldown, options.refresh_period}),
+        wait{options.wait_replicas, options.wait_timeout},
+        call_timeout(options.call_timeout) {}
+
+  Deadline deadline() const { return Deadline::after(call_timeout); }
 
   std::string key_of(std::string_view id) const { return prefix + std::string(id); }
 
@@ -108,7 +131,7 @@ struct Client::Impl {
     call.wait = wait;
     call.args = {
         "EVALSHA",
-        script.sha,
+        "",  // the digest, filled when sent
         "1",
         key,
         op_name(write.op),
@@ -117,7 +140,7 @@ struct Client::Impl {
         write.value,
         write.include_deleted ? "1" : "0",
         ttl_arg(write.ttl),
-        std::to_string(kFenceLifetimeMs)};
+        std::to_string(kTombstoneLifetimeMs)};
     return call;
   }
 
@@ -126,29 +149,38 @@ struct Client::Impl {
     Call call;
     call.slot = key_slot(key);
     call.script = &script;
-    call.args = {"EVALSHA", script.sha, "1", key};
+    call.args = {"EVALSHA", "", "1", key};
+    call.idempotent = true;
     return call;
   }
 
-  // A write whose exchange failed: not sent -> unavailable; sent -> resolve.
-  Outcome settle(const Write& write, const std::string& key, const Version& fresh,
-                 CallResult& result) {
-    if (result.io == Io::ok) {
-      Outcome outcome = write_outcome(result.reply.get());
-      if (outcome.status == Status::ok && short_of_replicas(result.replicas)) {
-        outcome.status = Status::unknown_outcome;
-        outcome.record.reset();
-        outcome.reason = unreplicated(result.replicas);
-      }
-      return outcome;
-    }
+  // A write's reply: decided, or (lost / an error a script may have half-run into)
+  // returned as a LostWrite to resolve. Not sent or refused before running: unavailable.
+  std::optional<Outcome> decide(const Write& write, const std::string& key, const Version& fresh,
+                                CallResult& result, Clock::time_point sent,
+                                std::vector<LostWrite>& lost) const {
     if (result.io == Io::not_sent) {
       Outcome outcome;
       outcome.status = Status::unavailable;
       outcome.reason = result.error;
       return outcome;
     }
-    return resolve_write(router, key_slot(key), key, write, fresh, result.error, wait);
+    std::string why = result.error;
+    if (result.io == Io::ok) {
+      const redisReply* reply = result.reply.get();
+      if (!is_error(reply) || refused_before_running(text_of(reply))) {
+        Outcome outcome = write_outcome(reply);
+        if (outcome.status == Status::ok && short_of_replicas(result.replicas)) {
+          outcome.status = Status::unknown_outcome;
+          outcome.record.reset();
+          outcome.reason = unreplicated(result.replicas);
+        }
+        return outcome;
+      }
+      why = "the script failed: " + std::string(text_of(reply));
+    }
+    lost.push_back(LostWrite{&write, key, fresh, std::move(why), sent});
+    return std::nullopt;
   }
 
   // A write that applied, followed by a WAIT that counted fewer replicas than asked.
@@ -165,6 +197,7 @@ struct Client::Impl {
   const std::string prefix;
   Router router;
   const WaitFor wait;
+  const std::chrono::milliseconds call_timeout;
 };
 
 Client::Client(const Options& options) : impl_(std::make_unique<Impl>(options)) {}
@@ -172,8 +205,10 @@ Client::~Client() = default;
 
 std::string Client::key_of(std::string_view id) const { return impl_->key_of(id); }
 
+std::uint64_t Client::refresh_sweeps() const noexcept { return impl_->router.refresh_sweeps(); }
+
 ReadOutcome Client::read(const std::string& id) {
-  CallResult result = impl_->router.call(impl_->read_call(impl_->key_of(id)));
+  CallResult result = impl_->router.call(impl_->read_call(impl_->key_of(id)), impl_->deadline());
   if (result.io != Io::ok) {
     ReadOutcome outcome;
     outcome.reached = false;
@@ -187,7 +222,7 @@ std::vector<ReadOutcome> Client::read_many(std::span<const std::string> ids) {
   std::vector<Call> calls;
   calls.reserve(ids.size());
   for (const std::string& id : ids) calls.push_back(impl_->read_call(impl_->key_of(id)));
-  std::vector<CallResult> results = impl_->router.call_many(calls);
+  std::vector<CallResult> results = impl_->router.call_many(calls, impl_->deadline());
   std::vector<ReadOutcome> outcomes;
   outcomes.reserve(ids.size());
   for (CallResult& result : results) {
@@ -204,13 +239,11 @@ std::vector<ReadOutcome> Client::read_many(std::span<const std::string> ids) {
 }
 
 Outcome Client::write(const Write& write) {
-  const std::string key = impl_->key_of(write.id);
-  const Version fresh = vkv::detail::next_version();
-  CallResult result = impl_->router.call(impl_->write_call(write, key, fresh));
-  return impl_->settle(write, key, fresh, result);
+  return std::move(write_many(std::span<const Write>(&write, 1)).front());
 }
 
 std::vector<Outcome> Client::write_many(std::span<const Write> writes) {
+  const Deadline deadline = impl_->deadline();
   std::vector<std::string> keys;
   std::vector<Version> fresh;
   std::vector<Call> calls;
@@ -222,12 +255,26 @@ std::vector<Outcome> Client::write_many(std::span<const Write> writes) {
     fresh.push_back(vkv::detail::next_version());
     calls.push_back(impl_->write_call(write, keys.back(), fresh.back()));
   }
-  std::vector<CallResult> results = impl_->router.call_many(calls);
+  const Clock::time_point sent = Clock::now();
+  std::vector<CallResult> results =
+      writes.size() == 1 ? std::vector<CallResult>{} : impl_->router.call_many(calls, deadline);
+  if (writes.size() == 1) results.push_back(impl_->router.call(calls.front(), deadline));
+  std::vector<std::optional<Outcome>> decided(writes.size());
+  std::vector<LostWrite> lost;
+  std::vector<std::size_t> lost_at;
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const std::size_t before = lost.size();
+    decided[i] = impl_->decide(writes[i], keys[i], fresh[i], results[i], sent, lost);
+    if (lost.size() != before) lost_at.push_back(i);
+  }
+  if (!lost.empty()) {
+    // Every lost write resolved together: one fence round trip per node.
+    std::vector<Outcome> resolved = resolve_writes(impl_->router, lost, impl_->wait, deadline);
+    for (std::size_t k = 0; k < lost_at.size(); ++k) decided[lost_at[k]] = std::move(resolved[k]);
+  }
   std::vector<Outcome> outcomes;
   outcomes.reserve(writes.size());
-  for (std::size_t i = 0; i < writes.size(); ++i) {
-    outcomes.push_back(impl_->settle(writes[i], keys[i], fresh[i], results[i]));
-  }
+  for (auto& outcome : decided) outcomes.push_back(std::move(*outcome));
   return outcomes;
 }
 
@@ -259,20 +306,20 @@ CommitOutcome Client::commit(std::span<const Write> entries) {
   validate_commit(entries);
   CommitOutcome outcome;
   if (entries.empty()) return outcome;
-  const Script& script = commit_script();
+  const Deadline deadline = impl_->deadline();
   std::vector<std::string> keys;
   std::vector<Version> fresh;
   Call call;
-  call.script = &script;
+  call.script = &commit_script();
   call.wait = impl_->wait;
-  call.args = {"EVALSHA", script.sha, std::to_string(entries.size())};
+  call.args = {"EVALSHA", "", std::to_string(entries.size())};
   for (const Write& entry : entries) {
     keys.push_back(impl_->key_of(entry.id));
     call.args.push_back(keys.back());
     fresh.push_back(entry.op == Op::check ? Version() : vkv::detail::next_version());
   }
   call.slot = key_slot(keys.front());
-  call.args.push_back(std::to_string(kFenceLifetimeMs));
+  call.args.push_back(std::to_string(kTombstoneLifetimeMs));
   for (std::size_t i = 0; i < entries.size(); ++i) {
     call.args.push_back(op_name(entries[i].op));
     call.args.push_back(entries[i].expected.to_string());
@@ -280,17 +327,23 @@ CommitOutcome Client::commit(std::span<const Write> entries) {
     call.args.push_back(entries[i].value);
     call.args.push_back(ttl_arg(entries[i].ttl));
   }
-  CallResult result = impl_->router.call(call);
+  CallResult result = impl_->router.call(call, deadline);
   if (result.io == Io::not_sent) {
     outcome.status = Status::unavailable;
     outcome.reason = result.error;
     return outcome;
   }
   if (result.io == Io::sent_no_reply) {
-    return resolve_commit(impl_->router, call.slot, keys, entries, fresh, result.error,
-                          impl_->wait);
+    return resolve_commit(impl_->router, call.slot, keys, entries, fresh, result.error, impl_->wait,
+                          deadline);
   }
   const redisReply* reply = result.reply.get();
+  if (is_error(reply) && !refused_before_running(text_of(reply))) {
+    // An error after one of its writes would leave the rest undone: learn what is there.
+    return resolve_commit(impl_->router, call.slot, keys, entries, fresh,
+                          "the script failed: " + std::string(text_of(reply)), impl_->wait,
+                          deadline);
+  }
   if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
     outcome.status = Status::unavailable;
     outcome.reason = "refused by the server: " + std::string(text_of(reply));
@@ -334,14 +387,15 @@ CommitOutcome Client::commit(std::span<const Write> entries) {
 }
 
 bool Client::scan(ScanCursor& cursor, std::vector<std::pair<std::string, RawRecord>>& out) {
+  const Deadline deadline = impl_->deadline();  // one per batch
   if (!cursor.started) {
     cursor.started = true;
-    std::vector<NodePool*> masters = impl_->router.masters();
+    std::vector<NodePool*> masters = impl_->router.masters(deadline);
     for (NodePool* node : masters) cursor.masters.push_back(node->address().text());
     if (masters.empty()) throw UnavailableError(impl_->entity_type, "*", "no node to scan");
   }
   if (cursor.node >= cursor.masters.size()) return false;
-  std::vector<NodePool*> masters = impl_->router.masters();
+  std::vector<NodePool*> masters = impl_->router.masters(deadline);
   NodePool* node = nullptr;
   for (NodePool* each : masters) {
     if (each->address().text() == cursor.masters[cursor.node]) node = each;
@@ -351,8 +405,8 @@ bool Client::scan(ScanCursor& cursor, std::vector<std::pair<std::string, RawReco
                            "node " + cursor.masters[cursor.node] + " left during the scan");
   }
   CallResult result = impl_->router.call_node(
-      *node,
-      Args{"SCAN", cursor.cursor, "MATCH", glob_escape(impl_->prefix) + "*", "COUNT", "256"});
+      *node, Args{"SCAN", cursor.cursor, "MATCH", glob_escape(impl_->prefix) + "*", "COUNT", "256"},
+      deadline);
   const redisReply* reply = result.reply.get();
   if (result.io != Io::ok || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
     throw UnavailableError(
@@ -366,13 +420,24 @@ bool Client::scan(ScanCursor& cursor, std::vector<std::pair<std::string, RawReco
   std::vector<Call> calls;
   calls.reserve(keys.size());
   for (const std::string& key : keys) calls.push_back(impl_->read_call(key));
-  std::vector<CallResult> reads = impl_->router.call_many(calls);
+  std::vector<CallResult> reads = impl_->router.call_many(calls, deadline);
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (reads[i].io != Io::ok) {
-      throw UnavailableError(impl_->entity_type, keys[i].substr(impl_->prefix.size()),
-                             reads[i].error);
+    // An error reply (BUSY, a failover's refusal ...) is asked again once, alone; a key
+    // that is not a hash (WRONGTYPE) is not ours. Anything else is reported, never
+    // skipped: a record present for the whole scan is seen, or the scan fails.
+    const auto wrong_type = [](const CallResult& read) {
+      return is_error(read.reply.get()) && text_of(read.reply.get()).substr(0, 9) == "WRONGTYPE";
+    };
+    if (reads[i].io == Io::ok && is_error(reads[i].reply.get()) && !wrong_type(reads[i])) {
+      reads[i] = impl_->router.call(calls[i], deadline);
     }
-    if (is_error(reads[i].reply.get())) continue;  // not a hash: not ours
+    if (reads[i].io == Io::ok && wrong_type(reads[i])) continue;
+    if (reads[i].io != Io::ok || is_error(reads[i].reply.get())) {
+      throw UnavailableError(impl_->entity_type, keys[i].substr(impl_->prefix.size()),
+                             reads[i].io != Io::ok
+                                 ? reads[i].error
+                                 : "refused: " + std::string(text_of(reads[i].reply.get())));
+    }
     ReadOutcome read = read_outcome(reads[i].reply.get());
     if (read.reached && read.record) {
       out.emplace_back(keys[i].substr(impl_->prefix.size()), std::move(*read.record));

@@ -60,20 +60,45 @@ timeval to_timeval(std::chrono::milliseconds ms) {
 
 }  // namespace
 
-std::unique_ptr<Connection> Connection::open(const Address& address, const Timeouts& timeouts,
-                                             std::string& error) {
+std::unique_ptr<Connection> Connection::open(const Address& address, const NodeSettings& settings,
+                                             Deadline deadline, std::string& error) {
+  if (deadline.passed()) {
+    error = "call deadline passed before connecting to " + address.text();
+    return nullptr;
+  }
+  const std::chrono::milliseconds connect = deadline.left(settings.connect);
   redisContext* context =
-      redisConnectWithTimeout(address.host.c_str(), address.port, to_timeval(timeouts.connect));
+      redisConnectWithTimeout(address.host.c_str(), address.port, to_timeval(connect));
   if (context == nullptr) {
     error = "cannot allocate a connection to " + address.text();
     return nullptr;
   }
-  if (context->err != 0 || redisSetTimeout(context, to_timeval(timeouts.command)) != REDIS_OK) {
+  const std::chrono::milliseconds command = deadline.left(settings.command);
+  if (context->err != 0 || redisSetTimeout(context, to_timeval(command)) != REDIS_OK) {
     error = "cannot connect to " + address.text() + ": " + context->errstr;
     redisFree(context);
     return nullptr;
   }
-  return std::unique_ptr<Connection>(new Connection(context, address));
+  // A peer that vanished without a FIN (power loss, a dropped NAT entry) is found by the
+  // kernel's probes instead of by the next write's timeout.
+  redisEnableKeepAlive(context);
+  std::unique_ptr<Connection> connection(new Connection(context, address, settings.command));
+  connection->timeout_ = command;
+  if (!settings.password.empty()) {
+    Args auth{"AUTH"};
+    if (!settings.user.empty()) auth.push_back(settings.user);
+    auth.push_back(settings.password);
+    std::vector<ReplyPtr> replies;
+    if (connection->exchange(std::span<const Args>(&auth, 1), replies, error, deadline) != Io::ok) {
+      return nullptr;
+    }
+    const redisReply* reply = replies.front().get();
+    if (reply->type == REDIS_REPLY_ERROR) {
+      error = "AUTH refused by " + address.text() + ": " + std::string(reply->str, reply->len);
+      return nullptr;
+    }
+  }
+  return connection;
 }
 
 Connection::~Connection() {
@@ -94,12 +119,26 @@ bool Connection::usable() const noexcept {
 }
 
 Io Connection::exchange(std::span<const Args> commands, std::vector<ReplyPtr>& replies,
-                        std::string& error) {
+                        std::string& error, Deadline deadline) {
   replies.clear();
   if (broken_ || context_->err != 0) {  // (idle connections were probed by the pool)
     broken_ = true;
     error = "connection to " + address_.text() + " is closed";
     return Io::not_sent;
+  }
+  if (deadline.passed()) {
+    error = "call deadline passed before sending to " + address_.text();
+    return Io::not_sent;
+  }
+  // Socket timeouts apply per syscall: cut them to what is left of the call.
+  const std::chrono::milliseconds timeout = deadline.left(command_);
+  if (timeout != timeout_) {
+    if (redisSetTimeout(context_, to_timeval(timeout)) != REDIS_OK) {
+      broken_ = true;
+      error = "cannot set a timeout on the connection to " + address_.text();
+      return Io::not_sent;
+    }
+    timeout_ = timeout;
   }
   std::vector<const char*> argv;
   std::vector<std::size_t> argvlen;
@@ -141,6 +180,7 @@ Io Connection::exchange(std::span<const Args> commands, std::vector<ReplyPtr>& r
     }
     replies.emplace_back(static_cast<redisReply*>(reply));
   }
+  last_used_ = Clock::now();
   return Io::ok;
 }
 

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <span>
@@ -33,17 +34,35 @@ enum class Io {
   sent_no_reply  // some bytes were written and a reply is missing: outcome unknown
 };
 
-struct Timeouts {
+using Clock = std::chrono::steady_clock;
+
+// The end of one public call (Options::call_timeout): nothing waits past it.
+struct Deadline {
+  Clock::time_point at = Clock::time_point::max();
+  static Deadline after(std::chrono::milliseconds span) { return Deadline{Clock::now() + span}; }
+  bool passed() const { return Clock::now() >= at; }
+  // What is left, at least 1 ms (a zero socket timeout means "forever"), at most `cap`.
+  std::chrono::milliseconds left(std::chrono::milliseconds cap) const {
+    const auto rest = std::chrono::ceil<std::chrono::milliseconds>(at - Clock::now());
+    return std::clamp(rest, std::chrono::milliseconds(1), cap);
+  }
+};
+
+// How every connection to every node is opened.
+struct NodeSettings {
   std::chrono::milliseconds connect{1000};
-  std::chrono::milliseconds command{1000};
+  std::chrono::milliseconds command{1000};  // per socket read or write
+  std::string user;                         // AUTH [user] password when password is set
+  std::string password;
 };
 
 class Connection {
  public:
-  // Connects (connect timeout), then sets the command timeout. nullptr and `error` set
-  // when the node cannot be reached.
-  static std::unique_ptr<Connection> open(const Address& address, const Timeouts& timeouts,
-                                          std::string& error);
+  // Connects (connect timeout, cut to the deadline), turns on TCP keepalive, sends AUTH
+  // when a password is set. nullptr and `error` set when the node cannot be reached or
+  // refuses the credentials.
+  static std::unique_ptr<Connection> open(const Address& address, const NodeSettings& settings,
+                                          Deadline deadline, std::string& error);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -51,19 +70,27 @@ class Connection {
   // Sends every command in one write (a pipeline) and reads one reply per command, in
   // order. On anything but Io::ok the connection is broken() and must be discarded:
   // replies may be missing or late, so it is never reused.
-  Io exchange(std::span<const Args> commands, std::vector<ReplyPtr>& replies, std::string& error);
+  // Every socket read and write waits at most the command timeout, cut to the deadline.
+  Io exchange(std::span<const Args> commands, std::vector<ReplyPtr>& replies, std::string& error,
+              Deadline deadline = {});
 
   // False once an exchange failed, or when an idle connection was closed by the
   // server (a zero-timeout poll finds it readable: EOF or unsolicited bytes).
   bool usable() const noexcept;
   bool broken() const noexcept { return broken_; }
   const Address& address() const noexcept { return address_; }
+  // When it last finished an exchange (or was opened).
+  Clock::time_point last_used() const noexcept { return last_used_; }
 
  private:
-  Connection(redisContext* context, Address address) : context_(context), address_(address) {}
+  Connection(redisContext* context, Address address, std::chrono::milliseconds timeout)
+      : context_(context), address_(address), command_(timeout), timeout_(timeout) {}
   redisContext* context_;
   Address address_;
   bool broken_ = false;
+  const std::chrono::milliseconds command_;  // NodeSettings::command
+  std::chrono::milliseconds timeout_;        // what the socket is set to now
+  Clock::time_point last_used_ = Clock::now();
 };
 
 // Blocks SIGPIPE in the calling thread for its lifetime; on destruction consumes a

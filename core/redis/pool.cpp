@@ -22,38 +22,81 @@ void Lease::give_back() noexcept {
   connection_.reset();
 }
 
-NodePool::NodePool(Address address, Timeouts timeouts, std::size_t max_connections)
+namespace {
+constexpr std::chrono::seconds kFailMemory{30};
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+NodePool::NodePool(Address address, const NodeSettings& settings, std::size_t max_connections)
     : address_(std::move(address)),
-      timeouts_(timeouts),
+      settings_(settings),
       max_(max_connections == 0 ? 1 : max_connections) {
   idle_.reserve(max_);  // release() then never allocates: idle_.size() <= open_ <= max_
 }
 
-Lease NodePool::acquire(std::string& error) {
+bool NodePool::failing() const noexcept {
+  // relaxed: a hint for ordering refresh candidates; nothing else is read through it.
+  const std::int64_t at = failed_at_.load(std::memory_order_relaxed);
+  return at != 0 && now_ns() - at < std::chrono::nanoseconds(kFailMemory).count();
+}
+
+void NodePool::mark_failed() noexcept {
+  failed_at_.store(now_ns(), std::memory_order_relaxed);  // relaxed: a hint (failing())
+}
+
+void NodePool::retire() noexcept {
+  std::lock_guard lock(mutex_);
+  retired_ = true;
+  while (!idle_.empty()) {
+    idle_.pop_back();  // closes it (invariants 1, 4); pop_back never allocates
+    --open_;
+  }
+  freed_.notify_all();
+}
+
+Lease NodePool::acquire(std::string& error, Deadline deadline, bool fresh) {
   {
     std::unique_lock lock(mutex_);
+    retired_ = false;  // used again: it serves slots (or a redirect) once more
     for (;;) {
-      while (!idle_.empty()) {
+      while (!idle_.empty() && !fresh) {
         std::unique_ptr<Connection> connection = std::move(idle_.back());
         idle_.pop_back();
-        if (connection->usable()) return Lease(this, std::move(connection), true);
-        --open_;  // closed by the server while idle: drop it (invariant 1)
+        if (connection->usable() && Clock::now() - connection->last_used() < kMaxIdle) {
+          return Lease(this, std::move(connection), true);
+        }
+        --open_;  // closed by the server, or idle too long: drop it (invariants 1, 4)
         connection.reset();
       }
       if (open_ < max_) break;
-      freed_.wait(lock);
+      if (fresh && !idle_.empty()) {
+        --open_;  // make room for a fresh one: close the oldest idle connection
+        idle_.erase(idle_.begin());
+        break;
+      }
+      if (freed_.wait_until(lock, deadline.at) == std::cv_status::timeout && open_ >= max_ &&
+          (idle_.empty() || fresh)) {
+        error = "timed out waiting for a connection to " + address_.text() + " (all " +
+                std::to_string(max_) + " in use)";
+        return Lease();
+      }
     }
     ++open_;  // reserve the slot before connecting outside the lock (invariant 2)
   }
   std::unique_ptr<Connection> connection;
   try {
-    connection = Connection::open(address_, timeouts_, error);
+    connection = Connection::open(address_, settings_, deadline, error);
   } catch (...) {  // std::bad_alloc: give the reserved place back (invariant 1)
     std::lock_guard lock(mutex_);
     --open_;
     freed_.notify_one();
     throw;
   }
+  // relaxed: a hint (see failing()).
+  failed_at_.store(connection ? 0 : now_ns(), std::memory_order_relaxed);
   if (!connection) {
     std::lock_guard lock(mutex_);
     --open_;
@@ -65,8 +108,8 @@ Lease NodePool::acquire(std::string& error) {
 
 void NodePool::release(std::unique_ptr<Connection> connection) noexcept {
   std::lock_guard lock(mutex_);
-  if (connection->broken()) {
-    --open_;  // invariant 3
+  if (connection->broken() || retired_) {
+    --open_;  // invariants 3, 4
     connection.reset();
   } else {
     idle_.push_back(std::move(connection));  // reserved: cannot throw past max_ entries

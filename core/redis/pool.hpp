@@ -3,12 +3,18 @@
 // Thread safety: acquire() and the Lease's release may be called from any thread.
 // Invariants (under mutex_):
 //   1. open_ counts the connections of this pool that exist: idle_ plus those leased.
-//   2. open_ <= max_; a caller that finds open_ == max_ and no idle connection waits.
+//   2. open_ <= max_; a caller that finds open_ == max_ and no idle connection waits,
+//      never past its call's deadline.
 //   3. A connection that failed an exchange is destroyed, never put back in idle_.
+//   4. A connection idle longer than kMaxIdle is closed, not reused (a NAT or firewall
+//      may have dropped it silently); so is every idle one once the pool is retired.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,20 +50,36 @@ class Lease {
   bool reused_ = false;
 };
 
+inline constexpr std::chrono::seconds kMaxIdle{60};
+
 class NodePool {
  public:
-  NodePool(Address address, Timeouts timeouts, std::size_t max_connections);
-  // An idle connection, or a new one while fewer than max are open, else waits for
-  // one. An empty Lease and `error` set when the node cannot be reached.
-  Lease acquire(std::string& error);
+  NodePool(Address address, const NodeSettings& settings, std::size_t max_connections);
+  // An idle connection (none if `fresh`), or a new one while fewer than max are open,
+  // else waits for one until the deadline. An empty Lease and `error` set when the node
+  // cannot be reached (the pool then counts as failing, see failing()) or the deadline
+  // passed.
+  Lease acquire(std::string& error, Deadline deadline, bool fresh = false);
   const Address& address() const noexcept { return address_; }
+
+  // True while the last connect to this node failed (within the last kFailMemory):
+  // slot-map refreshes ask it last.
+  bool failing() const noexcept;
+  // An exchange with the node failed (a timeout, a reset): counts as failing too.
+  void mark_failed() noexcept;
+  // The node left the cluster's slot map: close its idle connections (and those given
+  // back from now on) until it is used again.
+  void retire() noexcept;
 
  private:
   friend class Lease;
   void release(std::unique_ptr<Connection> connection) noexcept;
 
   const Address address_;
-  const Timeouts timeouts_;
+  const NodeSettings settings_;
+  // steady_clock nanoseconds of the last failed connect, 0 when the last one worked.
+  std::atomic<std::int64_t> failed_at_{0};
+  bool retired_ = false;  // under mutex_
   const std::size_t max_;
   std::mutex mutex_;
   std::condition_variable freed_;

@@ -306,5 +306,52 @@ TEST(RedisLinearizability, UnknownOutcomesAreResolvedEitherWayButUnavailableMean
                std::logic_error);
 }
 
+// Issue 22, item 2: a create whose reply was lost, which applied (another client read
+// it), then another client erased it, all while the create was in flight. The store
+// must not call it "not applied" (unavailable): the model rejects that history, and
+// accepts it with an unknown outcome. So the store reports unknown_outcome here
+// (RedisLostCreate.AppliedThenErasedByAnotherClientIsUnknown, redis_store_smoke_test,
+// drives the real case).
+std::vector<RawOp> lost_create_then_erased(vkv::Errc error) {
+  const vkv::Version v1 = *vkv::Version::parse("00000000-0000-4000-8000-0000000000c1");
+  RawOp create;
+  create.client = 1;
+  create.kind = OpKind::create;
+  create.value = Value{1, 2};
+  create.remote_error = error;
+  create.call = 1;
+  create.ret = 20;  // in flight for the whole story
+  RawOp seen;
+  seen.client = 2;
+  seen.kind = OpKind::find;
+  seen.record = RawRec{Value{1, 2}, v1, 1, false};
+  seen.call = 2;
+  seen.ret = 3;
+  RawOp erase;
+  erase.client = 2;
+  erase.kind = OpKind::erase;
+  erase.expected = v1;
+  erase.record = seen.record;
+  erase.call = 4;
+  erase.ret = 5;
+  RawOp gone;
+  gone.client = 2;
+  gone.kind = OpKind::find;
+  gone.outcome = Outcome::not_found;
+  gone.call = 21;
+  gone.ret = 22;
+  return {create, seen, erase, gone};
+}
+
+TEST(RedisLinearizability, LostCreateAppliedThenErasedIsUnknownNeverNotApplied) {
+  WorkloadConfig cfg;
+  cfg.rounds = 1;
+  cfg.keys = 1;
+  cfg.remote = true;
+  EXPECT_TRUE(
+      check_remote_run(lost_create_then_erased(vkv::Errc::unknown_outcome), cfg).linearizable);
+  EXPECT_FALSE(check_remote_run(lost_create_then_erased(vkv::Errc::unavailable), cfg).linearizable);
+}
+
 }  // namespace
 }  // namespace vkv_test::lin

@@ -14,8 +14,12 @@ namespace vkv::redis {
 struct Options {
   // --- Where ---
 
-  // One server, or cluster seeds: "redis://host[:port]" (host: an IPv4 literal or a
-  // name; default port 6379). Malformed: std::invalid_argument from Store's constructor.
+  // One server, or cluster seeds: "redis://[[user]:password@]host[:port]" (host: a
+  // name, an IPv4 literal, or an IPv6 literal in brackets, "redis://[::1]:7000"; default
+  // port 6379). With a password every connection sends AUTH [user] password first (the
+  // first seed that names credentials gives them for every node). No TLS, no Sentinel
+  // (docs/redis.md, "What is not there"). Malformed: std::invalid_argument from Store's
+  // constructor.
   std::vector<std::string> nodes = {"redis://127.0.0.1:6379"};
   // Route by hash slot (CLUSTER SLOTS, MOVED, ASK). Commits must then name ids of one
   // hash slot: put a {tag} in them.
@@ -38,8 +42,20 @@ struct Options {
   // Most connections open to one node (opened on demand); 0 =
   // std::thread::hardware_concurrency().
   std::size_t connections_per_node = 0;
+  // Per connect, and per socket read or write (both cut to what is left of call_timeout).
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
+  // The most one public call may take, all of it: waiting for a pooled connection,
+  // connects, slot-map refreshes, redirections, TRYAGAIN/CLUSTERDOWN backoff, and the
+  // fences that resolve lost replies (docs/redis.md, "Deadlines"). A call that runs out
+  // reports unavailable (nothing sent) or unknown_outcome (sent, outcome not learned).
+  // for_each: per batch of its scan. Must be at least command_timeout
+  // (std::invalid_argument otherwise). 5 s: a command timeout, then fences, with room.
+  std::chrono::milliseconds call_timeout{5000};
+  // Cluster slot map: no refresh starts within refresh_cooldown of the last one (callers
+  // share its answer); one is due every refresh_period (run by the next call).
+  std::chrono::milliseconds refresh_cooldown{100};
+  std::chrono::milliseconds refresh_period{10000};
 
   // --- Durability (docs/redis.md, "Consistency") ---
 

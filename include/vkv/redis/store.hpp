@@ -210,6 +210,9 @@ class Store {
   StoreStats stats() const { return counters_.sum(); }
 
   const Options& options() const noexcept { return options_; }
+  // Cluster slot-map sweeps (CLUSTER SLOTS rounds) started so far: concurrent callers
+  // that need a refresh share one sweep (docs/redis.md, "Routing").
+  std::uint64_t slot_map_refreshes() const noexcept { return client_.refresh_sweeps(); }
 
  private:
   Result<record_type> try_create_impl(std::string id, T value, const WriteOptions& options) {

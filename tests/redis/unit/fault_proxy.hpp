@@ -6,7 +6,10 @@
 //   hold_next_request(): the next bytes a client sends are kept back, with everything
 //                        after them on that connection (the command has not run);
 //                        release_held() delivers them to the server later, even after
-//                        the client gave up on the connection.
+//                        the client gave up on the connection;
+//   black_hole(true):    from then on nothing is forwarded either way, on every
+//                        connection, old or new (connects still succeed): a network
+//                        that silently drops packets.
 // One thread runs a poll loop over every connection; the controls are thread-safe.
 #pragma once
 
@@ -58,6 +61,10 @@ class FaultProxy {
   void hold_next_request() {
     std::lock_guard lock(mutex_);
     hold_armed_ = true;
+  }
+  void black_hole(bool on) {
+    std::lock_guard lock(mutex_);
+    black_hole_ = on;
   }
   // Delivers the held bytes; replies_after_release() then counts reply bytes.
   void release_held() {
@@ -156,6 +163,7 @@ class FaultProxy {
       hold_armed_ = false;
       pair.holding = true;
     }
+    if (black_hole_) return;  // dropped
     if (pair.holding) {
       pair.held.append(buffer, static_cast<std::size_t>(n));
     } else {
@@ -175,6 +183,7 @@ class FaultProxy {
       }
       return;
     }
+    if (black_hole_) return;  // dropped
     if (pair.released) replies_after_release_ += static_cast<std::size_t>(n);
     if (drop_armed_ && !pair.dropping) {
       drop_armed_ = false;
@@ -195,6 +204,7 @@ class FaultProxy {
   bool drop_armed_ = false;
   bool hold_armed_ = false;
   bool release_ = false;
+  bool black_hole_ = false;
   std::size_t replies_after_release_ = 0;
 };
 

@@ -192,10 +192,20 @@ TEST_F(RedisStore, SoftDeleteRestoreEraseAndNotFound) {
   ASSERT_TRUE(erased.ok());
   EXPECT_EQ(erased.value().value, "w");
   EXPECT_FALSE(store.find("k", {true}));
-  EXPECT_EQ(command(*server_, {"EXISTS", "smoke:Lifecycle:k"}), "0");
+  // What is left: the erase's tombstone naming the version it removed, for a minute
+  // (fault resolution reads it, core/redis/resolve.hpp), then nothing.
+  EXPECT_EQ(command(*server_, {"HLEN", "smoke:Lifecycle:k"}), "1");
+  EXPECT_EQ(
+      command(*server_, {"HEXISTS", "smoke:Lifecycle:k", "gone:" + restored.version.to_string()}),
+      "1");
+  const long long left = std::stoll(command(*server_, {"PTTL", "smoke:Lifecycle:k"}));
+  EXPECT_GT(left, 0);
+  EXPECT_LE(left, 60000);
   const auto again = store.create("k", "new");
   EXPECT_EQ(again.revision, 1u);
   EXPECT_NE(again.version, r1.version);
+  EXPECT_FALSE(again.expires_at);  // the tombstone's expiry is not the new record's
+  EXPECT_EQ(command(*server_, {"PTTL", "smoke:Lifecycle:k"}), "-1");
 }
 
 TEST_F(RedisStore, PatchPutFindOrCreate) {

@@ -94,6 +94,8 @@ class Client {
 
   // "<key_prefix>:<entity_type>:<id>".
   std::string key_of(std::string_view id) const;
+  // Cluster slot-map sweeps (CLUSTER SLOTS rounds) started so far.
+  std::uint64_t refresh_sweeps() const noexcept;
 
   ReadOutcome read(const std::string& id);
   // Pipelined: one round trip per node.

@@ -12,12 +12,27 @@ struct Address {
   std::string host;
   int port = 6379;
   friend bool operator==(const Address&, const Address&) = default;
-  std::string text() const { return host + ":" + std::to_string(port); }
+  std::string text() const {
+    const bool ipv6 = host.find(':') != std::string::npos;
+    return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
 };
 
-// "redis://host[:port]" (host: an IPv4 literal or a name). Throws std::invalid_argument
-// naming the URI when it is malformed.
-Address parse_uri(std::string_view uri);
+// What AUTH sends (Redis 6 ACL user, or the default user when `user` is empty).
+struct Credentials {
+  std::string user;
+  std::string password;
+};
+
+// "redis://[[user]:password@]host[:port]" (host: a name, an IPv4 literal, or an IPv6
+// literal in brackets). Throws std::invalid_argument naming the URI when it is
+// malformed. The credentials, if any, go to *credentials when it is given.
+Address parse_uri(std::string_view uri, Credentials* credentials = nullptr);
+
+// The target of a redirection: "MOVED 3999 127.0.0.1:6381", "ASK 3999 host:6381",
+// "MOVED 3999 :6381" (no host: the node that answered, `from`), "MOVED 3999 ::1:6381"
+// or "[::1]:6381" (IPv6: the port follows the last ':'). False if malformed.
+bool parse_redirect(std::string_view text, const Address& from, Address& target);
 
 // CRC16-CCITT (XMODEM), the checksum of Redis Cluster's key slots.
 std::uint16_t crc16(std::string_view bytes) noexcept;
