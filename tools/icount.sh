@@ -6,7 +6,7 @@
 #   tools/icount.sh [--check] [--cache] [--build-dir DIR] [--no-build] [--n N]
 #                   [--out FILE]
 #
-# Runs bench/icount/icount_ops once per (operation, key kind) under
+# Runs the icount_ops program (bench/icount/icount_ops.cpp) once per (operation, key kind) under
 #   valgrind --tool=callgrind --instr-atstart=no
 # which counts the operation n times (part 1, dropped: set-up, first touch) and n more
 # times (part 2): part 2 / n is (I(2n) - I(n)) / n, the instructions one operation

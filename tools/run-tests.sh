@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command and what .ci/run runs on a fresh clone. Stages, in order:
 #
-#   format   clang-format --dry-run --Werror over every tracked .hpp/.cpp
+#   format   clang-format --dry-run --Werror over every tracked .hpp/.cpp, and
+#            tools/check-paths.py: every repository path the docs or a comment names exists
 #   gcc      the plain build a user types, no preset, no -Werror, g++:
 #              cmake -B build/plain-gcc -DCMAKE_BUILD_TYPE=Release && cmake --build build/plain-gcc
 #            It must build everything without a single warning; then every test runs.
@@ -132,6 +133,8 @@ fi
 mapfile -t sources < <(git ls-files '*.hpp' '*.cpp' '*.h' '*.cc')
 ((${#sources[@]})) || { echo "run-tests: git ls-files found no source" >&2; exit 1; }
 clang-format --dry-run --Werror "${sources[@]}"
+# Every repository path named in README.md, docs/ or a source comment exists.
+python3 tools/check-paths.py
 
 stage gcc "plain g++ Release build as a user types it, then every test"
 plain_build gcc g++
