@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -148,6 +149,38 @@ TEST(VkvLabRedis, SweepRunsEveryStrategyWritesReportsAndCountsAddUp) {
   EXPECT_EQ(revisions, reported_writes) << run.output;
   // Every lock was released (the release script deleted it).
   EXPECT_TRUE(scan(admin, "vkv-lab:*-lock:*", "string").empty());
+}
+
+TEST(VkvLabRedis, ServerKilledMidSweepIsAnErrorNotACrash) {
+  // Its own server: killed while the lock baseline's workers are writing.
+  const TempDir dir("vkv-lab-redis-dying");
+  RedisServer dying(dir.path());
+  const std::string command = std::string(VKV_LAB_BINARY) +
+                              " sweep --threads 2 --keys 1 --strategies pessimistic "
+                              "--duration 20 --redis " +
+                              dying.uri() + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  // The cell is running once its record has been written past its creation.
+  const bool writing = poll_until(std::chrono::seconds(20), [&] {
+    Admin admin(dying.host(), dying.port());
+    for (const std::string& key : scan(admin, "vkv-lab:sweep-*", "hash")) {
+      if (std::stoll(admin.checked({"HGET", key, "value"}).text) > 10) return true;
+    }
+    return false;
+  });
+  dying.kill9();
+  std::string output;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  ASSERT_TRUE(writing) << output;
+  // A worker's error ends the run as an error (exit 1, an "error:" line), not
+  // std::terminate (SIGABRT) from the worker thread.
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << ": " << output;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+  EXPECT_NE(output.find("vkv-lab: error:"), std::string::npos) << output;
 }
 
 TEST(VkvLabRedis, BadInputIsRefused) {

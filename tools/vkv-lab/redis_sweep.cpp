@@ -1,6 +1,8 @@
 // vkv-lab sweep --redis: every strategy over a Redis server (see redis_lab.hpp).
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <exception>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -207,15 +209,32 @@ RedisSweepCell run_cell(const std::string& uri, int threads, std::size_t keys, S
   std::vector<Tally> tallies(static_cast<std::size_t>(threads));
   std::vector<std::thread> workers;
   const auto start = std::chrono::steady_clock::now();
+  // A worker's error (the server gone, a connection refused) stops the cell and is
+  // rethrown here after every worker joined: never std::terminate from a thread.
+  std::mutex error_mutex;
+  std::condition_variable failed;
+  std::exception_ptr error;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
-      runner.work(seed * 1000003 + static_cast<std::uint64_t>(t), stop,
-                  tallies[static_cast<std::size_t>(t)]);
+      try {
+        runner.work(seed * 1000003 + static_cast<std::uint64_t>(t), stop,
+                    tallies[static_cast<std::size_t>(t)]);
+      } catch (...) {
+        const std::lock_guard<std::mutex> hold(error_mutex);
+        if (!error) error = std::current_exception();
+        stop.store(true, std::memory_order_relaxed);  // relaxed: a stop flag (see work())
+        failed.notify_one();
+      }
     });
   }
-  std::this_thread::sleep_for(duration);        // the cell's length, not a synchronisation
+  {
+    // The cell's length, cut short by a worker's error.
+    std::unique_lock<std::mutex> hold(error_mutex);
+    failed.wait_until(hold, start + duration, [&] { return error != nullptr; });
+  }
   stop.store(true, std::memory_order_relaxed);  // relaxed: a stop flag (see work())
   for (auto& w : workers) w.join();
+  if (error) std::rethrow_exception(error);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Tally all;
   for (const Tally& t : tallies) {
