@@ -17,11 +17,19 @@
 // "goodput" is successful writes per second (summed over threads). In the cluster the
 // peers route each key to its master from a slot table made once (no MOVED handling:
 // the topology is fixed while they run); vkv routes as it always does.
+//
+// PlainHset is the hash peers' write alone (HSET v ver rev: no check), the floor for
+// the server's work per write. With VKV_REDIS_BENCH_PORT=<port> in the environment the
+// Single benchmarks use the redis-server already listening on 127.0.0.1:<port> and
+// nothing is started (the Cluster ones skip): tools/redis-bench-pinned.sh starts that
+// server pinned to one core, runs this binary pinned to another, and reads the
+// server's INFO commandstats between benchmarks.
 #include <benchmark/benchmark.h>
 #include <hiredis/hiredis.h>
 
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -68,6 +76,9 @@ struct Servers {
   }
 };
 Servers* servers = nullptr;
+int external_port = 0;  // VKV_REDIS_BENCH_PORT: an outside server, nothing started
+
+int single_port() { return external_port != 0 ? external_port : servers->single.port(); }
 
 enum class Where { single, cluster };
 
@@ -80,7 +91,7 @@ vkv::redis::Store<std::string>& vkv_store(Where where) {
     o.entity_type = "Bench";
     o.connections_per_node = kMaxThreads;
     if (where == Where::single) {
-      o.nodes = {servers->single.uri()};
+      o.nodes = {"redis://127.0.0.1:" + std::to_string(single_port())};
     } else {
       o.nodes = servers->cluster.seed_uris();
       o.cluster = true;
@@ -99,7 +110,17 @@ std::string value_of(std::uint64_t n) {
 
 // ---------------------------------------------------------------- vkv
 
+// Cluster benchmarks need the started cluster: skipped against an outside server.
+bool skip_without_cluster(benchmark::State& state, Where where) {
+  if (where == Where::cluster && servers == nullptr) {
+    state.SkipWithError("no cluster: VKV_REDIS_BENCH_PORT names one outside server");
+    return true;
+  }
+  return false;
+}
+
 void vkv_update_with_version(benchmark::State& state, Where where) {
+  if (skip_without_cluster(state, where)) return;
   auto& store = vkv_store(where);
   std::vector<std::string> ids;
   std::vector<vkv::Version> known;
@@ -118,6 +139,7 @@ void vkv_update_with_version(benchmark::State& state, Where where) {
 
 void vkv_update_many(benchmark::State& state, Where where, bool batched) {
   using W = vkv::redis::Store<std::string>::VersionedWrite;
+  if (skip_without_cluster(state, where)) return;
   auto& store = vkv_store(where);
   std::vector<W> writes;
   for (int k = 0; k < 100; ++k) {
@@ -180,9 +202,10 @@ constexpr const char* kCasScript =
     "if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[1] then return 0 end "
     "redis.call('HSET', KEYS[1], 'v', ARGV[2], 'ver', ARGV[3], 'rev', ARGV[4]) return 1";
 
-enum class Peer { watch_multi, lua_cas, plain_set };
+enum class Peer { watch_multi, lua_cas, plain_set, plain_hset };
 
 void peer_update(benchmark::State& state, Where where, Peer peer) {
+  if (skip_without_cluster(state, where)) return;
   Connections conns;
   boost::uuids::random_generator uuids;
   std::vector<std::string> keys, known;
@@ -193,8 +216,7 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
     // Plain SET makes its keys strings: its own names, so the hash peers never meet them.
     keys.push_back((peer == Peer::plain_set ? "vkv:Set:" : "vkv:Peer:") +
                    id_of(state.thread_index(), k));
-    ports.push_back(where == Where::single ? servers->single.port()
-                                           : servers->port_of_key(keys.back()));
+    ports.push_back(where == Where::single ? single_port() : servers->port_of_key(keys.back()));
     known.push_back(boost::uuids::to_string(uuids()));
     redisContext* c = conns.to(ports.back());
     // Plain SET's keys are strings; the others' hashes (v, ver, rev).
@@ -224,6 +246,17 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
     }
     const std::string fresh = boost::uuids::to_string(uuids());
     const std::string rev = std::to_string(revs[k] + 1);
+    if (peer == Peer::plain_hset) {  // the write alone: what any versioned update must send
+      ReplyPtr r{static_cast<redisReply*>(redisCommand(c, "HSET %s v %s ver %s rev %s", key,
+                                                       value.c_str(), fresh.c_str(), rev.c_str()))};
+      if (r.r == nullptr || r.r->type == REDIS_REPLY_ERROR) {
+        state.SkipWithError("plain HSET failed");
+        break;
+      }
+      known[k] = fresh;
+      revs[k] += 1;
+      continue;
+    }
     if (peer == Peer::lua_cas) {
       ReplyPtr r{static_cast<redisReply*>(redisCommand(c, "EVALSHA %s 1 %s %s %s %s %s",
                                                        sha.c_str(), key, known[k].c_str(),
@@ -272,6 +305,8 @@ VKV_REDIS_BENCH(BM_LuaCasSingle_UpdateWithVersion,
                 peer_update(state, Where::single, Peer::lua_cas));
 VKV_REDIS_BENCH(BM_PlainSetSingle_UpdateWithVersion,
                 peer_update(state, Where::single, Peer::plain_set));
+VKV_REDIS_BENCH(BM_PlainHsetSingle_UpdateWithVersion,
+                peer_update(state, Where::single, Peer::plain_hset));
 VKV_REDIS_BENCH(BM_VkvCluster_UpdateWithVersion, vkv_update_with_version(state, Where::cluster));
 VKV_REDIS_BENCH(BM_WatchMultiCluster_UpdateWithVersion,
                 peer_update(state, Where::cluster, Peer::watch_multi));
@@ -298,6 +333,16 @@ BENCHMARK(BM_VkvCluster_Update100OneAtATime)->Threads(1)->Threads(4)->UseRealTim
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (const char* port = std::getenv("VKV_REDIS_BENCH_PORT"); port != nullptr && *port != 0) {
+    external_port = std::atoi(port);
+    if (external_port <= 0 || external_port > 65535) {
+      std::fprintf(stderr, "redis_benchmark: VKV_REDIS_BENCH_PORT '%s' is not a port\n", port);
+      return 2;
+    }
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  }
   Servers started;  // killed by pid when main returns
   servers = &started;
   benchmark::RunSpecifiedBenchmarks();

@@ -22,12 +22,14 @@ target_link_libraries(vkv-lab PRIVATE vkv_lab_core vkv_workload vkv::vkv vkv_war
 if(TARGET vkv::redis)
   target_sources(vkv-lab PRIVATE
     ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_race.cpp
+    ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_lock.cpp
     ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_sweep.cpp)
   target_compile_definitions(vkv-lab PRIVATE VKV_LAB_REDIS=1)
   # g++ 12's -Wrestrict false positive on `"text" + std::to_string(n)` at -O3 (GCC bug
-  # 105651; see tests/CMakeLists.txt): off for these two files on g++ < 13 only.
+  # 105651; see tests/CMakeLists.txt): off for these files on g++ < 13 only.
   set_source_files_properties(
     ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_race.cpp
+    ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_lock.cpp
     ${PROJECT_SOURCE_DIR}/tools/vkv-lab/redis_sweep.cpp
     PROPERTIES COMPILE_OPTIONS "$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict>")
   target_link_libraries(vkv-lab PRIVATE vkv::redis)

@@ -89,7 +89,15 @@ std::string to_html(const Report& report) {
       << html_escape(sweep_parameters(report.cells))
       << ". Goodput counts committed operations per second; retries/op is the mean number of "
          "retries per committed write."
-      << (has_pessimistic(report.cells) ? std::string(" Note: ") + kPessimisticNote + "." : "")
+      << (report.backend.empty()
+              ? ""
+              : " Run against the Redis server " + html_escape(report.backend) + ".")
+      << (has_pessimistic(report.cells)
+              ? " Note: " +
+                    html_escape(report.pessimistic_note.empty() ? kPessimisticNote
+                                                                : report.pessimistic_note) +
+                    "."
+              : std::string())
       << "</p>\n";
   out << "<div class=\"finding\"><strong>Finding:</strong> " << html_escape(report.finding)
       << "</div>\n";

@@ -198,8 +198,10 @@ int run_race_command(int rounds) {
   return race.vkv_lost_updates == 0 ? 0 : 1;
 }
 
-// --redis: the race between two processes, or the sweep, against a Redis server.
-int run_redis_command(const std::string& uri, int rounds, const lab::SweepPlan* plan) {
+// --redis: the race between two processes, or the sweep, against a Redis server. The
+// sweep prints the in-process sweep's table and writes the same report files.
+int run_redis_command(const std::string& uri, int rounds, const lab::SweepPlan* plan,
+                      const Outputs* outputs = nullptr, const std::string& command = {}) {
 #ifdef VKV_LAB_REDIS
   try {
     (void)vkv::redis::detail::parse_uri(uri);  // a malformed URI is bad input
@@ -210,20 +212,41 @@ int run_redis_command(const std::string& uri, int rounds, const lab::SweepPlan* 
       std::cout << lab::redis_race_story(race);
       return race.vkv_lost_updates == 0 ? 0 : 1;
     }
+    lab::check_redis_strategies(plan->strategies);  // bad input: one line, nothing run
+    const auto start = std::chrono::steady_clock::now();
+    lab::Report report;
+    report.command = command;
+    report.date = lab::utc_timestamp();
+    report.machine = lab::describe_machine();
+    report.backend = uri;
+    report.pessimistic_note = lab::kRedisPessimisticNote;
     const lab::RedisSweepPlan redis_plan{plan->threads, plan->keys, plan->strategies,
                                          plan->duration, plan->seed};
+    std::cout << "Sweep over Redis (" << uri << "): " << plan->cell_count() << " cells of "
+              << plan->duration.count() << " ms, increments of a counter record\n";
     const auto cells = lab::run_redis_sweep(uri, redis_plan);
-    std::cout << "Sweep over Redis (" << uri << "): update_with_retry increments\n\n"
-              << lab::redis_sweep_table(cells);
+    bool add_up = true;
     for (const auto& c : cells) {
-      if (!c.counters_add_up) return 1;
+      report.cells.push_back(c.result);
+      add_up = add_up && c.counters_add_up;
     }
-    return 0;
+    report.finding = lab::finding(report.cells);
+    report.wall_seconds = seconds_since(start);
+    std::cout << lab::text_table(report.cells, lab::kRedisPessimisticNote)
+              << "\nFinding: " << report.finding << "\n\nCounters read back from the server:\n"
+              << lab::redis_counters_table(cells);
+    if (!add_up) std::cerr << "vkv-lab: error: counters on the server do not add up\n";
+    if (outputs != nullptr &&
+        (!outputs->json.empty() || !outputs->csv.empty() || !outputs->html.empty())) {
+      std::cout << '\n';
+      if (!write_reports(report, *outputs)) return 1;
+    }
+    return add_up ? 0 : 1;
   } catch (const std::invalid_argument& e) {  // a malformed URI, a strategy Redis cannot run
     throw UsageError(e.what());
   }
 #else
-  (void)uri, (void)rounds, (void)plan;
+  (void)uri, (void)rounds, (void)plan, (void)outputs, (void)command;
   throw UsageError("--redis: this vkv-lab was built without vkv::redis (libhiredis-dev)");
 #endif
 }
@@ -421,8 +444,9 @@ int main(int argc, char** argv) {
       ->type_name("DIR");
   sweep
       ->add_option("--redis", sweep_redis,
-                   "Sweep over this Redis server (--threads, --keys, --duration, --seed and "
-                   "the optimistic --strategies only)")
+                   "Sweep over this Redis server: every strategy, pessimistic a Redis lock "
+                   "(--threads, --keys, --duration, --seed, --strategies, --out/--json/--csv/"
+                   "--html)")
       ->type_name("URI");
   const vkv::lab::ScenarioCommands scenarios(app);
   const vkv::lab::CacheCommand cache(app);
@@ -488,17 +512,6 @@ int main(int argc, char** argv) {
           static_cast<std::uint64_t>(parse_integer("--seed", seed_text, 0, INT64_MAX, "the seed"));
       plan.escalate_after = static_cast<int>(
           parse_integer("--escalate-after", escalate_text, 0, 1'000'000, "the loss count"));
-      if (!sweep_redis.empty()) {
-        if (!zipf_text.empty() || plan.write_shares != std::vector<double>{1.0} ||
-            plan.windows != std::vector<workload::Window>{workload::Window{}} ||
-            !sweep_out.empty() || !sweep_outputs.json.empty() || !sweep_outputs.csv.empty() ||
-            !sweep_outputs.html.empty()) {
-          throw UsageError(
-              "--redis: the Redis sweep takes --threads, --keys, --duration, --seed and "
-              "--strategies only");
-        }
-        return run_redis_command(sweep_redis, 0, &plan);
-      }
       if (!sweep_out.empty()) {
         if (auto why = lab::check_writable_directory(sweep_out)) {
           throw UsageError("--out: cannot write report files into '" + sweep_out + "': " + *why);
@@ -513,6 +526,15 @@ int main(int argc, char** argv) {
       if (!sweep_outputs.json.empty()) require_writable_file("--json", sweep_outputs.json);
       if (!sweep_outputs.csv.empty()) require_writable_file("--csv", sweep_outputs.csv);
       if (!sweep_outputs.html.empty()) require_writable_file("--html", sweep_outputs.html);
+      if (!sweep_redis.empty()) {
+        if (!zipf_text.empty() || plan.write_shares != std::vector<double>{1.0} ||
+            plan.windows != std::vector<workload::Window>{workload::Window{}}) {
+          throw UsageError(
+              "--redis: the Redis sweep takes --threads, --keys, --duration, --seed, "
+              "--strategies and the report options only");
+        }
+        return run_redis_command(sweep_redis, 0, &plan, &sweep_outputs, command);
+      }
       return run_sweep_command(plan, sweep_outputs, command);
     }
     return run_demo(demo_out, command);

@@ -68,7 +68,7 @@ std::string utc_timestamp() {
   return buffer;
 }
 
-std::string text_table(const std::vector<CellResult>& cells) {
+std::string text_table(const std::vector<CellResult>& cells, const char* pessimistic_note) {
   const auto scenarios = scenarios_of(cells);
   std::size_t width = 7;  // "setting"
   for (const Scenario& scenario : scenarios) width = std::max(width, display_width(scenario.label));
@@ -112,7 +112,7 @@ std::string text_table(const std::vector<CellResult>& cells) {
          "the same setting; latencies sampled one operation in "
       << (cells.empty() ? 8 : cells.front().config.latency_sample_every) << "; "
       << sweep_parameters(cells) << ")\n";
-  if (lock) out << "  (" << kPessimisticNote << ")\n";
+  if (lock) out << "  (" << (pessimistic_note ? pessimistic_note : kPessimisticNote) << ")\n";
   return out.str();
 }
 
@@ -171,7 +171,9 @@ std::string to_json(const Report& report) {
       << json_escape(report.machine.cpu_model) << "\", \"load_average_1m\": "
       << (report.machine.load_average < 0 ? "null" : json_number(report.machine.load_average))
       << "},\n"
-      << "  \"wall_seconds\": " << json_number(report.wall_seconds) << ",\n";
+      << "  \"wall_seconds\": " << json_number(report.wall_seconds) << ",\n"
+      << "  \"backend\": \""
+      << json_escape(report.backend.empty() ? "in-process" : "redis " + report.backend) << "\",\n";
   if (report.race) {
     const RaceSummary& race = *report.race;
     out << "  \"race\": {\"rounds\": " << race.rounds

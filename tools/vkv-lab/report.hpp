@@ -38,6 +38,11 @@ struct Report {
   std::vector<workload::HerdResult> herds;
   std::string herd_finding;
   double wall_seconds = 0;
+  // Where the cells ran: empty for the in-process store, else the Redis URI of
+  // `vkv-lab sweep --redis` (named in the JSON and the HTML).
+  std::string backend;
+  // What "pessimistic" was in these cells; empty: kPessimisticNote (the in-process lock).
+  std::string pessimistic_note;
 };
 
 // The finding, computed from `cells` only (see analysis.hpp): per window, which
@@ -48,7 +53,9 @@ std::string finding(const std::vector<workload::CellResult>& cells);
 // The sweep as an aligned text table, one block per setting (threads x keys x window);
 // '*' marks the best goodput and the lowest p99 of each setting, "vs lock" is goodput
 // over pessimistic's in the same setting.
-std::string text_table(const std::vector<workload::CellResult>& cells);
+// `pessimistic_note`: what the lock baseline was (nullptr: kPessimisticNote).
+std::string text_table(const std::vector<workload::CellResult>& cells,
+                       const char* pessimistic_note = nullptr);
 
 // The story of the race's first round and the counts over all rounds, as text.
 std::string race_story(const RaceSummary& race);
