@@ -36,7 +36,8 @@
 //   writing thread (tests/core/garbage_commit_test.cpp holds it with a parked reader).
 //   Only throttle() lowers the flag, after freeing, from a total it has just read; a
 //   collect that raised it meanwhile is overwritten, so where frees and the bound race
-//   a writer may run up to one more collect's worth before the flag is raised again.
+//   a writer may run up to one more collect's worth before the flag is raised again:
+//   2 x kCollectBytes plus one operation per writing thread in all.
 //
 // Invariants:
 //   1. global_epoch only grows, by one at a time, and only when every thread that is
