@@ -67,7 +67,11 @@ std::vector<std::string> make_keys(std::size_t length) {
 struct Tally {
   std::array<std::int64_t, kKeys> increments{};  // counter keys only
   std::array<std::int64_t, kKeys> created{}, erased{}, put_created{};
-  std::int64_t reads = 0, bad = 0, commits_ok = 0, ops = 0;
+  std::int64_t reads = 0, bad = 0, commits_tried = 0, increments_ok = 0, ops = 0;
+  void counted(std::size_t k) {  // a successful increment of counter key k
+    ++increments[k];
+    ++increments_ok;
+  }
 };
 
 template <class V>
@@ -163,7 +167,7 @@ class Workload {
 
       // The invariants.
       EXPECT_EQ(stalled_bad, 0);
-      std::int64_t ops_done = 0, commits_ok = 0;
+      std::int64_t ops_done = 0, commits_tried = 0, increments_ok = 0;
       std::size_t live = 0;
       for (int w = 0; w < kWorkers; ++w) {
         const Tally& t = tally[static_cast<std::size_t>(w)];
@@ -172,10 +176,14 @@ class Workload {
           EXPECT_GT(t.reads, 0);  // the churner does not read
         }
         ops_done += t.ops;
-        commits_ok += t.commits_ok;
+        commits_tried += t.commits_tried;
+        increments_ok += t.increments_ok;
       }
       EXPECT_EQ(ops_done, ops * kWorkers);
-      EXPECT_GT(commits_ok, 0) << "no commit succeeded: the cell tested little";
+      // Whether a commit succeeds is up to the scheduler (under ASan a large-value cell
+      // tries only a few); that commits ran and counters moved is not.
+      EXPECT_GT(commits_tried, 0) << "no commit ran: the cell tested little";
+      EXPECT_GT(increments_ok, 0) << "no counter moved: the cell tested little";
       for (int k = 0; k < kKeys; ++k) {
         const auto uk = static_cast<std::size_t>(k);
         const std::string& key = keys_[uk];
@@ -262,7 +270,7 @@ class Workload {
         if (auto r = store.find(key)) {
           ++r->value.counter;
           if (store.try_update_with_version(key, r->version, std::move(r->value)).ok() && counter) {
-            ++me.increments[k];
+            me.counted(k);
           }
         }
         break;
@@ -270,13 +278,13 @@ class Workload {
         if (const auto r = store.find(key)) {
           const auto result =
               store.try_patch_with_version(key, r->version, [](V& v) { ++v.counter; });
-          if (result.ok() && counter) ++me.increments[k];
+          if (result.ok() && counter) me.counted(k);
         }
         break;
       case 6:
         try {
           store.update_with_retry(key, [](V& v) { ++v.counter; });
-          if (counter) ++me.increments[k];
+          if (counter) me.counted(k);
         } catch (const vkv::EntityNotFoundError&) {  // a churn key, erased
         } catch (const vkv::OptimisticLockError&) {  // retries spent: nothing written
         }
@@ -302,12 +310,12 @@ class Workload {
         if (!ra || !rb) break;
         ++ra->value.counter;
         ++rb->value.counter;
+        ++me.commits_tried;
         vkv::Transaction<V> tx;
         tx.update(keys_[a], ra->version, std::move(ra->value))
             .update(keys_[b], rb->version, std::move(rb->value));
         if (store.try_commit(tx).ok()) {
-          ++me.commits_ok;
-          ++me.increments[a];
+          me.counted(a);
           if (b < kCounterKeys) ++me.increments[b];
         }
         break;
