@@ -103,7 +103,10 @@ class PreemptedCommit
     : public ::testing::TestWithParam<std::tuple<std::size_t, bool /*recreate_first*/>> {};
 
 TEST_P(PreemptedCommit, ChurnOnItsKeysFitsOneLinearization) {
-  const auto [length, recreate_first] = GetParam();
+  // Plain variables, not a structured binding: the lambdas below capture them (clang 14
+  // cannot capture a binding).
+  const std::size_t length = std::get<0>(GetParam());
+  const bool recreate_first = std::get<1>(GetParam());
   const std::int64_t steps = vkv_test::scaled(300, 4);
   StringStore store;
   const std::array<std::string, 2> names{key_of_length(length, '1'), key_of_length(length, '2')};
