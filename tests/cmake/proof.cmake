@@ -30,6 +30,9 @@ vkv_add_test(stress_garbage_test ${vkv_proof_dir}/stress/garbage_test.cpp LABELS
 # Keys longer than the small-string buffer erased and re-created under every reading
 # path, and under eviction and expiry (issue 19, defect 1).
 vkv_add_test(stress_long_keys_test ${vkv_proof_dir}/stress/long_keys_test.cpp LABELS concurrency)
+# The realistic-inputs axis (issue 19; docs/testing.md, "Realistic inputs"): key
+# length x value kind x run condition, one mixed workload of every operation per cell.
+vkv_add_test(stress_realistic_test ${vkv_proof_dir}/stress/realistic_test.cpp LABELS concurrency)
 
 # Faults and bad input. The allocation-failure test replaces global operator new, so
 # it is a binary of its own.

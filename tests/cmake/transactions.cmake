@@ -20,3 +20,8 @@ vkv_add_test(commit_protocol_test ${PROJECT_SOURCE_DIR}/tests/commit_protocol_te
 # each other without bound, injected through the protocol's preemption hook.
 vkv_add_test(commit_helping_test ${PROJECT_SOURCE_DIR}/tests/commit_helping_test.cpp
   LABELS concurrency)
+# A committer parked by the preemption hook while a churn thread erases, re-creates,
+# updates and puts its long keys: A's outcome and the churn history fit one
+# linearization, checked against a model (issue 19, realistic inputs).
+vkv_add_test(commit_preempted_churn_test
+  ${PROJECT_SOURCE_DIR}/tests/commit_preempted_churn_test.cpp LABELS concurrency)

@@ -217,11 +217,20 @@ inline void perturb(std::mt19937_64& rng) {
   if (rng() % 2 == 0) std::this_thread::yield();
 }
 
-inline std::string account(int k) { return "lin-account-" + std::to_string(k); }
+// Account k's key, padded to `length` characters (never shortened) with a fill of its
+// own: 0 keeps the short name, inside std::string's small buffer; 16, 36 (a UUID) and
+// 120 own heap memory (tests/stress/common.hpp, kKeyLengths).
+inline std::string account(int k, std::size_t length = 0) {
+  std::string key = "lin-account-" + std::to_string(k);
+  if (key.size() < length) key.resize(length, static_cast<char>('a' + k % 26));
+  return key;
+}
 
 class Recorder {
  public:
-  Recorder(TxStore& store, std::atomic<std::uint64_t>& clock) : store_(store), clock_(clock) {}
+  // Records operations on the accounts whose keys have `key_length` characters.
+  Recorder(TxStore& store, std::atomic<std::uint64_t>& clock, std::size_t key_length = 0)
+      : store_(store), clock_(clock), key_length_(key_length) {}
 
   std::optional<TxStore::record_type> read(int k) {
     Op op;
@@ -229,7 +238,7 @@ class Recorder {
     op.entries = 1;
     op.keys[0] = k;
     op.call = stamp();
-    auto rec = store_.find(account(k));
+    auto rec = store_.find(key(k));
     op.ret = stamp();
     op.ok = rec.has_value();
     if (rec) {
@@ -248,7 +257,7 @@ class Recorder {
     op.expected[0] = expected;
     op.values[0] = value;
     op.call = stamp();
-    auto result = store_.try_update_with_version(account(k), expected, value);
+    auto result = store_.try_update_with_version(key(k), expected, value);
     op.ret = stamp();
     op.ok = result.ok();
     if (op.ok) {
@@ -266,7 +275,7 @@ class Recorder {
     op.keys[0] = k;
     op.values[0] = value;
     op.call = stamp();
-    auto result = store_.try_create(account(k), value);
+    auto result = store_.try_create(key(k), value);
     op.ret = stamp();
     op.ok = result.ok();
     if (op.ok) {
@@ -284,7 +293,7 @@ class Recorder {
     op.keys[0] = k;
     op.expected[0] = expected;
     op.call = stamp();
-    auto result = store_.try_erase(account(k), expected);
+    auto result = store_.try_erase(key(k), expected);
     op.ret = stamp();
     op.ok = result.ok();
     if (!op.ok) op.code = result.error();
@@ -304,9 +313,9 @@ class Recorder {
       op.expected[i] = expected[i];
       if (kind == Kind::transfer) {
         op.values[i] = values[i];
-        tx.update(account(keys[i]), expected[i], values[i]);
+        tx.update(key(keys[i]), expected[i], values[i]);
       } else {
-        tx.check(account(keys[i]), expected[i]);
+        tx.check(key(keys[i]), expected[i]);
       }
     }
     op.call = stamp();
@@ -321,8 +330,7 @@ class Recorder {
     } else {
       op.code = result.error();
       for (std::size_t i = 0; i < keys.size(); ++i) {
-        if (result.error_info().entity_id == account(keys[i]))
-          op.failed_entry = static_cast<int>(i);
+        if (result.error_info().entity_id == key(keys[i])) op.failed_entry = static_cast<int>(i);
       }
     }
     ops_.push_back(op);
@@ -337,8 +345,11 @@ class Recorder {
     return clock_.fetch_add(1, std::memory_order_acq_rel);
   }
 
+  std::string key(int k) const { return account(k, key_length_); }
+
   TxStore& store_;
   std::atomic<std::uint64_t>& clock_;
+  std::size_t key_length_;
   std::vector<Op> ops_;
 };
 
