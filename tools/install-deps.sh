@@ -3,7 +3,8 @@
 # (python3-matplotlib: tools/bench-charts.py; ccache: tools/run-benchmarks.sh and CI
 # builds use it as the compiler launcher when it is there; libhiredis-dev: vkv::redis;
 # redis-server and redis-tools (redis-cli): the redis tests and benchmarks start their own
-# servers and cluster).
+# servers and cluster; valgrind: tools/icount.sh counts instructions per operation under
+# callgrind, and its valgrind/callgrind.h client requests bracket the counted loop).
 # Used by the README's commands and by .ci/run, so a fresh Debian 12 machine and CI
 # install exactly the same things. Idempotent: does nothing when all are present.
 set -euo pipefail
@@ -14,6 +15,7 @@ packages=(
   libcli11-dev libcuckoo-dev
   ccache python3 python3-matplotlib
   redis-server redis-tools libhiredis-dev
+  valgrind
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -17,11 +17,14 @@
 #   lab      the README's first command as a newcomer types it (tools/run-lab.sh: the
 #            release preset's vkv-lab, then its demo), its report sent to a scratch
 #            directory; fails unless the demo exits 0 and writes its HTML, JSON and CSV
+#   icount   instructions per operation under callgrind (tools/icount.sh --check), from
+#            the same build: fails when an operation exceeds its budget in
+#            bench/icount/budgets.txt by more than 2 %
 #
 # Every test stage runs the whole suite: the sanitizer stages must register exactly the
 # tests the gcc stage ran (suites too slow there run lighter, see docs/testing.md), a
 # stage that runs no test fails, and a skipped test fails. VKV_SKIP="clang asan tsan
-# fuzz bench install lab" skips stages for local iteration; it is refused under CI=true.
+# fuzz bench icount install lab" skips stages for local iteration; it is refused under CI=true.
 # The stages run, with their times, are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -198,4 +201,9 @@ if wants lab; then
     [[ -s "$lab_dir/$f" ]] || { echo "run-tests: the lab demo wrote no $f" >&2; exit 1; }
   done
   rm -rf "$lab_dir"
+fi
+
+if wants icount; then
+  stage icount "instructions per operation within budget (callgrind), plain g++ Release build"
+  bash tools/icount.sh --check --no-build --build-dir build/plain-gcc
 fi

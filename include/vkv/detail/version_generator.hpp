@@ -50,17 +50,23 @@ inline std::uint64_t to_big_endian(std::uint64_t x) noexcept {
   }
 }
 
-inline Version make_version(std::uint64_t stream, std::uint64_t counter) noexcept {
+// The stream spread over all 60 bits of the first Feistel half by a bijection (odd
+// multipliers mod 2^60 and xor-shifts), so two threads' n-th versions differ
+// everywhere, not only in a few low bits of the first half.
+inline std::uint64_t spread_stream(std::uint64_t stream) noexcept {
   constexpr std::uint64_t mask60 = (std::uint64_t{1} << 60) - 1;
-  constexpr std::uint64_t mask62 = (std::uint64_t{1} << 62) - 1;
-  // Feistel: (L, R) -> (L ^ F1(R), R ^ F2(L ^ F1(R))): invertible for any F1, F2.
-  // The stream is first spread over all 60 bits by a bijection (odd multipliers mod
-  // 2^60 and xor-shifts), so two threads' n-th versions differ everywhere, not only in
-  // a few low bits of the first half.
   std::uint64_t spread = (stream * 0x9e3779b97f4a7c15ULL) & mask60;
   spread ^= spread >> 30;
   spread = (spread * 0xbf58476d1ce4e5b9ULL) & mask60;
   spread ^= spread >> 29;
+  return spread;
+}
+
+// make_version for a stream already spread (spread_stream).
+inline Version make_version_spread(std::uint64_t spread, std::uint64_t counter) noexcept {
+  constexpr std::uint64_t mask60 = (std::uint64_t{1} << 60) - 1;
+  constexpr std::uint64_t mask62 = (std::uint64_t{1} << 62) - 1;
+  // Feistel: (L, R) -> (L ^ F1(R), R ^ F2(L ^ F1(R))): invertible for any F1, F2.
   const std::uint64_t left = (spread ^ mix64(counter ^ version_keys[0])) & mask60;
   const std::uint64_t right = (counter ^ mix64(left ^ version_keys[1])) & mask62;
   // Layout: hi = 48 bits | version 4 | 12 bits; lo = variant 10 | 62 bits.
@@ -77,11 +83,31 @@ inline Version make_version(std::uint64_t stream, std::uint64_t counter) noexcep
   return Version(uuid);
 }
 
+inline Version make_version(std::uint64_t stream, std::uint64_t counter) noexcept {
+  return make_version_spread(spread_stream(stream), counter);
+}
+
+// The calling thread's stream and its spread, cached: spreading costs ~10
+// instructions per version, and a thread's stream (its ThreadRecord's index) never
+// changes while it lives. Owner-only; the stream is checked on every use, so a stale
+// entry can never be used (the all-ones stream is no record's index).
+struct SpreadCache {
+  std::uint64_t stream = ~std::uint64_t{0};
+  std::uint64_t spread = 0;
+};
+inline constinit thread_local SpreadCache spread_cache;
+
 // A version never issued before in this process. May throw std::bad_alloc only on a
-// thread's first use of vkv (attaching the thread).
-inline Version next_version() {
+// thread's first use of vkv (attaching the thread). Inlined into each write (one call
+// site each): out of line it cost a call per write (tools/icount.sh).
+[[gnu::always_inline]] inline Version next_version() {
   epoch::ThreadRecord& record = epoch::this_thread();
-  return make_version(record.index, record.version_counter++);
+  SpreadCache& cache = spread_cache;
+  if (cache.stream != record.index) [[unlikely]] {
+    cache.spread = spread_stream(record.index);
+    cache.stream = record.index;
+  }
+  return make_version_spread(cache.spread, record.version_counter++);
 }
 
 }  // namespace vkv::detail
