@@ -23,6 +23,9 @@
 //     strategy: full-jitter (vkv's default policy), adaptive (contention_adaptive on),
 //     pessimistic (CHM write accessor held across the window);
 //     w: 0 | busy-1us | busy-10us | blocking-10us | blocking-100us (window_name()).
+//   BM_ContentionReads/<strategy>/threads:<T>/keys:1/uniform/writes:<W%>/window:<w>
+//     the read-share sweep: every strategy, writes 100/10/1 % (0/90/99 % reads),
+//     w: 0 | busy-10us | blocking-100us, T: 2 | 8.
 //   BM_BackoffWait/<spin|yield|adaptive>/threads:<T>/keys:<K>/<dist>/writes:100/window:<w>
 //     full-jitter with detail::WaitMode forced (adaptive is the library's default).
 //   BM_AdaptiveMaxWait/<strategy>/threads:<T>/keys:1/uniform/writes:100/window:<w>/max_wait_us:<m>
@@ -39,6 +42,7 @@
 //   retries_mean, retries_p99   retries per committed write
 //   lat_p50_ns, lat_p99_ns, lat_p999_ns      latency of any committed operation
 //   write_p50_ns, write_p99_ns, write_p999_ns  latency of committed writes only
+//   read_p50_ns, read_p99_ns, read_p999_ns     latency of reads only (0 without reads)
 //     (both sampled: one operation in 8 per thread, alike for every strategy)
 //   latency_samples  operations timed
 //   committed, gave_up, turns (adaptive: attempts made holding a turn)
@@ -115,6 +119,9 @@ void report(benchmark::State& state, const CellResult& r) {
   state.counters["turns"] = static_cast<double>(r.turns);
   state.counters["write_p50_ns"] = r.write_latency_p50_ns;
   state.counters["write_p99_ns"] = r.write_latency_p99_ns;
+  state.counters["read_p50_ns"] = r.read_latency_p50_ns;
+  state.counters["read_p99_ns"] = r.read_latency_p99_ns;
+  state.counters["read_p999_ns"] = r.read_latency_p999_ns;
   state.counters["write_p999_ns"] = r.write_latency_p999_ns;
   state.counters["latency_samples"] = static_cast<double>(r.latency_samples);
   const vkv::workload::Window window = vkv::workload::effective_window(r.config);
@@ -254,6 +261,44 @@ void register_window_sweep() {
                 ->UseManualTime()
                 ->Unit(benchmark::kMillisecond);
           }
+        }
+      }
+    }
+  }
+}
+
+// The read-share sweep (issue 21): what optimism exists for, readers that never wait
+// behind a writer. 0, 90 and 99 % reads x windows 0 / busy 10 us / blocking 100 us x
+// threads {2, 8} (8: more runnable threads than the 2-core VM has cores) on one hot
+// key, every strategy; pessimistic readers take the key's read lock.
+void register_read_share_sweep() {
+  const bool quick = smoke();
+  const std::vector<Strategy> strategies = vkv::workload::all_strategies();
+  const std::vector<int> threads = quick ? std::vector<int>{2} : std::vector<int>{2, 8};
+  const std::vector<double> shares =
+      quick ? std::vector<double>{0.1} : std::vector<double>{1.0, 0.1, 0.01};
+  std::vector<vkv::workload::Window> windows;
+  for (const char* name : {"0", "busy-10us", "blocking-100us"}) {
+    windows.push_back(*vkv::workload::parse_window(name));
+    if (quick) break;
+  }
+  for (const double share : shares) {
+    for (const vkv::workload::Window& window : windows) {
+      for (const int t : threads) {
+        for (const Strategy s : strategies) {
+          CellConfig c;
+          c.threads = t;
+          c.keys = 1;
+          c.write_share = share;
+          c.strategy = s;
+          c.window = window;
+          const std::string name =
+              cell_name("BM_ContentionReads", c) + "/window:" + vkv::workload::window_name(window);
+          benchmark::RegisterBenchmark(name.c_str(),
+                                       [c](benchmark::State& state) { run(state, c); })
+              ->Iterations(1)
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond);
         }
       }
     }
@@ -510,6 +555,7 @@ BENCHMARK(BM_Stats_Sum);
 int main(int argc, char** argv) {
   register_sweep();
   register_window_sweep();
+  register_read_share_sweep();
   register_backoff_wait();
   register_adaptive_max_wait();
   register_defaults_grid();

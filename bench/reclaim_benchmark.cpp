@@ -9,8 +9,9 @@
 //   BM_SharedPtr_AtomicLoad: std::atomic_load of a std::shared_ptr (a reference
 //     count increment and decrement on a shared line, plus libstdc++'s lock pool).
 // Write side, per replaced object:
-//   BM_Epoch_Retire{Symmetric,Asymmetric}: new + epoch::reserve + epoch::retire, with
-//     the amortised try_advance (a membarrier() syscall in asymmetric mode) and free;
+//   BM_Epoch_Retire{Symmetric,Asymmetric}: new + epoch::reserve + epoch::retire inside
+//     a Guard (as a write retires; the Guard's entry is counted too), with the
+//     amortised try_advance (a membarrier() syscall in asymmetric mode) and free;
 //   BM_Delete_Immediate: new + delete, the floor no safe scheme can beat.
 //   BM_Epoch_TryAdvance{Symmetric,Asymmetric}: one attempt to advance the epoch.
 #include <benchmark/benchmark.h>
@@ -107,6 +108,7 @@ void retire(benchmark::State& state) {
   for (auto _ : state) {
     auto* p = new Payload{};
     benchmark::DoNotOptimize(p);
+    epoch::Guard guard;  // a thread's list is touched inside a Guard (epoch.hpp)
     epoch::reserve(1);
     epoch::retire(p);
   }

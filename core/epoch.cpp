@@ -7,11 +7,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <new>
 #include <thread>
 
@@ -39,20 +37,11 @@ std::atomic<std::size_t> garbage_limit_bytes{kDefaultGarbageLimit};
 std::atomic<int> pressure{0};
 constexpr std::size_t kSoftObjects = 4096;
 
-// Garbage of exited threads. Touched only when a thread exits and, with try_lock,
-// when a thread collects: never on a hot path.
-struct Orphans {
-  std::mutex mutex;
-  std::vector<Retired> items;
-  std::atomic<std::size_t> count{0};
-  std::atomic<std::size_t> bytes{0};
-};
-// Built by attach_thread() (invariant 4), so the first call from collect() or detach()
-// never allocates.
-Orphans& orphans() {
-  static Orphans* instance = new Orphans;  // never destroyed: threads may exit after main
-  return *instance;
-}
+// reclaim_stats(): relaxed counters, added to once per freeing pass (not per entry).
+std::atomic<std::uint64_t> stat_examined{0};
+std::atomic<std::uint64_t> stat_moved{0};
+std::atomic<std::uint64_t> stat_freed{0};
+std::atomic<std::uint64_t> stat_stolen{0};
 
 bool membarrier_available() {
 #if defined(VKV_UNDER_TSAN)
@@ -97,75 +86,65 @@ bool heavy_fence() noexcept {
   return true;
 }
 
-// Frees the entries of `items` that invariant 2 allows; keeps the rest in order.
-// Returns the bytes freed.
-// Frees at most `budget` objects (a collect's time budget: a writer that collects
-// never frees a whole backlog at once).
-std::size_t free_eligible(std::vector<Retired>& items, std::size_t& freed_count,
-                          std::size_t budget = SIZE_MAX) noexcept {
+// Frees the prefix of `record`'s list that invariant 2 allows, at most `budget`
+// objects (invariant 7: the list is ordered by epoch, so the first entry kept ends the
+// pass). The caller may touch the list: its owner inside a Guard, or a stealer holding
+// the flag. Returns the objects freed.
+std::size_t free_prefix(ThreadRecord& record, std::size_t budget) noexcept {
   // acquire: pairs with the release/acq_rel that advanced the epoch, so the
   // departures of the readers it waited for happen-before our frees.
   const std::uint64_t now = global_epoch.load(std::memory_order_acquire);
+  std::vector<Retired>& items = record.limbo;
+  std::size_t head = record.limbo_head;
+  const std::size_t end = items.size();
+  std::size_t freed = 0;
   std::size_t freed_bytes = 0;
-  auto keep = std::remove_if(items.begin(), items.end(), [&](const Retired& r) {
-    if (r.epoch + 2 > now || freed_count >= budget) return false;
-    r.deleter(r.object);
-    freed_bytes += r.bytes;
-    ++freed_count;
-    return true;
-  });
-  items.erase(keep, items.end());
-  return freed_bytes;
-}
-
-// Orphans freed by one collect() of a writer: its time budget (about 2 us here).
-constexpr std::size_t kOrphanBudget = 256;
-
-void collect_orphans(bool wait) noexcept {
-  Orphans& o = orphans();
-  std::unique_lock lock(o.mutex, std::defer_lock);
-  if (wait) {
-    lock.lock();
-  } else if (!lock.try_lock()) {
-    return;
+  while (head < end && freed < budget && items[head].epoch + 2 <= now) {
+    items[head].deleter(items[head].object);
+    freed_bytes += items[head].bytes;
+    ++head;
+    ++freed;
   }
-  std::size_t freed = 0;
-  const std::size_t bytes = free_eligible(o.items, freed, wait ? SIZE_MAX : kOrphanBudget);
-  o.count.store(o.items.size(), std::memory_order_relaxed);
-  o.bytes.store(o.bytes.load(std::memory_order_relaxed) - bytes, std::memory_order_relaxed);
-}
-
-void collect_own(ThreadRecord& record) noexcept {
-  std::size_t freed = 0;
-  const std::size_t bytes = free_eligible(record.limbo, freed);
-  record.limbo_count.store(record.limbo.size(), std::memory_order_relaxed);
-  record.limbo_bytes.store(record.limbo_bytes.load(std::memory_order_relaxed) - bytes,
-                           std::memory_order_relaxed);
+  // Entries looked at: the ones freed, and the one that ended the pass (if any).
+  const std::uint64_t examined = freed + (head < end && freed < budget ? 1 : 0);
+  std::uint64_t moved = 0;
+  if (head == end) {
+    items.clear();  // keeps the capacity
+    head = 0;
+  } else if (head * 2 >= end) {
+    // At least half the list is freed: compact (moves fewer entries than were freed
+    // since the last compaction, so it stays linear; never allocates).
+    moved = end - head;
+    items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+    head = 0;
+  }
+  record.limbo_head = head;
+  // relaxed: monitoring values; the handshake (or ownership) orders their writers.
+  record.limbo_count.store(items.size() - head, std::memory_order_relaxed);
+  if (freed_bytes != 0) {
+    record.limbo_bytes.store(record.limbo_bytes.load(std::memory_order_relaxed) - freed_bytes,
+                             std::memory_order_relaxed);
+  }
+  // relaxed: statistics (reclaim_stats()); one add per pass.
+  stat_examined.fetch_add(examined, std::memory_order_relaxed);
+  if (moved != 0) stat_moved.fetch_add(moved, std::memory_order_relaxed);
+  if (freed != 0) stat_freed.fetch_add(freed, std::memory_order_relaxed);
+  return freed;
 }
 
 void detach(ThreadRecord* record) noexcept {
-  // The thread is exiting: it is outside every Guard (Guards are scoped), so
-  // announced is already 0. Its garbage goes to the orphans.
-  collect_own(*record);
-  if (!record->limbo.empty()) {
-    Orphans& o = orphans();
-    std::lock_guard lock(o.mutex);
+  // The thread is exiting, outside every Guard (Guards are scoped). Its garbage stays
+  // in its record: any thread frees it (steal_idle()), or the record's next owner.
+  // relaxed: a hint (the list itself may be read only inside the Guard below).
+  if (record->limbo_count.load(std::memory_order_relaxed) != 0) {
     try {
-      o.items.insert(o.items.end(), record->limbo.begin(), record->limbo.end());
-      record->limbo.clear();
+      Guard guard;  // the list is touched only inside a Guard (epoch.hpp)
+      claim_list(*record);
+      free_prefix(*record, SIZE_MAX);
     } catch (...) {
-      // Out of memory while exiting: keep the garbage in the record; the next owner
-      // of the record frees it (its epochs are still valid).
+      // Cannot happen (the thread is attached); leave the list to the others.
     }
-    o.count.store(o.items.size(), std::memory_order_relaxed);
-    std::size_t bytes = 0;
-    for (const Retired& r : o.items) bytes += r.bytes;
-    o.bytes.store(bytes, std::memory_order_relaxed);
   }
-  record->limbo_count.store(record->limbo.size(), std::memory_order_relaxed);
-  std::size_t bytes = 0;
-  for (const Retired& r : record->limbo) bytes += r.bytes;
-  record->limbo_bytes.store(bytes, std::memory_order_relaxed);
   tls_record = nullptr;
   // release: the next owner (acquire in attach_thread) sees our owner-only fields.
   record->in_use.store(false, std::memory_order_release);
@@ -195,7 +174,6 @@ void set_fence_mode(FenceMode mode) {
 }
 
 ThreadRecord* attach_thread() {
-  (void)orphans();  // invariant 4: built before this thread's first compare-and-swap
   // May fail (it allocates): then nothing is attached, and we throw like `new`.
   if (__cxxabiv1::__cxa_thread_atexit(&detach_at_exit, nullptr, &__dso_handle) != 0) {
     throw std::bad_alloc();
@@ -263,49 +241,20 @@ bool try_advance() noexcept {
   return advanced;
 }
 
-namespace {
-
-// Moves the calling thread's unfreed garbage to the orphan list (the epoch is held
-// back): a thread that parks afterwards keeps nothing. Out of memory, it keeps it.
-void hand_off(ThreadRecord& record) noexcept {
-  Orphans& o = orphans();
-  std::unique_lock lock(o.mutex, std::try_to_lock);
-  if (!lock.owns_lock()) return;  // next time
-  try {
-    o.items.insert(o.items.end(), record.limbo.begin(), record.limbo.end());
-  } catch (...) {
-    return;
-  }
-  o.count.store(o.items.size(), std::memory_order_relaxed);
-  o.bytes.store(
-      o.bytes.load(std::memory_order_relaxed) + record.limbo_bytes.load(std::memory_order_relaxed),
-      std::memory_order_relaxed);
-  record.limbo.clear();
-  record.limbo_count.store(0, std::memory_order_relaxed);
-  record.limbo_bytes.store(0, std::memory_order_relaxed);
+void wait_for_stealer(ThreadRecord& record) noexcept {
+  // seq_cst (and acquire): the stealer's release of the flag orders its frees and its
+  // edits of the list before ours.
+  while (record.stealing.load(std::memory_order_seq_cst)) std::this_thread::yield();
 }
 
-}  // namespace
+namespace {
 
-void collect(ThreadRecord& record) noexcept {
-  try_advance();
-  collect_own(record);
-  // relaxed: a hint; collect_orphans takes the orphans' lock before touching them.
-  if (orphans().count.load(std::memory_order_relaxed) != 0) collect_orphans(/*wait=*/false);
-  std::size_t held = record.limbo_bytes.load(std::memory_order_relaxed);
-  if (record.limbo.size() >= kHandOffFactor * kCollectThreshold ||
-      held >= kHandOffFactor * kCollectBytes) {
-    hand_off(record);
-    held = record.limbo_bytes.load(std::memory_order_relaxed);
-  }
-  record.collect_at_count = record.limbo.size() + kCollectThreshold;
-  record.collect_at_bytes = held + kCollectBytes;
-  // Stuck: the epoch has not moved across this thread's last kCollectThreshold
-  // retirements, so a reader holds it back (garbage merely in flight is no pressure).
-  // relaxed: a hint; try_advance() and the frees order what matters.
-  const std::uint64_t epoch_now = global_epoch.load(std::memory_order_relaxed);
-  const bool stuck = epoch_now == record.epoch_at_collect;
-  record.epoch_at_collect = epoch_now;
+// Sets the pressure that throttle() reads, from the totals. Raises it to 2, but never
+// lowers it from 2: only throttle() does, after it has freed and found the total under
+// the bound. (A collect that lowered it could overwrite, with a total read a moment
+// earlier, another collect's 2: writers would then run a whole collect's worth each
+// past the bound before the next collect caught it.)
+void judge_pressure(bool stuck) noexcept {
   // relaxed: a hint for throttle(), which checks again before it lets a writer wait.
   int now = 0;
   if (pending_bytes() > garbage_limit_bytes.load(std::memory_order_relaxed)) {
@@ -313,8 +262,89 @@ void collect(ThreadRecord& record) noexcept {
   } else if (stuck && pending() > kSoftObjects) {
     now = 1;
   }
-  if (now != pressure.load(std::memory_order_relaxed))
-    pressure.store(now, std::memory_order_relaxed);
+  const int was = pressure.load(std::memory_order_relaxed);
+  if (now != was && (now == 2 || was != 2)) pressure.store(now, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void collect(ThreadRecord& record) noexcept {
+  try_advance();
+  free_prefix(record, kFreeBudget);
+  const std::size_t count = record.limbo.size() - record.limbo_head;
+  record.collect_at_count = count + kCollectThreshold;
+  record.collect_at_bytes = record.limbo_bytes.load(std::memory_order_relaxed) + kCollectBytes;
+  // Stuck: the epoch has not moved across this thread's last kCollectThreshold
+  // retirements, so a reader holds it back (garbage merely in flight is no pressure).
+  // relaxed: a hint; try_advance() and the frees order what matters.
+  const std::uint64_t epoch_now = global_epoch.load(std::memory_order_relaxed);
+  const bool stuck = epoch_now == record.epoch_at_collect;
+  record.epoch_at_collect = epoch_now;
+  judge_pressure(stuck);
+}
+
+std::size_t steal_idle(std::size_t budget) noexcept {
+  ThreadRecord* self = tls_record;
+  // 1. Claim: raise the flag of every other record that visibly holds garbage and whose
+  //    owner is visibly outside every Guard. The raised flags chain the batch.
+  ThreadRecord* batch = nullptr;
+  for (ThreadRecord* r = registry_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+    // relaxed: hints; the handshake below decides.
+    if (r == self || r->limbo_count.load(std::memory_order_relaxed) == 0 ||
+        r->announced.load(std::memory_order_relaxed) != 0) {
+      continue;
+    }
+    // seq_cst: the stealer's half of the handshake (raise the flag, then load the
+    // announcement); acquire part: a previous stealer's release of this flag orders
+    // its edits of the list before ours.
+    if (r->stealing.exchange(true, std::memory_order_seq_cst)) continue;  // another stealer
+    r->steal_next = batch;
+    batch = r;
+  }
+  if (batch == nullptr) return 0;
+  // 2. One heavy fence for the batch: an owner whose announcement it does not show
+  //    will see its flag raised (claim_list()) and wait for us.
+  const bool fenced = heavy_fence();
+  // 3. Free from the lists whose owners are still outside, then drop the flags.
+  std::size_t freed = 0;
+  while (batch != nullptr) {
+    ThreadRecord* r = batch;
+    batch = r->steal_next;
+    // seq_cst: the handshake; acquire part: the owner's release of 0 on leaving its
+    // Guard orders its edits of the list before ours.
+    if (fenced && r->announced.load(std::memory_order_seq_cst) == 0) {
+      freed += free_prefix(*r, budget);
+    }
+    // release: our edits of the list happen-before the owner's next claim_list().
+    r->stealing.store(false, std::memory_order_release);
+  }
+  // relaxed: a statistic.
+  if (freed != 0) stat_stolen.fetch_add(freed, std::memory_order_relaxed);
+  return freed;
+}
+
+namespace internal {
+
+void reserve_outside_guard(std::size_t count) {
+  Guard guard;  // may throw bad_alloc (attaching): nothing changed
+  ThreadRecord& record = *tls_record;
+  claim_list(record);
+  reserve_claimed(record, count);
+}
+
+void retire_outside_guard(void* object, Deleter deleter, std::size_t bytes) noexcept {
+  // Attached (by reserve()), so the Guard cannot throw.
+  Guard guard;
+  retire(object, deleter, bytes);
+}
+
+}  // namespace internal
+
+ReclaimStats reclaim_stats() noexcept {
+  // relaxed: statistics.
+  return ReclaimStats{
+      stat_examined.load(std::memory_order_relaxed), stat_moved.load(std::memory_order_relaxed),
+      stat_freed.load(std::memory_order_relaxed), stat_stolen.load(std::memory_order_relaxed)};
 }
 
 std::size_t garbage_limit() noexcept { return garbage_limit_bytes.load(std::memory_order_relaxed); }
@@ -323,6 +353,20 @@ void set_garbage_limit(std::size_t bytes) noexcept {
   // relaxed: a setting read by collectors; exactness in time is not needed.
   garbage_limit_bytes.store(bytes, std::memory_order_relaxed);
 }
+
+namespace {
+
+// Frees from the calling thread's own list (inside a Guard of its own, so no stealer
+// touches it meanwhile). Returns the objects freed.
+std::size_t collect_own_outside_guard(ThreadRecord& record, std::size_t budget) noexcept {
+  // relaxed: owner-written value read by its owner.
+  if (record.limbo_count.load(std::memory_order_relaxed) == 0) return 0;
+  Guard guard;  // attached: cannot throw
+  claim_list(record);
+  return free_prefix(record, budget);
+}
+
+}  // namespace
 
 void throttle() noexcept {
   // relaxed: a hint, set by collectors; a stale 0 lets one more write through.
@@ -339,11 +383,17 @@ void throttle() noexcept {
   auto pause = std::chrono::microseconds(1);
   for (int round = 0;; ++round) {
     try_advance();
-    if (record != nullptr) collect_own(*record);
-    collect_orphans(/*wait=*/false);
+    std::size_t freed = 0;
+    if (record != nullptr) freed += collect_own_outside_guard(*record, kFreeBudget);
+    freed += steal_idle(kFreeBudget);
     if (pending_bytes() <= garbage_limit_bytes.load(std::memory_order_relaxed)) {
-      pressure.store(0, std::memory_order_relaxed);  // the next collect judges again
+      // relaxed: a hint; the next collect judges again.
+      pressure.store(0, std::memory_order_relaxed);
       return;
+    }
+    if (freed != 0) {
+      round = 0;  // progress: free more before waiting
+      continue;
     }
     // A reader inside a Guard holds the epoch back: let it run.
     if (round < 16) {
@@ -356,17 +406,17 @@ void throttle() noexcept {
 }
 
 std::size_t pending() noexcept {
-  std::size_t total = orphans().count.load(std::memory_order_relaxed);
+  std::size_t total = 0;
   for (ThreadRecord* r = registry_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-    total += r->limbo_count.load(std::memory_order_relaxed);
+    total += r->limbo_count.load(std::memory_order_relaxed);  // relaxed: monitoring
   }
   return total;
 }
 
 std::size_t pending_bytes() noexcept {
-  std::size_t total = orphans().bytes.load(std::memory_order_relaxed);
+  std::size_t total = 0;
   for (ThreadRecord* r = registry_head.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-    total += r->limbo_bytes.load(std::memory_order_relaxed);
+    total += r->limbo_bytes.load(std::memory_order_relaxed);  // relaxed: monitoring
   }
   return total;
 }
@@ -376,9 +426,15 @@ std::size_t drain() noexcept {
   // Three advances move every object retired so far past its grace period (E + 2),
   // unless some thread is inside a Guard.
   for (int i = 0; i < 3; ++i) try_advance();
-  if (record != nullptr && record->nesting == 0) collect_own(*record);
-  collect_orphans(/*wait=*/true);
-  // Records of exited threads whose garbage could not move to the orphans.
+  if (record != nullptr) {
+    if (record->nesting == 0) {
+      collect_own_outside_guard(*record, SIZE_MAX);
+    } else {
+      claim_list(*record);
+      free_prefix(*record, SIZE_MAX);
+    }
+  }
+  steal_idle(SIZE_MAX);
   return pending();
 }
 

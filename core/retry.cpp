@@ -233,6 +233,86 @@ void wait_for(std::chrono::nanoseconds delay) noexcept {
   }
 }
 
+namespace {
+
+// relaxed: a count for tests and diagnostics; it orders nothing.
+std::atomic<unsigned> g_priority_waiters{0};
+
+// The stripes this thread holds (nested writes may hold a few); a thread never waits
+// for a priority it holds itself.
+struct HeldStripes {
+  static constexpr int kMax = 4;
+  std::size_t stripes[kMax];
+  int count = 0;
+  bool holds(std::size_t stripe) const noexcept {
+    return std::find(stripes, stripes + count, stripe) != stripes + count;
+  }
+};
+thread_local HeldStripes t_held;
+
+std::atomic<std::uint64_t>& word_of(std::size_t stripe) noexcept {
+  return g_priority.words[stripe >> 6];
+}
+std::uint64_t bit_of(std::size_t stripe) noexcept { return std::uint64_t{1} << (stripe & 63); }
+
+// Waits until the bit is clear or the deadline passed; false at the deadline.
+bool wait_until_free(std::size_t stripe, std::chrono::steady_clock::time_point deadline) noexcept {
+  g_priority_waiters.fetch_add(1, std::memory_order_relaxed);
+  bool free = false;
+  for (unsigned spins = 0;; ++spins) {
+    // acquire: pairs with release_priority, so a writer that goes on after the holder
+    // is done reads what the holder committed.
+    if ((word_of(stripe).load(std::memory_order_acquire) & bit_of(stripe)) == 0) {
+      free = true;
+      break;
+    }
+    if (spins < 64) {
+      cpu_relax();
+      continue;
+    }
+    // The holder is mid-attempt (its mutate, its window): give it the core.
+    std::this_thread::yield();
+    if ((spins & 7) == 0 && std::chrono::steady_clock::now() >= deadline) break;
+  }
+  g_priority_waiters.fetch_sub(1, std::memory_order_relaxed);
+  return free;
+}
+
+}  // namespace
+
+void wait_for_priority(std::size_t stripe) noexcept {
+  if (t_held.holds(stripe)) return;
+  (void)wait_until_free(stripe, std::chrono::steady_clock::now() + kPriorityMaxWait);
+}
+
+bool take_priority(std::size_t stripe) noexcept {
+  if (t_held.holds(stripe) || t_held.count == HeldStripes::kMax) return false;
+  const auto deadline = std::chrono::steady_clock::now() + kPriorityMaxWait;
+  for (;;) {
+    // acquire: as in wait_until_free (the previous holder's commits happen-before).
+    const std::uint64_t before =
+        word_of(stripe).fetch_or(bit_of(stripe), std::memory_order_acquire);
+    if ((before & bit_of(stripe)) == 0) {
+      t_held.stripes[t_held.count++] = stripe;
+      return true;
+    }
+    if (!wait_until_free(stripe, deadline)) return false;
+  }
+}
+
+void release_priority(std::size_t stripe) noexcept {
+  // release: the holder's commit happens-before whoever waited for it goes on.
+  word_of(stripe).fetch_and(~bit_of(stripe), std::memory_order_release);
+  auto* end = t_held.stripes + t_held.count;
+  auto* at = std::find(t_held.stripes, end, stripe);
+  if (at != end) {
+    *at = end[-1];
+    --t_held.count;
+  }
+}
+
+unsigned priority_waiters() noexcept { return g_priority_waiters.load(std::memory_order_relaxed); }
+
 }  // namespace detail
 
 std::chrono::nanoseconds Backoff::next() noexcept {

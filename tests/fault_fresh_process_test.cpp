@@ -233,7 +233,7 @@ std::vector<Case> cases() {
       {"update_with_version at the first collection", records,
        [](CStore& s, const Start& st) {
          // This write's retirement is the thread's kCollectThreshold-th: it collects,
-         // the first collection of the process (epoch scan, orphan list).
+         // the first collection of the process (epoch scan, frees).
          const Rec r = s.update_with_version("key-0", st.versions.at("key-0"), val(7));
          injected::disarm();
          return expect(r.value == val(7), "update returned a wrong record");
@@ -247,8 +247,8 @@ std::vector<Case> cases() {
        },
        // The thread's first collection once built the process's orphan list lazily
        // inside noexcept collect(), after the deciding compare-and-swap (std::terminate
-       // when that allocation failed: issue 12, point 1). The list is now built when a
-       // thread attaches, before its first compare-and-swap; this case guards that.
+       // when that allocation failed: issue 12, point 1). There is no orphan list now
+       // (a collect only frees); this case guards that a collection allocates nothing.
        nullptr},
   };
 }
@@ -331,7 +331,7 @@ int run_child(const Case& c, std::int64_t n) {
     }
     store.reset();
   }
-  // The helper has exited (its garbage went to the orphan list): everything is freed.
+  // The helper has exited (its garbage stays in its record, which drain() frees).
   if (const std::size_t pending = vkv::detail::epoch::drain(); pending != 0) {
     return broken(c, n, std::to_string(pending) + " objects still pending after drain()");
   }

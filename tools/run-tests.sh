@@ -14,12 +14,12 @@
 #            the benchmarks with those flags
 #   fuzz     libFuzzer, bounded (tests/fuzz/run.sh, VKV_FUZZ_SECONDS, default 60)
 #   bench    every benchmark once in smoke mode, from the plain g++ (Release) build
-#   lab      the README's first command as a newcomer types it (tools/run-lab.sh: the
-#            release preset's vkv-lab, then its demo), its report sent to a scratch
-#            directory; fails unless the demo exits 0 and writes its HTML, JSON and CSV
 #   icount   instructions per operation under callgrind (tools/icount.sh --check), from
 #            the same build: fails when an operation exceeds its budget in
 #            bench/icount/budgets.txt by more than 2 %
+#   lab      the README's first command as a newcomer types it (tools/run-lab.sh: the
+#            release preset's vkv-lab, then its demo), its report sent to a scratch
+#            directory; fails unless the demo exits 0 and writes its HTML, JSON and CSV
 #
 # Every test stage runs the whole suite: the sanitizer stages must register exactly the
 # tests the gcc stage ran (suites too slow there run lighter, see docs/testing.md), a
@@ -193,6 +193,11 @@ if wants bench; then
   bash tools/run-benchmarks.sh --smoke --no-build --build-dir build/plain-gcc
 fi
 
+if wants icount; then
+  stage icount "instructions per operation within budget (callgrind), plain g++ Release build"
+  bash tools/icount.sh --check --no-build --build-dir build/plain-gcc
+fi
+
 if wants lab; then
   stage lab "tools/run-lab.sh, the README's demo command, as a newcomer runs it"
   lab_dir=$(mktemp -d)
@@ -201,9 +206,4 @@ if wants lab; then
     [[ -s "$lab_dir/$f" ]] || { echo "run-tests: the lab demo wrote no $f" >&2; exit 1; }
   done
   rm -rf "$lab_dir"
-fi
-
-if wants icount; then
-  stage icount "instructions per operation within budget (callgrind), plain g++ Release build"
-  bash tools/icount.sh --check --no-build --build-dir build/plain-gcc
 fi

@@ -146,6 +146,7 @@ Window effective_window(const CellConfig& config) {
 RetryPolicy policy_for(const CellConfig& config) {
   RetryPolicy policy;
   policy.max_retries = config.max_retries;
+  policy.escalate_after = config.escalate_after;
   if (config.base_delay.count() > 0) policy.retry_delay = config.base_delay;
   if (config.max_delay.count() > 0) policy.max_delay = config.max_delay;
   switch (config.strategy) {

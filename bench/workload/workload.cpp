@@ -27,6 +27,7 @@
 #include <thread>
 #include <vkv/vkv.hpp>
 
+#include "locked_records.hpp"
 #include "vkv/detail/version_generator.hpp"
 
 #if defined(__linux__)
@@ -39,80 +40,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using CounterStore = vkv::Store<std::uint64_t, std::uint64_t>;
+using detail::Histogram;
+using detail::LockedMap;
+using detail::MixHashCompare;
+using detail::VersionedCounter;
 
-struct MixHashCompare {
-  static std::size_t hash(std::uint64_t key) {
-    return static_cast<std::size_t>(vkv::detail::mix64(key));
-  }
-  static bool equal(std::uint64_t a, std::uint64_t b) { return a == b; }
-};
-// The pessimistic baseline's record: what a vkv record holds (value, RFC 9562 version,
-// revision), updated in place under the key's write lock. Every locked write draws a
-// fresh version from the same generator vkv uses, as pessimistic locking in the seed
-// (SELECT ... FOR UPDATE, then UPDATE ... SET version = new) still does: without it
-// the baseline would not be a versioned store at all.
-struct VersionedCounter {
-  std::uint64_t value = 0;
-  vkv::Version version;
-  std::uint64_t revision = 1;
-};
-using LockedMap =
-    tbb::concurrent_hash_map<std::uint64_t, VersionedCounter, MixHashCompare,
-                             std::allocator<std::pair<const std::uint64_t, VersionedCounter>>>;
 // The unversioned reference: a bare counter incremented under the write lock.
 using RawMap =
     tbb::concurrent_hash_map<std::uint64_t, std::uint64_t, MixHashCompare,
                              std::allocator<std::pair<const std::uint64_t, std::uint64_t>>>;
-
-// Log-linear latency histogram: exact below 32 ns, then 32 sub-buckets per power of
-// two (about 3 % resolution), up to 2^64 ns.
-class Histogram {
- public:
-  static constexpr std::size_t kSub = 32;
-  static constexpr std::size_t kBuckets = kSub + 59 * kSub;
-
-  void add(std::uint64_t value) noexcept {
-    ++counts_[index(value)];
-    ++total_;
-  }
-  void merge(const Histogram& other) noexcept {
-    for (std::size_t i = 0; i < kBuckets; ++i) counts_[i] += other.counts_[i];
-    total_ += other.total_;
-  }
-  std::uint64_t total() const noexcept { return total_; }
-  // The value below which a fraction q of the samples lie (bucket midpoint).
-  double quantile(double q) const noexcept {
-    if (total_ == 0) return 0;
-    const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total_)));
-    std::uint64_t seen = 0;
-    for (std::size_t i = 0; i < kBuckets; ++i) {
-      seen += counts_[i];
-      if (seen >= std::max<std::uint64_t>(rank, 1)) return midpoint(i);
-    }
-    return midpoint(kBuckets - 1);
-  }
-
- private:
-  static std::size_t index(std::uint64_t v) noexcept {
-    if (v < kSub) return static_cast<std::size_t>(v);
-    const int width = std::bit_width(v);  // >= 6
-    const int shift = width - 6;
-    const std::uint64_t sub = (v >> shift) & (kSub - 1);
-    return std::min(kBuckets - 1,
-                    kSub + static_cast<std::size_t>(shift) * kSub + static_cast<std::size_t>(sub));
-  }
-  static double midpoint(std::size_t i) noexcept {
-    if (i < kSub) return static_cast<double>(i);
-    const std::size_t shift = (i - kSub) / kSub;
-    const std::size_t sub = (i - kSub) % kSub;
-    const double low = std::ldexp(static_cast<double>(kSub + sub), static_cast<int>(shift));
-    const double width = std::ldexp(1.0, static_cast<int>(shift));
-    return low + width / 2;
-  }
-
-  std::array<std::uint64_t, kBuckets> counts_{};
-  std::uint64_t total_ = 0;
-};
 
 // xoshiro256** seeded by splitmix64: fast, and deterministic per (seed, thread).
 class Rng {
@@ -149,6 +85,7 @@ struct alignas(64) Tally {
   std::uint64_t writes = 0, reads = 0, attempts = 0, gave_up = 0;
   Histogram latency;                   // sampled, every committed operation kind
   Histogram write_latency;             // sampled, committed writes only
+  Histogram read_latency;              // sampled, reads only
   std::vector<std::uint64_t> retries;  // retries[r]: committed writes that took r retries
   char pad[64] = {};
 };
@@ -382,7 +319,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
         if (timed) {
           const auto ns = static_cast<std::uint64_t>((ended - began).count());
           tally->latency.add(ns);
-          if (write) tally->write_latency.add(ns);
+          (write ? tally->write_latency : tally->read_latency).add(ns);
         }
         if (write) {
           ++tally->writes;
@@ -412,7 +349,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   CellResult result;
   result.config = config;
   result.seconds = std::chrono::duration<double>(ended - began).count();
-  Histogram latency, write_latency;
+  Histogram latency, write_latency, read_latency;
   std::vector<std::uint64_t> retries(retry_bins, 0);
   for (const auto& tally : tallies) {
     result.writes += tally->writes;
@@ -421,6 +358,7 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
     result.gave_up += tally->gave_up;
     latency.merge(tally->latency);
     write_latency.merge(tally->write_latency);
+    read_latency.merge(tally->read_latency);
     for (std::size_t r = 0; r < retry_bins; ++r) retries[r] += tally->retries[r];
   }
   result.committed = result.writes + result.reads;
@@ -452,6 +390,11 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
   result.write_latency_p99_ns = write_latency.quantile(0.99);
   result.write_latency_p999_ns = write_latency.quantile(0.999);
   result.latency_samples = latency.total();
+  result.read_latency_p50_ns = read_latency.quantile(0.50);
+  result.read_latency_p99_ns = read_latency.quantile(0.99);
+  result.read_latency_p999_ns = read_latency.quantile(0.999);
+  result.read_latency_max_ns = static_cast<double>(read_latency.max());
+  result.write_latency_max_ns = static_cast<double>(write_latency.max());
   if (store) result.turns = store->stats().turns - turns_before;
 
   // The invariant: no update lost, none counted twice (the structures were fresh).

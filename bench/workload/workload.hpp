@@ -90,6 +90,9 @@ struct CellConfig {
   std::chrono::nanoseconds base_delay{0};
   std::chrono::nanoseconds max_delay{0};
   int max_retries = 1000;
+  // RetryPolicy::escalate_after for the optimistic strategies (the starvation bound;
+  // 0 turns it off, to measure what it costs or saves).
+  int escalate_after = RetryPolicy{}.escalate_after;
   // Older spelling of a busy window (kept for callers): used when window.length is 0.
   std::chrono::nanoseconds mutate_work{0};
   // The read-modify-write window (see Window). Longer windows mean more conflicts at
@@ -123,6 +126,11 @@ struct CellResult {
   // included), from the sampled operations.
   double write_latency_p50_ns = 0, write_latency_p99_ns = 0, write_latency_p999_ns = 0;
   std::uint64_t latency_samples = 0;  // operations timed (all kinds)
+  // Read latency alone (find() on vkv; a copy under the key's read lock for
+  // pessimistic), from the sampled operations; 0 when the cell had no reads.
+  double read_latency_p50_ns = 0, read_latency_p99_ns = 0, read_latency_p999_ns = 0;
+  // The slowest sampled read and write.
+  double read_latency_max_ns = 0, write_latency_max_ns = 0;
 };
 
 // The window a cell runs with: config.window, or a busy window of mutate_work.

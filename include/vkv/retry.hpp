@@ -1,7 +1,9 @@
 // Retrying optimistic writes: policies, backoff delays, with_optimistic_retry.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <type_traits>
@@ -42,6 +44,20 @@ struct RetryPolicy {
   Jitter jitter = Jitter::full;
   // Optional; called before each wait, on the retrying thread, outside any lock.
   std::function<void(const RetryEvent&)> on_retry{};
+  // The starvation bound of Store::update_with_retry. After this many lost attempts of
+  // one write, the writer takes its key's priority: until it commits (or throws), every
+  // other update_with_retry of that key (or of a key sharing its priority stripe, one
+  // of 1024) waits before its next attempt. The writer then loses at most once to what
+  // was committed while it took the priority, and once per other writer thread whose
+  // attempt was already under way: it commits within escalate_after + T + 1 attempts,
+  // T = the threads writing the key through update_with_retry, itself included
+  // (docs/design.md, "Progress and waiting"; tests/starvation_test.cpp). A waiter gives
+  // up after detail::kPriorityMaxWait (a holder blocked in its mutate must not deadlock
+  // the key), so the bound assumes a holder's attempt takes less than that.
+  // 0 or negative: never escalate (the bound is then max_retries alone).
+  // 8: in the lab's sweeps nearly every write commits within 2 retries, so escalation
+  // touches only the unlucky tail.
+  int escalate_after = 8;
 };
 
 namespace detail {
@@ -94,6 +110,76 @@ WaitStep choose_wait(std::chrono::nanoseconds remaining, WaitMode mode,
                      const WaitSignals& signals) noexcept;
 // The signals as wait_for sees them now (waiting counts threads already inside it).
 WaitSignals current_wait_signals() noexcept;
+
+}  // namespace detail
+
+namespace detail {
+
+// The per-key priority of RetryPolicy::escalate_after: one bit per stripe, set while a
+// writer that kept losing holds its stripe. Process-wide (stores share it: two keys of
+// different stores in one stripe only make each other wait, never wrong).
+inline constexpr std::size_t kPriorityStripes = 1024;
+struct alignas(64) PriorityBits {
+  std::atomic<std::uint64_t> words[kPriorityStripes / 64];
+};
+inline PriorityBits g_priority{};
+
+inline std::size_t priority_stripe(std::size_t hash) noexcept {
+  return static_cast<std::size_t>((static_cast<std::uint64_t>(hash) * 0x9e3779b97f4a7c15ULL) >>
+                                  54);  // the top 10 bits: 1024 stripes
+}
+inline bool priority_taken(std::size_t stripe) noexcept {
+  // relaxed: a hint read on every write's fast path; a stale "free" lets one attempt
+  // through (counted in the bound as an attempt under way), a stale "taken" sends this
+  // writer to wait_for_priority, which re-reads with acquire.
+  return (g_priority.words[stripe >> 6].load(std::memory_order_relaxed) >> (stripe & 63)) & 1u;
+}
+// Waits while another thread holds `stripe`'s priority, at most kPriorityMaxWait (then
+// goes on: a holder blocked in user code must not deadlock the key). Returns at once if
+// this thread holds it.
+void wait_for_priority(std::size_t stripe) noexcept;
+// Takes `stripe`'s priority, waiting (bounded as above) for a holder to finish; false if
+// the wait gave up or this thread already holds it (a nested write of the same stripe).
+bool take_priority(std::size_t stripe) noexcept;
+void release_priority(std::size_t stripe) noexcept;
+// Threads inside wait_for_priority or take_priority's wait now (tests watch it).
+unsigned priority_waiters() noexcept;
+// How long a writer waits for a priority holder before going on without.
+inline constexpr std::chrono::milliseconds kPriorityMaxWait{50};
+
+// One write's escalation: counts its losses and, at policy.escalate_after, holds its
+// key's priority until destroyed (RAII: released on every path out of the write).
+class Escalation {
+ public:
+  Escalation(const RetryPolicy& policy, std::size_t hash) noexcept
+      : after_(policy.escalate_after), stripe_(priority_stripe(hash)) {}
+  ~Escalation() {
+    if (held_) release_priority(stripe_);
+  }
+  Escalation(const Escalation&) = delete;
+  Escalation& operator=(const Escalation&) = delete;
+
+  // Before an attempt that does not follow a loss (the first).
+  void before_attempt() noexcept {
+    if (!held_ && priority_taken(stripe_)) wait_for_priority(stripe_);
+  }
+  // After a lost attempt and its backoff, before the next attempt.
+  void after_loss() noexcept {
+    ++losses_;
+    if (!held_ && after_ > 0 && losses_ >= after_) {
+      held_ = take_priority(stripe_);
+      if (held_) return;
+    }
+    before_attempt();
+  }
+  bool held() const noexcept { return held_; }
+
+ private:
+  int after_;
+  int losses_ = 0;
+  std::size_t stripe_;
+  bool held_ = false;
+};
 
 }  // namespace detail
 

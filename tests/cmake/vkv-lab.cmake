@@ -14,3 +14,11 @@ if(VKV_BUILD_TOOLS)
   target_compile_definitions(vkv_lab_cli_test PRIVATE VKV_LAB_BINARY="$<TARGET_FILE:vkv-lab>")
   add_dependencies(vkv_lab_cli_test vkv-lab)
 endif()
+if(VKV_BUILD_TOOLS)
+  # The stalled holder and the thundering herd (vkv-lab stall / herd): bad input, and
+  # small runs whose printed counts satisfy each scenario's invariants.
+  vkv_add_test(vkv_lab_scenarios_test ${CMAKE_CURRENT_SOURCE_DIR}/vkv-lab/scenarios_cli_test.cpp
+    LABELS concurrency)
+  target_compile_definitions(vkv_lab_scenarios_test PRIVATE VKV_LAB_BINARY="$<TARGET_FILE:vkv-lab>")
+  add_dependencies(vkv_lab_scenarios_test vkv-lab)
+endif()

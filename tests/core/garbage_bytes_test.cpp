@@ -81,8 +81,7 @@ TEST(GarbageBytes, StalledReaderMakesWritersWaitAtTheBound) {
               << " MiB with 1 MiB values and a stalled reader; writers "
               << "stalled after " << stalled_at << " of " << kWriters * kWrites << " writes\n";
     // The bound, plus one value in flight per writer and the collect granularity.
-    EXPECT_LE(peak,
-              limit + kWriters * (2 * kValueBytes + epoch::kHandOffFactor * epoch::kCollectBytes));
+    EXPECT_LE(peak, limit + kWriters * (2 * kValueBytes + epoch::kCollectBytes));
     // Nothing lost: every writer's last value and revision.
     for (int w = 0; w < kWriters; ++w) {
       const auto r = store.find("w" + std::to_string(w));

@@ -134,7 +134,8 @@ TEST(StressGarbage, RetiredNodesStayBounded) {
   for (std::int64_t m : missing) EXPECT_EQ(m, 0);
 
   // The bound. A writer collects once its list holds kCollectThreshold nodes, and a
-  // collection frees everything retired two epochs before the current one; so a
+  // collection frees what was retired two epochs before the current one (up to
+  // kFreeBudget = 4 x kCollectThreshold, more than one batch); so a
   // thread's list holds at most the batch plus what was retired in the epochs still in
   // their grace period (window: the two of the grace period, one for the collection's
   // own advance, one for our late reading of the epoch). How long an epoch lasts is up

@@ -83,7 +83,7 @@ TEST(StressTeardown, EveryNodeFreedAfterStoreDestroyedAndDrained) {
     EXPECT_GT(Counted::live(), 0) << "the store holds records";
     store.reset();  // nothing runs now: the workers are joined
   }
-  // The workers have exited; what they retired sits in the orphan list until drained.
+  // The workers have exited; what they retired sits in their records until drained.
   EXPECT_EQ(vkv::detail::epoch::drain(), 0u);
   EXPECT_EQ(vkv::detail::epoch::pending(), 0u);
   EXPECT_EQ(vkv::detail::epoch::pending_bytes(), 0u);

@@ -91,6 +91,8 @@ TEST(VkvLabCli, ZeroOrNegativeThreads) {
 TEST(VkvLabCli, WriteShareOutsideZeroOne) {
   expect_usage_error("sweep --write-share 1.5", "--write-share");
   expect_usage_error("sweep --write-share=-0.1", "--write-share");
+  expect_usage_error("sweep --write-share 1,0.1,2", "--write-share");
+  expect_usage_error("sweep --write-share 1,,0.1", "--write-share");
 }
 
 TEST(VkvLabCli, BadDurationAndRounds) {
@@ -425,6 +427,49 @@ TEST(VkvLabCli, WindowSweepNamesEachWindowsWinner) {
   const auto lines = split(slurp(dir / "out.csv"), '\n');
   ASSERT_EQ(lines.size(), 6u);
   EXPECT_NE(lines[0].find(",window,window_kind,window_ns,"), std::string::npos) << lines[0];
+}
+
+// The read share as a dimension: one group per (share, window); reads and writes have
+// their own latency; the finding names each group's winner as the JSON shows it.
+TEST(VkvLabCli, ReadShareSweepReportsReadsAndWritesApart) {
+  TempDir dir;
+  const LabRun run = run_lab(
+      "sweep --threads 2 --keys 1 --write-share 1,0.1 --strategies full-jitter,pessimistic "
+      "--duration 0.02 --json out.json",
+      dir.path());
+  ASSERT_EQ(run.status, 0) << run.err;
+  const Json report = JsonReader(slurp(dir / "out.json")).document();
+  const auto& cells = report["cells"].array();
+  ASSERT_EQ(cells.size(), 4u);
+  std::map<double, std::pair<std::string, double>> best;  // write share -> winner
+  for (const Json& cell : cells) {
+    const double write_share = cell["write_share"].number();
+    ASSERT_TRUE(write_share == 1 || write_share == 0.1) << write_share;
+    if (write_share == 1) {
+      EXPECT_EQ(cell["reads"].number(), 0);
+      EXPECT_EQ(cell["read_latency_p99_ns"].number(), 0);
+    } else {
+      EXPECT_GT(cell["reads"].number(), cell["writes"].number());
+      EXPECT_GT(cell["read_latency_p99_ns"].number(), 0);
+      EXPECT_LE(cell["read_latency_p99_ns"].number(), cell["read_latency_max_ns"].number());
+    }
+    EXPECT_LE(cell["write_latency_p99_ns"].number(), cell["write_latency_max_ns"].number());
+    auto& [strategy, goodput] = best[write_share];
+    if (cell["goodput"].number() > goodput) {
+      strategy = cell["strategy"].string();
+      goodput = cell["goodput"].number();
+    }
+  }
+  const std::string finding = report["finding"].string();
+  for (const auto& [write_share, label] : std::map<double, std::string>{
+           {1.0, "0% reads, no window: "}, {0.1, "90% reads, no window: "}}) {
+    const auto at = finding.find(label);
+    ASSERT_NE(at, std::string::npos) << label << " in: " << finding;
+    EXPECT_EQ(finding.substr(at + label.size(), best[write_share].first.size() + 4),
+              best[write_share].first + " in ")
+        << finding;
+  }
+  EXPECT_NE(run.out.find("read p99"), std::string::npos) << run.out;
 }
 
 }  // namespace

@@ -12,6 +12,9 @@ add_executable(vkv-lab
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/html.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/output.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/report.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/scenarios_lab.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/scenario_commands.cpp
+  ${PROJECT_SOURCE_DIR}/tools/vkv-lab/targets.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/sweep.cpp)
 target_include_directories(vkv-lab PRIVATE ${PROJECT_SOURCE_DIR}/bench)
 target_link_libraries(vkv-lab PRIVATE vkv_lab_core vkv_workload vkv::vkv vkv_warnings CLI11::CLI11)

@@ -95,11 +95,7 @@ std::string optimism_versus_lock(const std::vector<Scenario>& group) {
   int count = 0, ahead = 0;
   for (const Scenario& scenario : group) {
     const CellResult* lock = cell_for(scenario, Strategy::pessimistic);
-    const CellResult* retry = nullptr;
-    for (const CellResult* cell : scenario.cells) {
-      if (cell->config.strategy == Strategy::pessimistic) continue;
-      if (retry == nullptr || cell->goodput > retry->goodput) retry = cell;
-    }
+    const CellResult* retry = best_retrying(scenario);
     if (lock == nullptr || retry == nullptr || lock->goodput <= 0 || retry->goodput <= 0) {
       continue;
     }
@@ -130,6 +126,11 @@ std::string window_label(const workload::Window& window) {
   return (window.kind == workload::WindowKind::busy ? "busy " : "blocking ") + length;
 }
 
+std::string read_share_label(double write_share) {
+  // 1 - 0.01 is 0.99000000000000000888: round to the share as typed.
+  return share(std::round((1.0 - write_share) * 1e4) / 1e4) + " reads";
+}
+
 std::string setting_only(const Scenario& scenario) {
   const auto comma = scenario.label.find(", ");
   return comma == std::string::npos ? scenario.label : scenario.label.substr(0, comma);
@@ -139,7 +140,8 @@ std::vector<std::vector<Scenario>> by_window(const std::vector<Scenario>& scenar
   std::vector<std::vector<Scenario>> groups;
   for (const Scenario& scenario : scenarios) {
     auto it = std::find_if(groups.begin(), groups.end(), [&](const std::vector<Scenario>& group) {
-      return group.front().window == scenario.window;
+      return group.front().window == scenario.window &&
+             group.front().write_share == scenario.write_share;
     });
     if (it == groups.end()) {
       groups.push_back({scenario});
@@ -151,8 +153,9 @@ std::vector<std::vector<Scenario>> by_window(const std::vector<Scenario>& scenar
 }
 
 std::vector<Scenario> scenarios_of(const std::vector<CellResult>& cells) {
-  bool windows_vary = false;
+  bool windows_vary = false, shares_vary = false;
   for (const CellResult& cell : cells) {
+    if (cell.config.write_share != cells.front().config.write_share) shares_vary = true;
     if (!(workload::effective_window(cell.config) ==
           workload::effective_window(cells.front().config)) ||
         workload::effective_window(cell.config).length.count() > 0) {
@@ -172,8 +175,10 @@ std::vector<Scenario> scenarios_of(const std::vector<CellResult>& cells) {
     if (inserted) {
       std::string label = plural(static_cast<std::size_t>(c.threads), "thread", "threads") +
                           " \u00d7 " + plural(c.keys, "key", "keys");
-      if (windows_vary) label += ", " + window_label(window);
-      scenarios.push_back(Scenario{std::move(label), window, {}});
+      std::string group = window_label(window);
+      if (shares_vary) group = read_share_label(c.write_share) + ", " + group;
+      if (windows_vary || shares_vary) label += ", " + group;
+      scenarios.push_back(Scenario{std::move(label), window, c.write_share, std::move(group), {}});
     }
     scenarios[it->second].cells.push_back(&cell);
   }
@@ -223,6 +228,51 @@ const CellResult* lowest_p99(const Scenario& scenario) {
   return best;
 }
 
+const CellResult* best_retrying(const Scenario& scenario) {
+  const CellResult* best = nullptr;
+  for (const CellResult* cell : scenario.cells) {
+    if (cell->config.strategy == Strategy::pessimistic) continue;
+    if (best == nullptr || cell->goodput > best->goodput) best = cell;
+  }
+  return best;
+}
+
+std::vector<GroupVersusLock> versus_lock(const std::vector<CellResult>& cells) {
+  std::vector<GroupVersusLock> rows;
+  const auto order = strategies_of(cells);
+  for (const auto& group : by_window(scenarios_of(cells))) {
+    GroupVersusLock row;
+    row.group = group.front().group;
+    row.write_share = group.front().write_share;
+    row.window = group.front().window;
+    row.winners = where_each_wins(group, order);
+    double log_sum = 0, read_log_sum = 0;
+    int read_count = 0;
+    for (const Scenario& scenario : group) {
+      const CellResult* lock = cell_for(scenario, Strategy::pessimistic);
+      const CellResult* retry = best_retrying(scenario);
+      if (lock == nullptr || retry == nullptr || lock->goodput <= 0 || retry->goodput <= 0) {
+        continue;
+      }
+      const double ratio = retry->goodput / lock->goodput;
+      row.low = row.settings == 0 ? ratio : std::min(row.low, ratio);
+      row.high = std::max(row.high, ratio);
+      log_sum += std::log(ratio);
+      ++row.settings;
+      if (ratio >= 1) ++row.ahead;
+      if (retry->read_latency_p99_ns > 0 && lock->read_latency_p99_ns > 0) {
+        read_log_sum += std::log(retry->read_latency_p99_ns / lock->read_latency_p99_ns);
+        ++read_count;
+      }
+    }
+    if (row.settings == 0) continue;
+    row.mean = std::exp(log_sum / row.settings);
+    if (read_count > 0) row.read_p99_ratio = std::exp(read_log_sum / read_count);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 bool has_pessimistic(const std::vector<CellResult>& cells) {
   return std::any_of(cells.begin(), cells.end(), [](const CellResult& cell) {
     return cell.config.strategy == Strategy::pessimistic;
@@ -232,8 +282,13 @@ bool has_pessimistic(const std::vector<CellResult>& cells) {
 std::string sweep_parameters(const std::vector<CellResult>& cells) {
   if (cells.empty()) return "no cells";
   const auto& c = cells.front().config;
-  std::string text = std::to_string(c.duration.count()) + " ms per cell, " + share(c.write_share) +
-                     " writes, keys chosen ";
+  const bool shares_vary = std::any_of(cells.begin(), cells.end(), [&](const CellResult& cell) {
+    return cell.config.write_share != c.write_share;
+  });
+  std::string text =
+      std::to_string(c.duration.count()) + " ms per cell, " +
+      (shares_vary ? std::string("read shares as labelled") : share(c.write_share) + " writes") +
+      ", keys chosen ";
   text += c.distribution == Distribution::zipf
               ? "by Zipf (\u03b8 = " + printf_string("%.2f", c.zipf_theta) + ")"
               : "uniformly";
@@ -268,10 +323,11 @@ std::string finding(const std::vector<CellResult>& cells) {
   std::string text;
   // Where each strategy wins, per window: the trade-off the lab is about.
   if (groups.size() > 1 || groups.front().front().window.length.count() > 0) {
-    text = "Best goodput by window: ";
+    const bool shares_vary =
+        groups.front().front().group != window_label(groups.front().front().window);
+    text = shares_vary ? "Best goodput by read share and window: " : "Best goodput by window: ";
     for (std::size_t g = 0; g < groups.size(); ++g) {
-      text += (g ? "; " : "") + window_label(groups[g].front().window) + ": " +
-              where_each_wins(groups[g], order);
+      text += (g ? "; " : "") + groups[g].front().group + ": " + where_each_wins(groups[g], order);
     }
     text += ". ";
     const bool lock_and_retry = has_pessimistic(cells) &&
@@ -282,7 +338,7 @@ std::string finding(const std::vector<CellResult>& cells) {
       for (const auto& group : groups) {
         const std::string ratio = optimism_versus_lock(group);
         if (ratio.empty()) continue;
-        ratios += (ratios.empty() ? "" : ", ") + window_label(group.front().window) + " " + ratio;
+        ratios += (ratios.empty() ? "" : ", ") + group.front().group + " " + ratio;
       }
       if (!ratios.empty()) {
         text +=

@@ -14,17 +14,25 @@ namespace vkv::lab {
 // The cells that share threads, keys, the key distribution, the write share and the
 // window: one setting, one row group of the strategy comparison.
 struct Scenario {
-  std::string label;  // "2 threads × 8 keys" (+ ", busy 10 µs" when windows vary)
+  // "2 threads × 8 keys" (+ ", 90% reads" when read shares vary, + ", busy 10 µs" when
+  // windows vary)
+  std::string label;
   workload::Window window;
+  double write_share = 1.0;
+  // The read share and window part of the label ("90% reads, busy 10 µs", or the
+  // window alone when every cell has the same share): one row group of the report.
+  std::string group;
   std::vector<const workload::CellResult*> cells;  // one per strategy, in sweep order
 };
 
 // "no window", "busy 1 µs", "blocking 100 µs".
 std::string window_label(const workload::Window& window);
+// "90% reads" for a write share of 0.1.
+std::string read_share_label(double write_share);
 
 // Settings in the order their first cell appears.
 std::vector<Scenario> scenarios_of(const std::vector<workload::CellResult>& cells);
-// The scenarios grouped by window, in order of first appearance.
+// The scenarios grouped by (read share, window), in order of first appearance.
 std::vector<std::vector<Scenario>> by_window(const std::vector<Scenario>& scenarios);
 // The label without its window part (for a group that names its window once).
 std::string setting_only(const Scenario& scenario);
@@ -35,6 +43,23 @@ const workload::CellResult* cell_for(const Scenario& scenario, workload::Strateg
 std::vector<Scenario> without_locking(std::vector<Scenario> scenarios);
 const workload::CellResult* best_goodput(const Scenario& scenario);
 const workload::CellResult* lowest_p99(const Scenario& scenario);
+// The optimistic cell with the best goodput (nullptr if none).
+const workload::CellResult* best_retrying(const Scenario& scenario);
+
+// One (read share, window) group measured against the lock: the best retrying strategy of
+// each setting over pessimistic's goodput (lowest, geometric mean, highest), how many
+// settings it was ahead in, and the read p99 of that strategy over the lock's (geometric
+// mean; 0 when the group has no reads).
+struct GroupVersusLock {
+  std::string group;
+  double write_share = 1.0;
+  workload::Window window;
+  int settings = 0, ahead = 0;
+  double low = 0, mean = 0, high = 0;
+  double read_p99_ratio = 0;
+  std::string winners;  // where_each_wins for the group
+};
+std::vector<GroupVersusLock> versus_lock(const std::vector<workload::CellResult>& cells);
 
 // Whether a pessimistic cell is among `cells`, and the note said wherever it appears.
 bool has_pessimistic(const std::vector<workload::CellResult>& cells);

@@ -161,6 +161,7 @@ std::string format_retries(double r) { return printf_string("%.2f", r); }
 double metric_goodput(const CellResult& c) { return c.goodput; }
 double metric_p99(const CellResult& c) { return c.latency_p99_ns; }
 double metric_write_p99(const CellResult& c) { return c.write_latency_p99_ns; }
+double metric_read_p99(const CellResult& c) { return c.read_latency_p99_ns; }
 double metric_conflicts(const CellResult& c) { return c.conflict_rate; }
 
 }  // namespace vkv::lab

@@ -38,6 +38,7 @@ std::string format_retries(double r);
 double metric_goodput(const workload::CellResult& c);
 double metric_p99(const workload::CellResult& c);
 double metric_write_p99(const workload::CellResult& c);
+double metric_read_p99(const workload::CellResult& c);
 double metric_conflicts(const workload::CellResult& c);
 
 }  // namespace vkv::lab

@@ -6,6 +6,8 @@
 #include "chart.hpp"
 #include "format.hpp"
 #include "report.hpp"
+#include "scenarios_lab.hpp"
+#include "targets.hpp"
 
 namespace vkv::lab {
 
@@ -91,6 +93,10 @@ std::string to_html(const Report& report) {
       << "</p>\n";
   out << "<div class=\"finding\"><strong>Finding:</strong> " << html_escape(report.finding)
       << "</div>\n";
+  if (has_pessimistic(report.cells)) {
+    out << "<h3>The best retrying strategy against the lock, per read share and window</h3>\n"
+        << versus_lock_html(report);
+  }
 
   // One set of charts per window: a chart of every setting under every window would
   // crowd its labels, and the comparison that matters is within one window.
@@ -98,9 +104,8 @@ std::string to_html(const Report& report) {
   for (const std::vector<Scenario>& group : groups) {
     std::vector<Scenario> relabelled = group;
     for (Scenario& scenario : relabelled) scenario.label = setting_only(scenario);
-    const std::string window = window_label(group.front().window);
     const std::string suffix = groups.size() > 1 || group.front().window.length.count() > 0
-                                   ? " \u2014 " + html_escape(window)
+                                   ? " \u2014 " + html_escape(group.front().group)
                                    : std::string();
     out << "<h3>Goodput (committed operations per second, higher is better)" << suffix << "</h3>\n"
         << bar_chart(relabelled, order, metric_goodput,
@@ -128,6 +133,11 @@ std::string to_html(const Report& report) {
         << "</h3>\n"
         << bar_chart(relabelled, order, metric_write_p99,
                      ChartSpec{"write p99 latency", format_us, tick_us, -1, true, "write p99"});
+    if (group.front().write_share < 1.0) {
+      out << "<h3>p99 latency of one read (lower is better)" << suffix << "</h3>\n"
+          << bar_chart(relabelled, order, metric_read_p99,
+                       ChartSpec{"read p99 latency", format_us, tick_us, -1, true, "read p99"});
+    }
     out << "<h3>Conflict rate (failed attempts / attempts)" << suffix << "</h3>\n"
         << bar_chart(relabelled, order, metric_conflicts,
                      ChartSpec{"conflict rate", format_percent, format_percent, 0, false,
@@ -137,6 +147,7 @@ std::string to_html(const Report& report) {
   out << "<h3>All figures</h3>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">setting</th><th "
          "class=\"l\">strategy</th><th>goodput/s</th><th>conflict rate</th><th>retries/op</th>"
          "<th>retries p99</th><th>p50 \u00b5s</th><th>p99 \u00b5s</th><th>p99.9 \u00b5s</th>"
+         "<th>read p99 \u00b5s</th><th>read max \u00b5s</th>"
          "<th>write p50 \u00b5s</th><th>write p99 \u00b5s</th><th>write p99.9 \u00b5s</th>"
          "<th>committed</th>"
          "<th>attempts</th><th>gave up</th></tr>\n";
@@ -155,15 +166,26 @@ std::string to_html(const Report& report) {
           << micros(cell->latency_p50_ns) << "</td><td"
           << (cell == steadiest ? " class=\"best\"" : "") << ">" << micros(cell->latency_p99_ns)
           << "</td><td>" << micros(cell->latency_p999_ns) << "</td><td>"
-          << micros(cell->write_latency_p50_ns) << "</td><td>" << micros(cell->write_latency_p99_ns)
-          << "</td><td>" << micros(cell->write_latency_p999_ns) << "</td><td>" << cell->committed
-          << "</td><td>" << cell->attempts << "</td><td>" << cell->gave_up << "</td></tr>\n";
+          << micros(cell->read_latency_p99_ns) << "</td><td>" << micros(cell->read_latency_max_ns)
+          << "</td><td>" << micros(cell->write_latency_p50_ns) << "</td><td>"
+          << micros(cell->write_latency_p99_ns) << "</td><td>"
+          << micros(cell->write_latency_p999_ns) << "</td><td>" << cell->committed << "</td><td>"
+          << cell->attempts << "</td><td>" << cell->gave_up << "</td></tr>\n";
       first = false;
     }
   }
   out << "</table></div>\n<p class=\"meta\">Bold: best goodput and lowest p99 of each setting. Raw "
-         "figures: the .json and .csv files written next to this report.</p>\n"
-      << "</body>\n</html>\n";
+         "figures: the .json and .csv files written next to this report.</p>\n";
+  int part = report.race ? 3 : 1;
+  if (!report.stalls.empty()) {
+    out << "<h2>" << part++ << ". A stalled holder</h2>\n"
+        << stall_html(report.stalls, report.stall_finding);
+  }
+  if (!report.herds.empty()) {
+    out << "<h2>" << part++ << ". The thundering herd</h2>\n"
+        << herd_html(report.herds, report.herd_finding);
+  }
+  out << "</body>\n</html>\n";
   return out.str();
 }
 

@@ -3,6 +3,8 @@
 //   vkv-lab                 the guided demo: the race, the strategies, a report
 //   vkv-lab race            the race only
 //   vkv-lab sweep [...]     a contention sweep of your choosing
+//   vkv-lab stall [...]     a writer stalls holding a key: the lock against vkv
+//   vkv-lab herd [...]      N threads commit one write each to one record
 //   vkv-lab cache [...]     a cache under a Zipfian load (cache_lab.hpp)
 //   vkv-lab race|sweep --redis URI   the same against a Redis server (redis_lab.hpp)
 //
@@ -28,7 +30,10 @@
 #include "output.hpp"
 #include "race.hpp"
 #include "report.hpp"
+#include "scenario_commands.hpp"
+#include "scenarios_lab.hpp"
 #include "sweep.hpp"
+#include "targets.hpp"
 #ifdef VKV_LAB_REDIS
 #include <vkv/redis/detail/keys.hpp>
 
@@ -273,26 +278,66 @@ int run_demo(const std::string& out_dir, const std::string& command) {
   plan.windows = {workload::Window{},
                   workload::Window{workload::WindowKind::busy, std::chrono::microseconds(10)},
                   workload::Window{workload::WindowKind::blocking, std::chrono::microseconds(100)}};
-  plan.threads = {2, 4, 8};
-  plan.keys = {1, 8};
+  // Optimism exists for readers that never wait behind a writer: all writes, then 90%
+  // and 99% reads. 8 threads on a machine of fewer cores is the oversubscribed case,
+  // where a lock holder descheduled inside its window stalls every reader of its key.
+  plan.write_shares = {1.0, 0.1, 0.01};
+  plan.threads = {2, 8};
+  plan.keys = {1};  // one hot key: every reader meets every writer
   plan.strategies = workload::all_strategies();
-  plan.duration = std::chrono::milliseconds(100);
-  std::cout << "2. The strategies: " << plan.windows.size()
+  plan.duration = std::chrono::milliseconds(150);
+  std::cout << "2. The strategies: 3 read shares (0%, 90%, 99% reads) x " << plan.windows.size()
             << " read-modify-write windows (none, 10 us of work, 100 us of I/O) x "
-            << plan.threads.size() << " thread counts x " << plan.keys.size()
-            << " hot-key counts x " << plan.strategies.size() << " strategies, "
-            << plan.duration.count() << " ms each, 100% writes (about "
-            << (plan.cell_count() * plan.duration.count() + 999) / 1000 << " s).\n\n";
+            << plan.threads.size() << " thread counts (2, 8) on one hot key x "
+            << plan.strategies.size() << " strategies, " << plan.duration.count()
+            << " ms each (about " << (plan.cell_count() * plan.duration.count() + 999) / 1000
+            << " s).\n\n";
   report.cells = lab::run_sweep(plan);
   report.finding = lab::finding(report.cells);
-  std::cout << lab::text_table(report.cells) << "\n   Finding: " << report.finding << "\n\n";
+  std::cout << lab::text_table(report.cells) << "\n   Per read share and window:\n"
+            << lab::versus_lock_text(report) << "\n   Finding: " << report.finding << "\n\n";
+
+  workload::StallConfig stall;
+  stall.threads = 4;
+  stall.keys = 1;
+  stall.write_share = 0.1;
+  std::cout << "3. A stalled holder: one writer stalls " << stall.stall.count()
+            << " ms inside its read-modify-write of a key while " << stall.threads
+            << " threads read (90%) and write (10%) it.\n\n";
+  report.stalls =
+      lab::run_stalls(stall, {workload::Strategy::pessimistic, workload::Strategy::full_jitter,
+                              workload::Strategy::adaptive});
+  report.stall_finding = lab::stall_finding(report.stalls);
+  std::cout << lab::stall_table(report.stalls) << "\n   Finding: " << report.stall_finding
+            << "\n\n";
+
+  workload::HerdConfig herd;
+  herd.threads = 64;
+  herd.rounds = 10;
+  herd.window = workload::Window{workload::WindowKind::busy, std::chrono::microseconds(10)};
+  std::cout << "4. The thundering herd: " << herd.threads
+            << " threads released together each commit one write (10 us of work) to the same "
+               "record; "
+            << herd.rounds << " rounds per strategy.\n\n";
+  report.herds = lab::run_herds(herd, workload::all_strategies());
+  report.herd_finding = lab::herd_finding(report.herds);
+  std::cout << lab::herd_table(report.herds) << "\n   Finding: " << report.herd_finding << "\n\n";
 
   report.wall_seconds = seconds_since(start);
-  std::cout << "3. The report\n";
+  std::cout << "5. The report\n";
   const Outputs outputs{in_directory(out_dir, "vkv-lab-report.json"),
                         in_directory(out_dir, "vkv-lab-report.csv"),
                         in_directory(out_dir, "vkv-lab-report.html")};
-  const bool written = write_reports(report, outputs);
+  bool written = write_reports(report, outputs);
+  // The block tools/lab-doc.sh puts into docs/lab.md ("When optimism pays").
+  const std::string finding_md = in_directory(out_dir, "vkv-lab-finding.md");
+  if (auto why = lab::write_file_atomically(finding_md, lab::finding_markdown(report))) {
+    std::cerr << "vkv-lab: error: writing " << finding_md << ": " << *why << '\n';
+    written = false;
+  } else {
+    std::cout << "  finding:   " << finding_md << '\n';
+  }
+  std::cout << "\n6. Issue 21's targets, as measured in this run:\n" << lab::targets_text(report);
   std::printf("\nDemo took %.1f s.\n", seconds_since(start));
   if (report.race->vkv_lost_updates != 0) {
     std::cerr << "vkv-lab: error: vkv lost " << report.race->vkv_lost_updates
@@ -339,7 +384,9 @@ int main(int argc, char** argv) {
   sweep
       ->add_option("--zipf", zipf_text, "Pick keys by Zipf with this theta >= 0 (default: uniform)")
       ->type_name("THETA");
-  sweep->add_option("--write-share", write_share_text, "Share of operations that write, in [0,1]")
+  sweep
+      ->add_option("--write-share", write_share_text,
+                   "Shares of operations that write, in [0,1], comma-separated (0.1: 90% reads)")
       ->type_name("P")
       ->default_str(write_share_text);
   sweep->add_option("--duration", duration_text, "Seconds per cell")
@@ -359,6 +406,13 @@ int main(int argc, char** argv) {
       ->type_name("W,...")
       ->default_str(windows_text);
   sweep->add_option("--seed", seed_text, "Seed of every cell")->type_name("N")->default_str("42");
+  std::string escalate_text = std::to_string(vkv::RetryPolicy{}.escalate_after);
+  sweep
+      ->add_option("--escalate-after", escalate_text,
+                   "RetryPolicy::escalate_after: lost attempts before a write takes its key's "
+                   "priority (0: never)")
+      ->type_name("N")
+      ->default_str(escalate_text);
   sweep->add_option("--json", sweep_outputs.json, "Write the raw figures as JSON")
       ->type_name("FILE");
   sweep->add_option("--csv", sweep_outputs.csv, "Write the raw figures as CSV")->type_name("FILE");
@@ -370,6 +424,7 @@ int main(int argc, char** argv) {
                    "Sweep over this Redis server (--threads, --keys, --duration, --seed and "
                    "the optimistic --strategies only)")
       ->type_name("URI");
+  const vkv::lab::ScenarioCommands scenarios(app);
   const vkv::lab::CacheCommand cache(app);
   app.require_subcommand(0, 1);
 
@@ -388,6 +443,7 @@ int main(int argc, char** argv) {
   const std::string command = command_line(argc, argv);
   try {
     if (cache.selected()) return cache.run(command);
+    if (scenarios.selected()) return scenarios.run();
     if (*race) {
       const int rounds =
           static_cast<int>(parse_integer("--rounds", rounds_text, 1, 1'000'000, "the round count"));
@@ -409,9 +465,16 @@ int main(int argc, char** argv) {
         plan.zipf_theta = parse_real("--zipf", zipf_text);
         if (plan.zipf_theta < 0) throw UsageError("--zipf: theta must be >= 0, got " + zipf_text);
       }
-      plan.write_share = parse_real("--write-share", write_share_text);
-      if (plan.write_share < 0 || plan.write_share > 1) {
-        throw UsageError("--write-share: must be in [0, 1], got " + write_share_text);
+      plan.write_shares.clear();
+      for (const std::string& item : split_list(write_share_text)) {
+        const double write_share = parse_real("--write-share", item);
+        if (write_share < 0 || write_share > 1) {
+          throw UsageError("--write-share: must be in [0, 1], got " + item);
+        }
+        if (std::find(plan.write_shares.begin(), plan.write_shares.end(), write_share) ==
+            plan.write_shares.end()) {
+          plan.write_shares.push_back(write_share);
+        }
       }
       const double seconds = parse_real("--duration", duration_text);
       if (seconds <= 0 || seconds > 3600) {
@@ -423,8 +486,10 @@ int main(int argc, char** argv) {
       plan.windows = parse_windows(windows_text);
       plan.seed =
           static_cast<std::uint64_t>(parse_integer("--seed", seed_text, 0, INT64_MAX, "the seed"));
+      plan.escalate_after = static_cast<int>(
+          parse_integer("--escalate-after", escalate_text, 0, 1'000'000, "the loss count"));
       if (!sweep_redis.empty()) {
-        if (!zipf_text.empty() || plan.write_share != 1.0 ||
+        if (!zipf_text.empty() || plan.write_shares != std::vector<double>{1.0} ||
             plan.windows != std::vector<workload::Window>{workload::Window{}} ||
             !sweep_out.empty() || !sweep_outputs.json.empty() || !sweep_outputs.csv.empty() ||
             !sweep_outputs.html.empty()) {

@@ -14,6 +14,7 @@
 
 #include "analysis.hpp"
 #include "format.hpp"
+#include "scenarios_lab.hpp"
 
 namespace vkv::lab {
 namespace {
@@ -77,10 +78,10 @@ std::string text_table(const std::vector<CellResult>& cells) {
     return text + std::string(width - std::min(width, display_width(text)), ' ');
   };
   std::ostringstream out;
-  char line[320];
-  std::snprintf(line, sizeof line, "  %s %-20s %11s %8s %10s %11s %12s %12s\n",
+  char line[360];
+  std::snprintf(line, sizeof line, "  %s %-20s %11s %8s %10s %11s %12s %12s %12s\n",
                 padded("setting").c_str(), "strategy", "goodput/s", lock ? "vs lock" : "",
-                "conflicts", "retries/op", "p99", "write p99");
+                "conflicts", "retries/op", "p99", "read p99", "write p99");
   out << line;
   for (const Scenario& scenario : scenarios) {
     const CellResult* fastest = best_goodput(scenario);
@@ -94,12 +95,15 @@ std::string text_table(const std::vector<CellResult>& cells) {
                                      : std::string();
       const std::string p99 =
           micros(cell->latency_p99_ns) + " us" + (cell == steadiest ? "*" : " ");
-      const std::string write_p99 = micros(cell->write_latency_p99_ns) + " us ";
-      std::snprintf(line, sizeof line, "  %s %-20s %11s %8s %10s %11.2f %12s %12s\n",
+      const std::string read_p99 =
+          cell->reads == 0 ? std::string("-  ") : micros(cell->read_latency_p99_ns) + " us ";
+      const std::string write_p99 =
+          cell->writes == 0 ? std::string("-  ") : micros(cell->write_latency_p99_ns) + " us ";
+      std::snprintf(line, sizeof line, "  %s %-20s %11s %8s %10s %11.2f %12s %12s %12s\n",
                     padded(first ? scenario.label : "").c_str(),
                     std::string(workload::strategy_name(cell->config.strategy)).c_str(),
                     goodput.c_str(), versus.c_str(), percent(cell->conflict_rate).c_str(),
-                    cell->retries_mean, p99.c_str(), write_p99.c_str());
+                    cell->retries_mean, p99.c_str(), read_p99.c_str(), write_p99.c_str());
       out << line;
       first = false;
     }
@@ -203,7 +207,12 @@ std::string to_json(const Report& report) {
         << ", \"write_latency_p50_ns\": " << json_number(cell.write_latency_p50_ns)
         << ", \"write_latency_p99_ns\": " << json_number(cell.write_latency_p99_ns)
         << ", \"write_latency_p999_ns\": " << json_number(cell.write_latency_p999_ns)
-        << ", \"latency_samples\": " << cell.latency_samples << "}";
+        << ", \"latency_samples\": " << cell.latency_samples
+        << ", \"read_latency_p50_ns\": " << json_number(cell.read_latency_p50_ns)
+        << ", \"read_latency_p99_ns\": " << json_number(cell.read_latency_p99_ns)
+        << ", \"read_latency_p999_ns\": " << json_number(cell.read_latency_p999_ns)
+        << ", \"read_latency_max_ns\": " << json_number(cell.read_latency_max_ns)
+        << ", \"write_latency_max_ns\": " << json_number(cell.write_latency_max_ns) << "}";
     first = false;
   }
   out << (report.cells.empty() ? "]\n}\n" : "\n  ]\n}\n");
@@ -215,7 +224,9 @@ std::string to_csv(const Report& report) {
   out << "threads,keys,distribution,zipf_theta,write_share,strategy,duration_ms,seed,seconds,"
          "committed,writes,reads,attempts,conflicts,gave_up,goodput,conflict_rate,retries_mean,"
          "retries_p99,latency_p50_ns,latency_p99_ns,latency_p999_ns,window,window_kind,window_ns,"
-         "write_latency_p50_ns,write_latency_p99_ns,write_latency_p999_ns,latency_samples\n";
+         "write_latency_p50_ns,write_latency_p99_ns,write_latency_p999_ns,latency_samples,"
+         "read_latency_p50_ns,read_latency_p99_ns,read_latency_p999_ns,read_latency_max_ns,"
+         "write_latency_max_ns\n";
   for (const CellResult& cell : report.cells) {
     const auto& c = cell.config;
     const workload::Window window = workload::effective_window(c);
@@ -232,7 +243,10 @@ std::string to_csv(const Report& report) {
         << workload::window_name(window) << ',' << window_kind(window) << ','
         << window.length.count() << ',' << json_number(cell.write_latency_p50_ns) << ','
         << json_number(cell.write_latency_p99_ns) << ',' << json_number(cell.write_latency_p999_ns)
-        << ',' << cell.latency_samples << '\n';
+        << ',' << cell.latency_samples << ',' << json_number(cell.read_latency_p50_ns) << ','
+        << json_number(cell.read_latency_p99_ns) << ',' << json_number(cell.read_latency_p999_ns)
+        << ',' << json_number(cell.read_latency_max_ns) << ','
+        << json_number(cell.write_latency_max_ns) << '\n';
   }
   return out.str();
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "race.hpp"
+#include "workload/scenarios.hpp"
 #include "workload/workload.hpp"
 
 namespace vkv::lab {
@@ -31,6 +32,11 @@ struct Report {
   std::optional<RaceSummary> race;  // the demo's part 1; absent for `vkv-lab sweep`
   std::vector<workload::CellResult> cells;
   std::string finding;  // finding(cells)
+  // The stalled holder and the thundering herd (scenarios_lab.hpp); empty when not run.
+  std::vector<workload::StallResult> stalls;
+  std::string stall_finding;
+  std::vector<workload::HerdResult> herds;
+  std::string herd_finding;
   double wall_seconds = 0;
 };
 

@@ -59,30 +59,33 @@ std::vector<workload::CellResult> run_sweep(const SweepPlan& plan) {
   results.reserve(plan.cell_count());
   Progress progress(plan.cell_count());
   const double seconds_per_cell = std::chrono::duration<double>(plan.duration).count();
-  for (const workload::Window& window : plan.windows) {
-    for (int threads : plan.threads) {
-      for (std::size_t keys : plan.keys) {
-        for (workload::Strategy strategy : plan.strategies) {
-          workload::CellConfig config;
-          config.window = window;
-          config.threads = threads;
-          config.keys = keys;
-          config.distribution = plan.distribution;
-          config.zipf_theta = plan.zipf_theta;
-          config.write_share = plan.write_share;
-          config.strategy = strategy;
-          config.duration = plan.duration;
-          config.seed = plan.seed;
-          progress.show(results.size(), 0.0, config, seconds_per_cell);
-          if (progress.enabled()) {
-            // Called on this thread during the cell (vkv_workload's contract).
-            config.progress = [&progress, &results, config_copy = config,
-                               seconds_per_cell](double fraction) {
-              progress.show(results.size(), fraction, config_copy, seconds_per_cell);
-            };
+  for (double write_share : plan.write_shares) {
+    for (const workload::Window& window : plan.windows) {
+      for (int threads : plan.threads) {
+        for (std::size_t keys : plan.keys) {
+          for (workload::Strategy strategy : plan.strategies) {
+            workload::CellConfig config;
+            config.window = window;
+            config.threads = threads;
+            config.keys = keys;
+            config.distribution = plan.distribution;
+            config.zipf_theta = plan.zipf_theta;
+            config.write_share = write_share;
+            config.strategy = strategy;
+            config.duration = plan.duration;
+            config.seed = plan.seed;
+            config.escalate_after = plan.escalate_after;
+            progress.show(results.size(), 0.0, config, seconds_per_cell);
+            if (progress.enabled()) {
+              // Called on this thread during the cell (vkv_workload's contract).
+              config.progress = [&progress, &results, config_copy = config,
+                                 seconds_per_cell](double fraction) {
+                progress.show(results.size(), fraction, config_copy, seconds_per_cell);
+              };
+            }
+            results.push_back(workload::run_cell(config));
+            results.back().config.progress = nullptr;  // it refers to this frame
           }
-          results.push_back(workload::run_cell(config));
-          results.back().config.progress = nullptr;  // it refers to this frame
         }
       }
     }

@@ -9,16 +9,34 @@
 //   Every function here may be called from any thread at any time. A thread is
 //   attached on its first call (no registration asked of users) and detached by a
 //   thread-exit hook (registered again if the thread comes back after it, e.g. from a
-//   user thread_local's destructor); its unreclaimed garbage then moves to a shared
-//   orphan list that any thread frees later. A thread whose own list cannot be freed
-//   (the epoch is held back) hands it to the orphan list too, so a thread that then
-//   parks keeps at most kCollectThreshold objects / kCollectBytes bytes.
+//   user thread_local's destructor). Each thread record keeps its own list of retired
+//   objects ("limbo"); there is no shared list. A thread that exits leaves its list in
+//   its record, and a thread that parks keeps its list: either way any other thread
+//   may free it (steal_idle() below, from throttle() and drain()), so garbage of idle
+//   or exited threads never holds the bound against writers.
+//
+// Who touches a record's list (limbo, limbo_head, limbo_count, limbo_bytes):
+//   - its owner, only while inside a Guard (retire() and reserve() called outside one
+//     enter one), after it has seen `stealing` clear (claim_list());
+//   - another thread, only while it holds the record's `stealing` flag and saw the
+//     record's `announced` at 0 after raising the flag (a Dekker handshake: the owner
+//     announces, then loads the flag; the stealer raises the flag, fences, then loads
+//     the announcement; the total order of seq_cst operations, or membarrier, makes at
+//     least one of them see the other). Readers never look at the flag: a Guard never
+//     waits. An owner that meets a raised flag in retire()/reserve() waits for it to
+//     drop: the stealer holds it for at most kFreeBudget frees.
 //
 // Bounds: garbage (retired, not yet freed, all threads) is bounded in bytes by
-//   garbage_limit() (default kDefaultGarbageLimit, set_garbage_limit()). Past it, a
-//   writer waits in throttle(), before its write and outside any Guard, until
-//   collection brings it back under: for as long as a reader stays inside a Guard.
-//   Readers never wait.
+//   garbage_limit() (default kDefaultGarbageLimit, set_garbage_limit()). Past it, every
+//   write (single-record writes, create, commit) waits in throttle(), before the write
+//   and outside any Guard, until collection (its own list, then other threads' idle
+//   lists) brings it back under: for as long as a reader stays inside a Guard. Readers
+//   never wait. The slack: a thread notices the bound at its next collect, so the total
+//   can pass the bound by up to kCollectBytes plus one operation's retirements per
+//   writing thread (tests/core/garbage_commit_test.cpp holds it with a parked reader).
+//   Only throttle() lowers the flag, after freeing, from a total it has just read; a
+//   collect that raised it meanwhile is overwritten, so where frees and the bound race
+//   a writer may run up to one more collect's worth before the flag is raised again.
 //
 // Invariants:
 //   1. global_epoch only grows, by one at a time, and only when every thread that is
@@ -27,16 +45,22 @@
 //      freed only once global_epoch >= E + 2: every thread that could have loaded a
 //      pointer to it has left the Guard it loaded it in.
 //   3. A ThreadRecord is never freed; it is owned by at most one live thread at a time
-//      (in_use), so its owner-only fields need no atomics.
+//      (in_use). Its list is touched only as described above; its other owner-only
+//      fields need no atomics.
 //   4. Retiring never allocates: callers reserve() capacity before the compare-and-swap
 //      that unlinks, so nothing can fail after a write has been committed. Nothing
-//      reachable from retire() or collect() is built lazily: the orphan list is built
-//      when a thread attaches (before its first compare-and-swap).
+//      reachable from retire() or collect() allocates (collecting frees, it never moves
+//      a list anywhere).
 //   5. At most one thread advances the epoch at a time (`advancing`), so the heavy
 //      fence (membarrier) is paid once per advance, not once per collecting thread.
 //   6. The unlinking store of an object is seq_cst, or followed by a seq_cst fence,
 //      before retire() loads the epoch (seq_cst), so the unlink precedes that load
 //      in the single total order that the readers' announcements are part of.
+//   7. A list is ordered by epoch (retire() appends the epoch it reads, which only
+//      grows), so freeing takes a prefix: a pass examines at most one entry it does
+//      not free, and compacts the list only once at least half of it is freed (moving
+//      fewer entries than were freed since the last compaction). Reclaiming is linear
+//      in what is freed (reclaim_stats(), tests/core/garbage_drain_test.cpp).
 #pragma once
 
 #include <atomic>
@@ -63,9 +87,10 @@ using Deleter = void (*)(void*) noexcept;
 // Objects (or bytes) a thread retires between two attempts to advance and free.
 inline constexpr std::size_t kCollectThreshold = 128;
 inline constexpr std::size_t kCollectBytes = 256 * 1024;
-// A thread's list past this many times those marks after collecting (the epoch is
-// held back) goes to the orphan list, for any thread to free later.
-inline constexpr std::size_t kHandOffFactor = 4;
+// The most objects one collect frees from one list (its time budget: ~512 frees into
+// the node pool), and the most a stealer frees from one idle list while it holds that
+// list's flag (what the list's owner may have to wait for).
+inline constexpr std::size_t kFreeBudget = 4 * kCollectThreshold;
 
 struct Retired {
   void* object;
@@ -76,18 +101,26 @@ struct Retired {
 
 // One per attached thread (reused after the thread exits).
 struct alignas(64) ThreadRecord {
-  // Written only by the owner; read by threads trying to advance the epoch.
-  // 0 = outside any Guard; otherwise (epoch << 1) | 1.
+  // Written only by the owner; read by threads trying to advance the epoch and by
+  // stealers. 0 = outside any Guard; otherwise (epoch << 1) | 1.
   std::atomic<std::uint64_t> announced{0};
-  // Written only by the owner (plain relaxed stores, no read-modify-write), read by
-  // pending() / pending_bytes() for monitoring.
+  // Raised by a thread that frees this record's list for it (steal_idle()); see
+  // "Who touches a record's list". Rarely written: on the owner's line on purpose, so
+  // the owner's check costs no extra cache miss.
+  std::atomic<bool> stealing{false};
+  // Written by whoever may touch the list (plain relaxed stores, no read-modify-write:
+  // the handshake orders the writers), read by pending() / pending_bytes().
   std::atomic<std::size_t> limbo_count{0};
   std::atomic<std::size_t> limbo_bytes{0};
 
-  alignas(64) unsigned nesting = 0;  // owner-only from here on
+  alignas(64) unsigned nesting = 0;  // owner-only from here on, except the list
+  // The list: entries [limbo_head, limbo.size()) are pending, ordered by epoch
+  // (invariant 7). Freed entries below limbo_head are compacted away lazily.
   std::vector<Retired> limbo;
-  std::uint64_t version_counter = 0;  // see detail/version_generator.hpp
-  // collect() bookkeeping: retire() collects once limbo reaches either mark; collect()
+  std::size_t limbo_head = 0;
+  ThreadRecord* steal_next = nullptr;  // a stealer's batch; written by the flag holder
+  std::uint64_t version_counter = 0;   // see detail/version_generator.hpp
+  // collect() bookkeeping: retire() collects once the list reaches either mark; collect()
   // sets them kCollectThreshold objects / kCollectBytes bytes above what it left, so
   // a thread tries to advance the epoch (a membarrier) at most once per that many.
   std::size_t collect_at_count = kCollectThreshold;
@@ -157,25 +190,62 @@ inline std::uint64_t this_thread_index() { return this_thread().index; }
 // and gives up at once if one is visibly behind (the fence could not change that
 // answer): a blocked epoch costs a scan of the registry, not a membarrier() each.
 bool try_advance() noexcept;
-// Frees what the calling thread (and the orphan list, if uncontended) may free.
+// Frees what the calling thread's own list may free (at most kFreeBudget objects) and
+// sets the pressure that throttle() reads. The caller is the record's owner, inside a
+// Guard, and has claimed its list (claim_list()).
 void collect(ThreadRecord& record) noexcept;
+
+// Slow path of claim_list(): waits (yielding) until a stealer drops the flag.
+void wait_for_stealer(ThreadRecord& record) noexcept;
+
+// Called by the owner, inside a Guard, before it touches its own list: after this, no
+// stealer touches the list until the owner leaves its outermost Guard.
+inline void claim_list(ThreadRecord& record) noexcept {
+  // seq_cst: the owner's half of the handshake (announce, then load the flag) must not
+  // be reordered with the announcement; it also acquires the stealer's release.
+  if (record.stealing.load(std::memory_order_seq_cst)) [[unlikely]] {
+    wait_for_stealer(record);
+  }
+}
+
+// Frees idle threads' lists: for each other record with garbage whose owner is outside
+// every Guard (parked, between operations, or exited), raises its flag, then (one heavy
+// fence for the batch) frees what the epoch allows from the lists whose owners are
+// still outside, at most `budget` objects from each. Returns the objects freed. Never
+// waits for an owner; an owner that comes back meanwhile waits in claim_list() for at
+// most `budget` frees.
+std::size_t steal_idle(std::size_t budget) noexcept;
+
+// Test and monitoring hook: work done by reclamation since start-up, to show that
+// freeing is linear (invariant 7). examined = entries looked at (freed or not);
+// moved = entries moved by compaction; freed = objects freed; stolen = those of them
+// freed from another thread's list (steal_idle()). Relaxed counters.
+struct ReclaimStats {
+  std::uint64_t examined = 0;
+  std::uint64_t moved = 0;
+  std::uint64_t freed = 0;
+  std::uint64_t stolen = 0;
+};
+ReclaimStats reclaim_stats() noexcept;
 
 // Default bound on all garbage, in bytes (see Bounds above).
 inline constexpr std::size_t kDefaultGarbageLimit = std::size_t{64} << 20;
 std::size_t garbage_limit() noexcept;
 void set_garbage_limit(std::size_t bytes) noexcept;
-// Writers call this before a write, outside any Guard: returns at once unless the last
-// collector found the epoch stuck (it had not moved since that thread's previous
-// collect) with more than 4096 objects pending (then it yields once: backpressure
-// that lets a preempted reader leave its Guard) or all garbage over garbage_limit()
-// (then it collects and, while still over it, waits: yielding, then sleeping up to
-// 1 ms at a time). Inside a Guard it returns at once (waiting there could wait for
-// itself). Never throws.
+// Writers call this before a write (single-record writes, create, commit), outside any
+// Guard: returns at once unless the last collector found the epoch stuck (it had not
+// moved since that thread's previous collect) with more than 4096 objects pending (then
+// it yields once: backpressure that lets a preempted reader leave its Guard) or all
+// garbage over garbage_limit() (then it frees what it can from its own list and idle
+// threads' lists and, while still over it, waits: yielding, then sleeping up to 1 ms at
+// a time). Inside a Guard it returns at once (waiting there could wait for itself).
+// Never throws.
 void throttle() noexcept;
 
 // While a Guard lives, nothing retired can be freed under the calling thread: it may
 // load shared pointers and dereference them. Guards nest (only the outermost one
-// announces). A Guard never blocks and is never held across user callbacks.
+// announces). A Guard never blocks. It is held across one user callback only: visit's
+// (docs/design.md, "Reclamation"), which is what makes visit zero-copy.
 class Guard {
  public:
   Guard() : record_(this_thread()) {
@@ -214,17 +284,38 @@ class Guard {
   ThreadRecord& record_;
 };
 
+namespace internal {
+// retire() / reserve() called outside any Guard: enter one (so the list is ours) and
+// do the work there.
+void reserve_outside_guard(std::size_t count);
+void retire_outside_guard(void* object, Deleter deleter, std::size_t bytes) noexcept;
+
+inline void reserve_claimed(ThreadRecord& record, std::size_t count) {
+  // Freed entries below limbo_head are compacted away by collecting (less than half
+  // the list at any time, invariant 7); here the list only grows.
+  const std::size_t needed = record.limbo.size() + count;
+  if (needed <= record.limbo.capacity()) [[likely]] {
+    return;
+  }
+  std::size_t grown = record.limbo.capacity() * 2;
+  if (grown < kCollectThreshold * 2) grown = kCollectThreshold * 2;
+  record.limbo.reserve(grown < needed ? needed : grown);
+}
+}  // namespace internal
+
 // Ensures the calling thread can retire `count` more objects without allocating.
-// Call before the compare-and-swap that unlinks them. May throw std::bad_alloc
-// (and then nothing has changed).
+// Call before the compare-and-swap that unlinks them, inside the Guard that retires
+// them (outside one it works, but the capacity may have been spent by then only if a
+// retire() in between used it). May throw std::bad_alloc (and then nothing has
+// changed).
 inline void reserve(std::size_t count) {
   ThreadRecord& record = this_thread();
-  const std::size_t needed = record.limbo.size() + count;
-  if (needed > record.limbo.capacity()) {
-    std::size_t grown = record.limbo.capacity() * 2;
-    if (grown < kCollectThreshold * 2) grown = kCollectThreshold * 2;
-    record.limbo.reserve(grown < needed ? needed : grown);
+  if (record.nesting == 0) [[unlikely]] {
+    internal::reserve_outside_guard(count);
+    return;
   }
+  claim_list(record);
+  internal::reserve_claimed(record, count);
 }
 
 // Hands `object` over for freeing with `deleter` once no Guard can still see it.
@@ -232,11 +323,16 @@ inline void reserve(std::size_t count) {
 // capacity was reserved (invariant 4).
 inline void retire(void* object, Deleter deleter, std::size_t bytes) noexcept {
   ThreadRecord& record = *tls_record;  // attached by reserve()
+  if (record.nesting == 0) [[unlikely]] {
+    internal::retire_outside_guard(object, deleter, bytes);
+    return;
+  }
+  claim_list(record);
   if (record.limbo.size() == record.limbo.capacity()) [[unlikely]] {
     // Only reached if a caller broke invariant 4. Out of memory here, leaking the
     // object is the one safe choice: freeing it now could pull it from under a reader.
     try {
-      record.limbo.reserve(record.limbo.capacity() * 2 + kCollectThreshold);
+      internal::reserve_claimed(record, 1);
     } catch (...) {
       return;
     }
@@ -246,14 +342,16 @@ inline void retire(void* object, Deleter deleter, std::size_t bytes) noexcept {
   // announcements and try_advance's fence.
   // (invariant 6: the unlink is seq_cst or fenced, so it precedes this load in S.)
   record.limbo.push_back({object, deleter, global_epoch.load(std::memory_order_seq_cst), bytes});
-  record.limbo_count.store(record.limbo.size(), std::memory_order_relaxed);
+  const std::size_t count = record.limbo.size() - record.limbo_head;
+  // relaxed: monitoring values; the handshake orders their writers.
+  record.limbo_count.store(count, std::memory_order_relaxed);
   const std::size_t held = record.limbo_bytes.load(std::memory_order_relaxed) + bytes;
   record.limbo_bytes.store(held, std::memory_order_relaxed);
   // Every retirement past the threshold (in objects or bytes) collects: it tries to
   // push the epoch unless another thread is advancing it (invariant 5), frees what
-  // the epoch allows, and hands what it could not free to the orphan list (so its own
-  // list stays short). tests/stress/garbage_test.cpp holds the garbage bound.
-  if (record.limbo.size() >= record.collect_at_count || held >= record.collect_at_bytes) {
+  // the epoch allows (at most kFreeBudget objects), and raises the pressure that makes
+  // writers wait in throttle() if all garbage is over the bound.
+  if (count >= record.collect_at_count || held >= record.collect_at_bytes) {
     collect(record);
   }
 }
@@ -264,15 +362,15 @@ void retire(U* object) noexcept {
       object, [](void* p) noexcept { delete static_cast<U*>(p); }, sizeof(U));
 }
 
-// Monitoring: objects retired and not yet freed, over all threads and the orphan
-// list (a racy but never torn sum), and their bytes.
+// Monitoring: objects retired and not yet freed, over all threads (live or exited; a
+// racy but never torn sum), and their bytes.
 std::size_t pending() noexcept;
 std::size_t pending_bytes() noexcept;
 
 // For tests and shutdown: advances the epoch and frees everything the calling thread
-// and the orphan list hold, as far as other threads' Guards allow. Returns what is
-// still pending afterwards over all threads. With no other thread inside a Guard and
-// no other live thread holding garbage, it returns 0.
+// and every thread outside a Guard hold, as far as other threads' Guards allow.
+// Returns what is still pending afterwards over all threads. With no other thread
+// inside a Guard (or retiring meanwhile), it returns 0.
 std::size_t drain() noexcept;
 
 }  // namespace vkv::detail::epoch

@@ -9,7 +9,9 @@
 //
 // Thread safety
 //   Each free list belongs to one epoch::ThreadRecord and is touched only by the
-//   record's owning thread (epoch.hpp invariant 3): no atomics.
+//   record's owning thread (epoch.hpp invariant 3): no atomics. A node is freed by
+//   whichever thread runs its deleter: its retiring thread, or a thread that frees an
+//   idle thread's list (epoch::steal_idle()); it goes onto that thread's lists.
 //
 // Invariants:
 //   1. Every block on a list came from ::operator new(bytes) for the list's size, so a

@@ -226,8 +226,9 @@ auto Store<T, Key, Hash, KeyEqual>::commit_attempt(const transaction_type& tx, b
       const int was_live = entry.expected->deleted ? 0 : 1;
       const int now_live = entry.desired != nullptr && !entry.desired->deleted ? 1 : 0;
       // Unreachable for new readers since the decision (they read desired): retired
-      // here, once, by the owner (descriptor invariant 6).
-      detail::epoch::retire(entry.expected);
+      // here, once, by the owner (descriptor invariant 6), into the node pool and
+      // counted with its value's heap, like a single write's (garbage bound).
+      detail::retire_pooled(entry.expected);
       (void)pending[i].fresh.release();  // now owned by the slot
       if (now_live != was_live) {
         // relaxed: a statistic, exact once writers are quiet.
@@ -258,6 +259,7 @@ auto Store<T, Key, Hash, KeyEqual>::commit_impl(const transaction_type& tx) -> C
   // expired record an attempt met (absent is decided by that removal's CAS, never by
   // the clock alone), or as a guard against a bug (see unnamed).
   for (;;) {
+    detail::epoch::throttle();  // the garbage bound: may wait, outside any Guard
     bool unnamed = false;
     CommitOutcome outcome = commit_attempt(tx, unnamed);
     if (outcome.expired_entry != CommitOutcome::kNone) {

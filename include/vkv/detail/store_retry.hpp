@@ -17,6 +17,8 @@ auto Store<T, Key, Hash, KeyEqual>::update_with_retry(const Key& id, Mutate&& mu
   // runs on it outside any Guard. On a conflict the next attempt starts from the
   // winner's value, copied under the Guard of the failed attempt (no extra read).
   const HashedKey key = index_.hashed(id);
+  detail::Escalation escalation(policy, key.hash);  // the starvation bound (retry.hpp)
+  escalation.before_attempt();
   node_ptr fresh;
   Version expected;
   for (;;) {
@@ -53,6 +55,7 @@ auto Store<T, Key, Hash, KeyEqual>::update_with_retry(const Key& id, Mutate&& mu
     if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
     if (outcome.verdict != Verdict::conflict) throw_error(not_found_info(id, outcome.verdict));
     before_next_attempt(id, expected, outcome.actual, policy, backoff, retries);
+    escalation.after_loss();
     fresh = std::move(next);
     expected = outcome.actual;
   }
@@ -63,7 +66,10 @@ template <class Mutate>
 auto Store<T, Key, Hash, KeyEqual>::adaptive_update_with_retry(const Key& id, Mutate& mutate,
                                                                const RetryPolicy& policy)
     -> record_type {
-  const std::size_t stripe = detail::ContentionTable::stripe_of(index_.hashed(id).hash);
+  const std::size_t hash = index_.hashed(id).hash;
+  const std::size_t stripe = detail::ContentionTable::stripe_of(hash);
+  detail::Escalation escalation(policy, hash);  // the starvation bound (retry.hpp)
+  escalation.before_attempt();
   const int retries = detail::retry_budget(policy);
   Backoff backoff(policy);
   // The record to go from is constructed in place (no optional<Record> moved around
@@ -88,6 +94,7 @@ auto Store<T, Key, Hash, KeyEqual>::adaptive_update_with_retry(const Key& id, Mu
     if (outcome.verdict == Verdict::ok) return std::move(*outcome.record);
     if (!conflict) throw_error(not_found_info(id, outcome.verdict));
     before_next_attempt(id, expected, outcome.actual, policy, backoff, retries);
+    escalation.after_loss();
     turn = contention_->enter(stripe);
     // With a turn, re-read: the record moved on while we waited. Without one, go
     // from the winner the conflict returned, as the optimistic loop does.

@@ -1,0 +1,29 @@
+// Internal to vkv-lab: the demo's conclusions as tables, computed from the measured
+// figures only: per read share and window, how the best retrying strategy fared against
+// the lock; and issue 21's targets, each with its measured figure and whether it was met.
+// Written to the terminal, the HTML report and vkv-lab-finding.md (the block
+// tools/lab-doc.sh puts into docs/lab.md).
+#pragma once
+
+#include <string>
+
+#include "report.hpp"
+
+namespace vkv::lab {
+
+// One row per (read share, window): the best retrying strategy's goodput over the
+// lock's (lowest-highest, geometric mean), where it was ahead, read p99 against the
+// lock's, and which strategy won where.
+std::string versus_lock_text(const Report& report);
+std::string versus_lock_markdown(const Report& report);
+std::string versus_lock_html(const Report& report);
+
+// Each target: what, the target, the measured figure, met or not.
+std::string targets_text(const Report& report);
+std::string targets_markdown(const Report& report);
+
+// The whole generated block for docs/lab.md: provenance, the per-share table, the
+// stalled holder, the herd and the targets.
+std::string finding_markdown(const Report& report);
+
+}  // namespace vkv::lab
