@@ -95,7 +95,7 @@ class LookupTable {
   }
 
   // The entry whose key matches(), or nullptr. Plain loads only; never waits.
-  // `mixed` is mix64 of the key's hash. The caller holds a Guard.
+  // `mixed` is the key's mixed hash (ShardedIndex::mixed_of). The caller holds a Guard.
   template <class Entry, class Matches>
   // Always inlined into ShardedIndex::find, the hot path of every read and write.
   [[gnu::always_inline]] Entry* find(std::uint64_t mixed, Matches&& matches) const {
