@@ -324,6 +324,10 @@ inline void reserve_claimed(ThreadRecord& record, std::size_t count) {
     return;
   }
   claim_list(record);
+  // The common case, inline: the room is there already.
+  if (record.limbo.size() + count <= record.limbo.capacity()) [[likely]] {
+    return;
+  }
   internal::reserve_claimed(record, count);
 }
 
