@@ -20,6 +20,11 @@ namespace vkv::detail::epoch {
 std::atomic<std::uint64_t> global_epoch{1};
 std::atomic<bool> asymmetric_fence{false};
 
+// What the last collector found: 0 = fine, 1 = more than kSoftObjects objects pending
+// (each write yields once: backpressure that lets a preempted reader run and leave its
+// Guard), 2 = over the byte limit (writers wait in throttle()).
+std::atomic<int> pressure{0};
+
 namespace {
 
 // The registry: a push-only lock-free list of records (invariant 3). Never freed, so a
@@ -31,10 +36,6 @@ std::atomic<std::uint64_t> next_index{0};
 std::atomic<bool> advancing{false};
 // The garbage bound, and whether the last collector found all garbage over it.
 std::atomic<std::size_t> garbage_limit_bytes{kDefaultGarbageLimit};
-// What the last collector found: 0 = fine, 1 = more than kSoftObjects objects pending
-// (each write yields once: backpressure that lets a preempted reader run and leave its
-// Guard), 2 = over the byte limit (writers wait in throttle()).
-std::atomic<int> pressure{0};
 constexpr std::size_t kSoftObjects = 4096;
 
 // reclaim_stats(): relaxed counters, added to once per freeing pass (not per entry).
@@ -368,12 +369,7 @@ std::size_t collect_own_outside_guard(ThreadRecord& record, std::size_t budget) 
 
 }  // namespace
 
-void throttle() noexcept {
-  // relaxed: a hint, set by collectors; a stale 0 lets one more write through.
-  const int level = pressure.load(std::memory_order_relaxed);
-  if (level == 0) [[likely]] {
-    return;
-  }
+void throttle_slow(int level) noexcept {
   ThreadRecord* record = tls_record;
   if (record != nullptr && record->nesting != 0) return;  // inside a Guard: cannot wait
   if (level == 1) {

@@ -124,8 +124,14 @@ class Store {
   // with it); OptimisticLockError if the version differs.
   record_type update_with_version(const Key& id, const Version& expected, T value,
                                   WriteOptions options = {}) {
-    return committed_or_throw(id, expected,
-                              update_impl(id, expected, std::move(value), options, false));
+    // The record returned is built once, here, from what the caller passed (before
+    // anything is decided: a throwing copy changes nothing); the write fills in the
+    // rest when it wins, and `out` is returned as it is (no second copy, no move).
+    record_type out{id, std::move(value)};
+    const WriteOutcome outcome = update_into(out, expected, options);
+    if (outcome.verdict != Verdict::ok) [[unlikely]]
+      throw_if_failed(id, expected, outcome);
+    return out;
   }
 
   // Same checks; on success returns transform(committed_record). transform runs after
@@ -387,15 +393,24 @@ class Store {
 
   // The same, for a key hashed already; lost(winner) runs under the Guard when the
   // compare-and-swap lost to another writer (update_with_retry copies the winner).
+  // With `into` set, a won write fills into's version, revision, deleted flag and
+  // expiry from its node instead of building outcome.record (into holds the id and the
+  // value already: update_into).
   template <class Build, class Lost>
   WriteOutcome write(const Key& id, const HashedKey& key, const Version& expected, WriteKind kind,
-                     bool include_deleted, bool want_copies, Build&& build, Lost&& lost);
+                     bool include_deleted, bool want_copies, Build&& build, Lost&& lost,
+                     record_type* into = nullptr);
 
   // Not inlined into its callers, so that write(), whose one caller it is, is inlined
   // into it (g++ 12 otherwise inlined this into the caller and left write() out of
   // line: +14 instructions per update_with_version, tools/icount.sh).
   [[gnu::noinline]] WriteOutcome update_impl(const Key& id, const Version& expected, T value,
                                              WriteOptions options, bool want_copies);
+
+  // update_with_version's write: `out` holds the id and the new value; on success it
+  // becomes the committed record (its value copied once, into the new node).
+  [[gnu::noinline]] WriteOutcome update_into(record_type& out, const Version& expected,
+                                             const WriteOptions& options);
 
   template <class Mutate>
   WriteOutcome patch_impl(const Key& id, const Version& expected, Mutate&& mutate,

@@ -240,8 +240,17 @@ void set_garbage_limit(std::size_t bytes) noexcept;
 // garbage over garbage_limit() (then it frees what it can from its own list and idle
 // threads' lists and, while still over it, waits: yielding, then sleeping up to 1 ms at
 // a time). Inside a Guard it returns at once (waiting there could wait for itself).
-// Never throws.
-void throttle() noexcept;
+// Never throws. The test of the pressure is inline (one relaxed load and a compare per
+// write: tools/icount.sh); the rest is throttle_slow().
+extern std::atomic<int> pressure;  // core/epoch.cpp says what its values mean
+void throttle_slow(int level) noexcept;
+inline void throttle() noexcept {
+  // relaxed: a hint, set by collectors; a stale 0 lets one more write through.
+  const int level = pressure.load(std::memory_order_relaxed);
+  if (level != 0) [[unlikely]] {
+    throttle_slow(level);
+  }
+}
 
 // While a Guard lives, nothing retired can be freed under the calling thread: it may
 // load shared pointers and dereference them. Guards nest (only the outermost one
@@ -309,13 +318,17 @@ inline void reserve_claimed(ThreadRecord& record, std::size_t count) {
 // them (outside one it works, but the capacity may have been spent by then only if a
 // retire() in between used it). May throw std::bad_alloc (and then nothing has
 // changed).
-inline void reserve(std::size_t count) {
+[[gnu::always_inline]] inline void reserve(std::size_t count) {
   ThreadRecord& record = this_thread();
   if (record.nesting == 0) [[unlikely]] {
     internal::reserve_outside_guard(count);
     return;
   }
   claim_list(record);
+  // The common case, inline: the room is there already.
+  if (record.limbo.size() + count <= record.limbo.capacity()) [[likely]] {
+    return;
+  }
   internal::reserve_claimed(record, count);
 }
 

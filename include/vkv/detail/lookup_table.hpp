@@ -95,9 +95,10 @@ class LookupTable {
   }
 
   // The entry whose key matches(), or nullptr. Plain loads only; never waits.
-  // `mixed` is mix64 of the key's hash. The caller holds a Guard.
+  // `mixed` is the key's mixed hash (ShardedIndex::mixed_of). The caller holds a Guard.
   template <class Entry, class Matches>
-  Entry* find(std::uint64_t mixed, Matches&& matches) const {
+  // Always inlined into ShardedIndex::find, the hot path of every read and write.
+  [[gnu::always_inline]] Entry* find(std::uint64_t mixed, Matches&& matches) const {
     const std::uintptr_t tag = tag_of(mixed);
     for (;;) {
       // acquire: pairs with rebuild()'s release, so the new table's cells are visible.

@@ -53,7 +53,7 @@ template <class Build, class Lost>
 auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
                                           const Version& expected, WriteKind kind,
                                           bool include_deleted, bool want_copies, Build&& build,
-                                          Lost&& lost) -> WriteOutcome {
+                                          Lost&& lost, record_type* into) -> WriteOutcome {
   detail::epoch::throttle();  // the garbage bound: may wait, outside any Guard
   const Version fresh_version = detail::next_version();
   WriteOutcome outcome;
@@ -88,7 +88,14 @@ auto Store<T, Key, Hash, KeyEqual>::write(const Key& id, const HashedKey& key,
           fresh->version = fresh_version;
           fresh->revision = current->revision + 1;
           stamp_new(*fresh);
-          outcome.record.emplace(RecordOf{id, *fresh});
+          if (into != nullptr) {
+            into->version = fresh->version;
+            into->revision = fresh->revision;
+            into->deleted = fresh->deleted != 0;
+            into->expires_at = expires_at_of(fresh->expires);
+          } else {
+            outcome.record.emplace(RecordOf{id, *fresh});
+          }
         } else if (want_copies) {
           outcome.record.emplace(RecordOf{id, *current});
         }
@@ -155,6 +162,22 @@ auto Store<T, Key, Hash, KeyEqual>::update_impl(const Key& id, const Version& ex
                  prepared->expires = expiry_of(options.ttl);
                  return std::move(prepared);
                });
+}
+
+template <class T, class Key, class Hash, class KeyEqual>
+auto Store<T, Key, Hash, KeyEqual>::update_into(record_type& out, const Version& expected,
+                                                const WriteOptions& options) -> WriteOutcome {
+  node_ptr prepared = copy_node(out.value, false);
+  const std::int64_t expires = expiry_of(options.ttl);
+  return write(
+      out.id, index_.hashed(out.id), expected, WriteKind::update, options.include_soft_deleted,
+      false,
+      [&](const node_type& current) {
+        prepared->deleted = current.deleted;  // stays soft-deleted if it was
+        prepared->expires = expires;
+        return std::move(prepared);
+      },
+      [](const node_type&) {}, &out);
 }
 
 template <class T, class Key, class Hash, class KeyEqual>
