@@ -42,7 +42,7 @@ out.append(f"    tools/icount.sh {args}".rstrip())
 out.append(f"    tools/icount.sh --cache {args}".rstrip())
 out.append("")
 out.append("Instructions per operation (callgrind Ir, (I(2n) − I(n)) / n, 10k records, one thread); "
-           "ratio = vkv / peer, below 1 favours vkv; target: issue 20's.")
+           "ratio = vkv / peer, below 1 favours vkv; target: the goal vkv holds itself to against that peer.")
 out.append("")
 out.append("| operation | keys | vkv Ir/op | peer Ir/op | ratio | target | budget |")
 out.append("|---|---|---|---|---|---|---|")
