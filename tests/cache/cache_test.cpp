@@ -500,9 +500,9 @@ TEST(CapacityTest, TwoThreadsFillingTenTimesTheBoundEndAtTheBound) {
         std::int64_t seen = max_ceiling.load();
         while (now > seen && !max_ceiling.compare_exchange_weak(seen, now)) {
         }
-        const auto rec = store.put("t" + std::to_string(t) + "-" + std::to_string(i) +
-                                       "-6f1c2a9e-4b7d-4e21-9c3a-long-key",
-                                   i);
+        const auto rec = store.put(
+            "t" + std::to_string(t) + "-" + std::to_string(i) + "-6f1c2a9e-4b7d-4e21-9c3a-long-key",
+            i);
         EXPECT_EQ(rec.revision, 1u);
       }
     });
