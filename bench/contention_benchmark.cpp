@@ -5,7 +5,7 @@
 // RetryPolicy's defaults; and the cost of the stats counters. See docs/benchmarks.md,
 // "Retry defaults" and "Contention-adaptive mode", for the commands and the figures.
 //
-// Each contention cell is one run_cell() (bench/workload): real threads on a
+// Each contention cell is one run_cell() (src/workload): real threads on a
 // structure built fresh for the cell, for a fixed duration, timed by the driver,
 // reported with manual time and plain counters. Environment:
 //   VKV_BENCH_SMOKE=1      10 ms cells and a small set of cells (CI: seconds).
@@ -61,7 +61,7 @@
 #include <vector>
 #include <vkv/vkv.hpp>
 
-#include "workload.hpp"
+#include "workload/workload.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // vkv::redis against the two ways people write a version-checked update by hand, on real
-// servers on loopback that the benchmark starts itself (tests/redis/support): one
+// servers on loopback that the benchmark starts itself (tests/support/redis): one
 // redis-server, and a 3-master Redis Cluster (with replicas).
 //
 //   BM_<Who><Where>_UpdateWithVersion   Who: Vkv (redis::Store::update_with_version),
@@ -41,9 +41,9 @@
 #include <vkv/redis.hpp>
 #include <vkv/redis/detail/keys.hpp>
 
-#include "redis/support/admin.hpp"
-#include "redis/support/cluster.hpp"
-#include "redis/support/server.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/cluster.hpp"
+#include "support/redis/server.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 Usage:
   contention_benchmark --benchmark_filter='BM_ContentionWindow|BM_BackoffWait' \
       --benchmark_out=window.json --benchmark_out_format=json
-  python3 bench/workload/window_targets.py window.json
+  python3 bench/window_targets.py window.json
 
 Prints, per BM_ContentionWindow setting (threads x keys x writes x window), goodput of
 full-jitter (vkv's default policy) and adaptive over pessimistic's, adaptive over the

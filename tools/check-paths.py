@@ -5,8 +5,10 @@ Reads README.md, docs/*.md and every tracked source/build file, finds the tokens
 name a path inside this repository (they start with one of the top-level folders,
 e.g. `include/vkv/store.hpp`, `tests/cache/`, `tools/run-lab.sh`, or are a bare
 `detail/<name>.hpp`, which means include/vkv/detail/), and checks that each exists in
-the work tree. Globs (`*`), placeholders (`<...>`, `...`) and build outputs (`build/`)
-are skipped. Prints every missing reference as FILE:LINE: PATH and exits 1 if any.
+the work tree. Globs (`*`), placeholders (`<...>`, `...`), build outputs (`build/`) and
+the generated blocks of the docs (between `<!-- generated:NAME begin -->` and `end -->`:
+they record what ran at the commit they name) are skipped. Prints every missing
+reference as FILE:LINE: PATH and exits 1 if any.
 
 Usage: tools/check-paths.py            (from anywhere inside the repository)
 """
@@ -48,7 +50,14 @@ for f in files:
         text = open(f, encoding="utf-8").read()
     except UnicodeDecodeError:
         continue
+    generated = False
     for n, line in enumerate(text.split("\n"), 1):
+        if re.search(r"<!-- generated:\S+ begin -->", line):
+            generated = True
+        elif re.search(r"<!-- generated:\S+ end -->", line):
+            generated = False
+        if generated:
+            continue
         # An #include is checked by the compiler, relative to its include path.
         if "check-paths: ignore" in line or line.lstrip().startswith("#include"):
             continue

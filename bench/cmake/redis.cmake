@@ -1,7 +1,7 @@
 # vkv::redis against hand-written WATCH/MULTI and Lua check-and-set on real servers the
-# benchmark starts itself (tests/redis/support). Only when the vkv::redis target exists.
+# benchmark starts itself (tests/support/redis). Only when the vkv::redis target exists.
 if(TARGET vkv::redis)
-  include(${PROJECT_SOURCE_DIR}/tests/redis/support/support.cmake)
+  include(${PROJECT_SOURCE_DIR}/tests/support/redis/support.cmake)
   vkv_add_benchmark(redis_benchmark redis_benchmark.cpp)
   target_link_libraries(redis_benchmark PRIVATE vkv::redis vkv_redis_test_support Boost::headers)
   # g++ 12's -Wrestrict false positive on `"text" + std::to_string(n)` at -O3 (GCC bug

@@ -1,7 +1,7 @@
 // YCSB's request distributions for bench/ycsb_benchmark.cpp.
 //
 // The Zipfian ranks come from the contention driver's generator
-// (vkv::workload::ZipfGenerator in bench/workload: Gray et al., SIGMOD 1994, as YCSB's
+// (vkv::workload::ZipfGenerator in src/workload: Gray et al., SIGMOD 1994, as YCSB's
 // ZipfianGenerator; rank 0 is the hottest). YCSB's default "zipfian" request
 // distribution is scrambled: it hashes the rank (FNV-1a 64) so hot records are
 // spread over the key space rather than being the lowest keys; KeyChooser does the
@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "peers/common.hpp"
-#include "workload.hpp"
+#include "workload/workload.hpp"
 
 namespace vkv_bench {
 

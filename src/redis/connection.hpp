@@ -1,4 +1,4 @@
-// Internal (core/redis): one blocking hiredis connection to one node, and the
+// Internal (src/redis): one blocking hiredis connection to one node, and the
 // SIGPIPE guard around its writes.
 //
 // Thread safety: a Connection is used by one thread at a time (the pool hands it out).

@@ -1,4 +1,4 @@
-// Internal (core/redis): the connections to one node.
+// Internal (src/redis): the connections to one node.
 //
 // Thread safety: acquire() and the Lease's release may be called from any thread.
 // Invariants (under mutex_):

@@ -1,4 +1,4 @@
-// Internal (core/redis): reading the scripts' replies.
+// Internal (src/redis): reading the scripts' replies.
 #pragma once
 
 #include <hiredis/hiredis.h>

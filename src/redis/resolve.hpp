@@ -1,4 +1,4 @@
-// Internal (core/redis): learning the outcome of a write that was sent and got no
+// Internal (src/redis): learning the outcome of a write that was sent and got no
 // reply (docs/redis.md, "Faults").
 //
 // First a fence: one script that, atomically, reports "committed" if the record carries

@@ -1,4 +1,4 @@
-// Internal (core/redis): which node serves a key, and running commands there.
+// Internal (src/redis): which node serves a key, and running commands there.
 // Single-server mode has one node. Cluster mode keeps a slot map (CLUSTER SLOTS),
 // follows MOVED (the slot updated at once, the whole map reloaded by the next call) and
 // ASK (ASKING, then the command on the target), and retries TRYAGAIN / CLUSTERDOWN /

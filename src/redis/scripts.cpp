@@ -4,7 +4,7 @@
 // Record hash fields: value, version, revision, deleted ("0"/"1"). Besides them a hash
 // may hold marks, each = its deadline (server time, ms): fences, "fence:<version>" (a
 // write whose fresh version is fenced is refused: fault resolution,
-// core/redis/resolve.cpp), and tombstones, "gone:<version>", left by an erase for
+// src/redis/resolve.cpp), and tombstones, "gone:<version>", left by an erase for
 // kTombstoneLifetimeMs. A hash with marks but no version field is an absent record.
 #include "scripts.hpp"
 

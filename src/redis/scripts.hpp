@@ -1,4 +1,4 @@
-// Internal (core/redis): the Lua scripts that decide every write on the server, sent
+// Internal (src/redis): the Lua scripts that decide every write on the server, sent
 // by SHA (EVALSHA) with EVAL as the fallback on NOSCRIPT. The SHA is the digest the
 // server's SCRIPT LOAD returns (learned on a script's first use; EVAL until then). Why scripts
 // rather than Redis functions: docs/redis.md, "Scripts".

@@ -22,7 +22,7 @@
 #include <vkv/detail/transaction_descriptor.hpp>
 #include <vkv/vkv.hpp>
 
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 
 namespace {
 

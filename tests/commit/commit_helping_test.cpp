@@ -21,7 +21,7 @@
 #include <vkv/detail/epoch.hpp>
 #include <vkv/vkv.hpp>
 
-#include "test_support/commit_hook.hpp"
+#include "support/commit_hook.hpp"
 
 namespace {
 

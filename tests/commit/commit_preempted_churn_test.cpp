@@ -32,8 +32,8 @@
 #include <vkv/detail/epoch.hpp>
 #include <vkv/vkv.hpp>
 
-#include "stress/common.hpp"
-#include "test_support/commit_hook.hpp"
+#include "support/commit_hook.hpp"
+#include "support/stress.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Contract tests of the atomic multi-record commit (include/vkv/store.hpp, docs/commits.md; "Atomic
 // multi-record commit"): Store::commit / try_commit of a vkv::Transaction, single-threaded and
 // exact. Every sentence of the contract has a test here; the concurrent half lives in
-// tests/stress/transaction_stress_test.cpp and tests/lin/tx_lin_test.cpp.
+// tests/commit/transaction_stress_test.cpp and tests/commit/tx_lin_test.cpp.
 //
 // This binary replaces the global operator new/delete with a counting version that,
 // while armed on the calling thread, throws std::bad_alloc on the Nth allocation, so
@@ -29,7 +29,7 @@
 
 // This TU owns the binary's replacement operator new/delete (allocation failures
 // injected at the Nth allocation of the arming thread).
-#include "test_support/failing_allocator.hpp"
+#include "support/failing_allocator.hpp"
 
 using vkv_test::injected::FailNthAllocation;
 

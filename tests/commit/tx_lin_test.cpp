@@ -32,7 +32,7 @@
 #include <vkv/vkv.hpp>
 
 #include "lin/tx_model.hpp"
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 
 namespace {
 

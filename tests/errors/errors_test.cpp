@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <vkv/vkv.hpp>
 
-#include "test_support/contract_support.hpp"
+#include "support/contract.hpp"
 
 namespace {
 

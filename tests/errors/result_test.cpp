@@ -7,7 +7,7 @@
 #include <utility>
 #include <vkv/vkv.hpp>
 
-#include "test_support/contract_support.hpp"
+#include "support/contract.hpp"
 
 namespace {
 

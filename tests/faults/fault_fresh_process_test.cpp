@@ -39,10 +39,10 @@
 #include <vkv/detail/epoch.hpp>
 #include <vkv/vkv.hpp>
 
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 
 // This TU owns the binary's replacement operator new/delete.
-#include "test_support/failing_allocator.hpp"
+#include "support/failing_allocator.hpp"
 
 namespace vkv_test {
 namespace {

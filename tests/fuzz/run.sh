@@ -14,7 +14,7 @@ seconds=${1:-60}
 build_dir=${VKV_FUZZ_BUILD_DIR:-build/fuzz}
 
 # The fuzz preset turns VKV_BUILD_TESTS off so that nothing but fuzzers is built; the
-# fuzzer is registered in tests/cmake/proof.cmake, so the tests directory must be
+# fuzzer is registered in tests/fuzz/CMakeLists.txt, so the tests directory must be
 # configured (only the store_fuzzer target is built).
 cmake --preset fuzz -B "$build_dir" -DVKV_BUILD_TESTS=ON >/dev/null
 cmake --build "$build_dir" -j "${VKV_JOBS:-2}" --target store_fuzzer
@@ -28,5 +28,5 @@ mkdir -p "$new_inputs"
 # shellcheck disable=SC2086
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-  "$build_dir/tests/store_fuzzer" -max_total_time="$seconds" -print_final_stats=1 \
+  "$build_dir/tests/fuzz/store_fuzzer" -max_total_time="$seconds" -print_final_stats=1 \
   -artifact_prefix="$build_dir/" ${VKV_FUZZ_FLAGS:-} "$new_inputs" tests/fuzz/corpus

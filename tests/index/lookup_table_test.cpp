@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 #include "vkv/vkv.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "vkv-lab/lab_run.hpp"
+#include "lab/lab_run.hpp"
 
 namespace {
 

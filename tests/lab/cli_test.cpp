@@ -17,7 +17,7 @@
 #include <variant>
 #include <vector>
 
-#include "vkv-lab/lab_run.hpp"
+#include "lab/lab_run.hpp"
 
 namespace {
 

@@ -1,12 +1,12 @@
 // vkv-lab's race (tools/vkv-lab/race.hpp): the plain map must lose updates and vkv
 // must lose none. Multi-threaded: two workers per store, a barrier per round.
-#include "race.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+
+#include "race.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Runs the vkv-lab binary as a real process and captures what it printed (tests only;
-// shared by tests/vkv-lab/cli_test.cpp and tests/cache/cache_lab_cli_test.cpp). The
-// including test defines VKV_LAB_BINARY, the binary's path (tests/cmake/*.cmake).
+// shared by the tests of tests/lab/ that run the binary). The including test defines
+// VKV_LAB_BINARY, the binary's path (tests/lab/CMakeLists.txt).
 #pragma once
 
 #include <sys/wait.h>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "vkv-lab/lab_run.hpp"
+#include "lab/lab_run.hpp"
 
 namespace {
 

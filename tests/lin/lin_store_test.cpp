@@ -14,7 +14,7 @@
 
 #include "lin/checker.hpp"
 #include "lin/workload.hpp"
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 
 namespace vkv_test::lin {
 namespace {

@@ -1,5 +1,5 @@
-// The multi-key sequential model and checker of tests/lin/tx_lin_test.cpp and
-// tests/lin/tx_attack_lin_test.cpp (tests only): a history of reads, single writes,
+// The multi-key sequential model and checker of tests/commit/tx_lin_test.cpp and
+// tests/commit/tx_attack_lin_test.cpp (tests only): a history of reads, single writes,
 // creates, erases and commits over kKeys accounts, and a Wing & Gong search with
 // Lowe's memoisation for a real-time-respecting order the model accepts, including
 // WHICH entry a failed commit named. A key may be absent (erased): writes and commit
@@ -219,7 +219,7 @@ inline void perturb(std::mt19937_64& rng) {
 
 // Account k's key, padded to `length` characters (never shortened) with a fill of its
 // own: 0 keeps the short name, inside std::string's small buffer; 16, 36 (a UUID) and
-// 120 own heap memory (tests/stress/common.hpp, kKeyLengths).
+// 120 own heap memory (tests/support/stress.hpp, kKeyLengths).
 inline std::string account(int k, std::size_t length = 0) {
   std::string key = "lin-account-" + std::to_string(k);
   if (key.size() < length) key.resize(length, static_cast<char>('a' + k % 26));

@@ -14,8 +14,8 @@
 #include <vkv/redis.hpp>
 #include <vkv/vkv.hpp>
 
-#include "redis/support/cluster.hpp"
-#include "redis/support/server.hpp"
+#include "support/redis/cluster.hpp"
+#include "support/redis/server.hpp"
 
 namespace vkv_test::redis {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "redis/contract_fixture.hpp"
-#include "redis/support/admin.hpp"
+#include "support/redis/admin.hpp"
 
 namespace vkv_test::redis {
 namespace {

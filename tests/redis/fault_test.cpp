@@ -21,7 +21,7 @@
 
 #include "redis/backends.hpp"
 #include "redis/fault_writers.hpp"
-#include "redis/support/admin.hpp"
+#include "support/redis/admin.hpp"
 
 namespace vkv_test::redis {
 namespace {

@@ -1,4 +1,4 @@
-// The redis test harness itself (tests/redis/support): a server that starts, answers, keeps
+// The redis test harness itself (tests/support/redis): a server that starts, answers, keeps
 // acknowledged writes across kill -9 and restart, and a cluster that is created, routes
 // keys, and survives a graceful failover with its data.
 #include <gtest/gtest.h>
@@ -6,9 +6,9 @@
 
 #include <string>
 
-#include "redis/support/admin.hpp"
-#include "redis/support/cluster.hpp"
-#include "redis/support/server.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/cluster.hpp"
+#include "support/redis/server.hpp"
 
 namespace vkv_test::redis {
 namespace {

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "redis/support/admin.hpp"
-#include "redis/support/server.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/server.hpp"
 
 namespace vkv_test::redis {
 namespace {

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "redis/backends.hpp"
-#include "redis/support/admin.hpp"
-#include "redis/support/poll.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/poll.hpp"
 
 namespace vkv_test::redis {
 namespace {

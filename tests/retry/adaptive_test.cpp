@@ -17,7 +17,7 @@
 #include <vkv/vkv.hpp>
 
 #include "lin/checker.hpp"
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 
 namespace {
 

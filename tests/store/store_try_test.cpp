@@ -8,7 +8,7 @@
 #include <string>
 #include <vkv/vkv.hpp>
 
-#include "test_support/contract_support.hpp"
+#include "support/contract.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <vector>
 #include <vkv/vkv.hpp>
 
-#include "test_support/contract_support.hpp"
+#include "support/contract.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <vector>
 #include <vkv/vkv.hpp>
 
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 
 namespace vkv_test {
 namespace {

@@ -28,8 +28,8 @@
 #include <vkv/detail/epoch.hpp>
 #include <vkv/vkv.hpp>
 
-#include "stress/common.hpp"
 #include "stress/realistic_values.hpp"
+#include "support/stress.hpp"
 
 namespace vkv_test::realistic {
 namespace {

@@ -12,7 +12,7 @@
 #include <vkv/detail/epoch.hpp>
 #include <vkv/vkv.hpp>
 
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 
 namespace vkv_test {
 namespace {
@@ -22,7 +22,7 @@ using CountedStore = vkv::Store<Counted>;
 // Worker threads write (create, update, soft delete, erase) a shared id space, so
 // nodes are retired on every thread; returns the number of successful writes. When
 // `overlapping` is given, it receives how many threads saw another make progress
-// during their own run (stress/common.hpp, Overlap).
+// during their own run (tests/support/stress.hpp, Overlap).
 std::int64_t churn(CountedStore& store, int threads, std::int64_t per_thread, int ids,
                    int* overlapping = nullptr) {
   std::vector<std::int64_t> writes(threads, 0);

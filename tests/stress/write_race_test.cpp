@@ -20,7 +20,7 @@
 #include <vector>
 #include <vkv/vkv.hpp>
 
-#include "stress/common.hpp"
+#include "support/stress.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Contract tests of vkv::Version (include/vkv/version.hpp): nil default, canonical text form,
 // strict parse, hashing, and the shape of the versions the store issues (RFC 9562
 // version 4 or 7 with the RFC variant). Uniqueness under concurrency lives in
-// tests/stress/race_test.cpp because it is multi-threaded.
+// tests/stress/write_race_test.cpp because it is multi-threaded.
 #include <gtest/gtest.h>
 
 #include <boost/uuid/uuid.hpp>
@@ -14,7 +14,7 @@
 #include <vector>
 #include <vkv/vkv.hpp>
 
-#include "test_support/contract_support.hpp"
+#include "support/contract.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // The shared contention driver: every strategy runs, counts consistently and keeps
 // its invariant; names round-trip; the Zipf generator is skewed the right way.
-#include "workload.hpp"
+#include "workload/workload.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 # vkv-lab: the contention and retry-strategy lab (the README's main command).
-# The sweep engine is vkv_workload (bench/workload); arguments are parsed by CLI11.
+# The sweep engine is vkv_workload (src/workload); arguments are parsed by CLI11.
 find_package(CLI11 CONFIG REQUIRED)
 include(${PROJECT_SOURCE_DIR}/tools/vkv-lab/vkv_lab_core.cmake)
 

@@ -1,6 +1,6 @@
 // The race of the seed guide ("Race Condition Scenario"), played by two real threads:
 // once against a plain map used as last-writer-wins read/modify/write, once against
-// vkv::Store. Part of vkv_lab_core, which vkv-lab and tests/vkv-lab/race_test.cpp link.
+// vkv::Store. Part of vkv_lab_core, which vkv-lab and tests/lab/lab_race_test.cpp link.
 #pragma once
 
 #include <cstdint>

@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "redis/support/admin.hpp"
-#include "redis/support/server.hpp"
 #include "scripts.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/server.hpp"
 #include "vkv/redis.hpp"
 
 namespace {

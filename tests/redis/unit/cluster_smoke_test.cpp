@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "redis/support/admin.hpp"
-#include "redis/support/server.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/server.hpp"
 #include "vkv/redis.hpp"
 #include "vkv/redis/detail/keys.hpp"
 

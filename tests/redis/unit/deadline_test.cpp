@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "fault_proxy.hpp"
-#include "redis/support/admin.hpp"
-#include "redis/support/server.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/server.hpp"
 #include "vkv/redis.hpp"
 
 namespace {

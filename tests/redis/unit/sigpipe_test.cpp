@@ -1,4 +1,4 @@
-// The SIGPIPE guard around the store's writes (core/redis/connection.hpp): a write to a
+// The SIGPIPE guard around the store's writes (src/redis/connection.hpp): a write to a
 // socket whose peer is gone must not kill the process, must leave no SIGPIPE pending,
 // and must not change the process's disposition or the thread's mask.
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 // vkv::redis::Store against a real redis-server started by the test (RedisServer from
-// tests/redis/support/: 127.0.0.1, a port it picks, killed by pid, also on failure):
+// tests/support/redis/: 127.0.0.1, a port it picks, killed by pid, also on failure):
 // the operations' semantics, the stored layout, TTLs, commits, scans and a few faults.
 // The full contract, linearizability and fault suites live in tests/redis/ (harness).
 #include <gtest/gtest.h>
@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "fault_proxy.hpp"
-#include "redis/support/admin.hpp"
-#include "redis/support/server.hpp"
 #include "scripts.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/server.hpp"
 #include "vkv/redis.hpp"
 
 namespace {
@@ -193,7 +193,7 @@ TEST_F(RedisStore, SoftDeleteRestoreEraseAndNotFound) {
   EXPECT_EQ(erased.value().value, "w");
   EXPECT_FALSE(store.find("k", {true}));
   // What is left: the erase's tombstone naming the version it removed, for a minute
-  // (fault resolution reads it, core/redis/resolve.hpp), then nothing.
+  // (fault resolution reads it, src/redis/resolve.hpp), then nothing.
   EXPECT_EQ(command(*server_, {"HLEN", "smoke:Lifecycle:k"}), "1");
   EXPECT_EQ(
       command(*server_, {"HEXISTS", "smoke:Lifecycle:k", "gone:" + restored.version.to_string()}),
@@ -510,7 +510,7 @@ TEST_F(RedisStore, LostRequestIsNotAppliedAndCanNeverApplyLater) {
   EXPECT_FALSE(store.find("b", {true}));
 }
 
-// The fence directly (core/redis/scripts.cpp): a fenced fresh version is refused by the
+// The fence directly (src/redis/scripts.cpp): a fenced fresh version is refused by the
 // write script, fences past their deadline are dropped by the next successful write, and
 // a fence on an absent record leaves an expiring hash that reads as absent.
 TEST_F(RedisStore, FencesRefuseTheFencedWriteAndDoNotAccumulate) {

@@ -1,5 +1,5 @@
 // Versions made in a fork()ed child never repeat its parent's (the generator re-keys in
-// the child: core/version.cpp).
+// the child: src/vkv/version.cpp).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>

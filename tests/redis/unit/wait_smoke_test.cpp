@@ -1,5 +1,5 @@
 // Options::wait_replicas against a real redis-server with no replicas (RedisServer from
-// tests/redis/support/: 127.0.0.1, a port it picks, killed by pid): every write is
+// tests/support/redis/: 127.0.0.1, a port it picks, killed by pid): every write is
 // followed by WAIT, WAIT counts 0 replicas within wait_timeout, so every write that
 // applied is reported as Errc::unknown_outcome / UnknownOutcomeError (docs/redis.md,
 // "Consistency") and is there when read; a write that applies nothing is reported as
@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "fault_proxy.hpp"
-#include "redis/support/admin.hpp"
-#include "redis/support/server.hpp"
 #include "scripts.hpp"
+#include "support/redis/admin.hpp"
+#include "support/redis/server.hpp"
 #include "vkv/redis.hpp"
 
 namespace {

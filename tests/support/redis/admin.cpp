@@ -1,4 +1,4 @@
-#include "redis/support/admin.hpp"
+#include "support/redis/admin.hpp"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>

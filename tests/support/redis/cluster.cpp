@@ -1,10 +1,10 @@
-#include "redis/support/cluster.hpp"
+#include "support/redis/cluster.hpp"
 
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
-#include "redis/support/admin.hpp"
+#include "support/redis/admin.hpp"
 
 namespace vkv_test::redis {
 

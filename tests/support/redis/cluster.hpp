@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "redis/support/process.hpp"
-#include "redis/support/server.hpp"
+#include "support/redis/process.hpp"
+#include "support/redis/server.hpp"
 
 namespace vkv_test::redis {
 

@@ -1,4 +1,4 @@
-#include "redis/support/process.hpp"
+#include "support/redis/process.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -1,8 +1,8 @@
-#include "redis/support/server.hpp"
+#include "support/redis/server.hpp"
 
 #include <stdexcept>
 
-#include "redis/support/admin.hpp"
+#include "support/redis/admin.hpp"
 
 namespace vkv_test::redis {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "redis/support/process.hpp"
+#include "support/redis/process.hpp"
 
 namespace vkv_test::redis {
 
@@ -76,4 +76,4 @@ bool poll_until(std::chrono::milliseconds timeout, F&& condition,
 
 }  // namespace vkv_test::redis
 
-#include "redis/support/poll.hpp"
+#include "support/redis/poll.hpp"
