@@ -17,7 +17,7 @@
 //                          window names (default 0,busy-1us,busy-10us,blocking-10us,
 //                          blocking-100us).
 //
-// Output (for tools/bench-charts.py and docs/benchmarks.md). Benchmark names:
+// Output (for tools/docs/bench-charts.py and docs/benchmarks.md). Benchmark names:
 //   BM_Contention/<strategy>/threads:<T>/keys:<K>/<uniform|zipf>/writes:<W%>
 //   BM_ContentionWindow/<strategy>/threads:<T>/keys:<K>/<uniform|zipf>/writes:<W%>/window:<w>
 //     strategy: full-jitter (vkv's default policy), adaptive (contention_adaptive on),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one list of Debian packages vkv needs to build, test, benchmark and chart
-# (python3-matplotlib: tools/bench-charts.py; ccache: tools/run-benchmarks.sh and CI
+# (python3-matplotlib: tools/docs/bench-charts.py; ccache: tools/run-benchmarks.sh and CI
 # builds use it as the compiler launcher when it is there; libhiredis-dev: vkv::redis;
 # redis-server and redis-tools (redis-cli): the redis tests and benchmarks start their own
 # servers and cluster; valgrind: tools/icount.sh counts instructions per operation under

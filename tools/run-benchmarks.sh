@@ -2,7 +2,7 @@
 # The one command behind every figure in docs/benchmarks.md and docs/choosing.md:
 # builds the benchmark binaries (Release), runs them all once, records where and how
 # (meta.json: commit, clean tree or not, machine, load before and after, compiler,
-# build type and flags, every command), then tools/bench-charts.py draws
+# build type and flags, every command), then tools/docs/bench-charts.py draws
 # docs/charts/*.svg and rewrites the generated blocks of both pages.
 #
 #   tools/run-benchmarks.sh [--smoke] [--out DIR] [--build-dir DIR] [--no-build]
@@ -16,7 +16,7 @@
 # --build-dir  build directory (default build/release, the release preset's; a
 #              directory of your own is configured Release, tests off).
 # --no-build   use the binaries already in the build directory.
-# --no-docs    JSON only: do not run tools/bench-charts.py.
+# --no-docs    JSON only: do not run tools/docs/bench-charts.py.
 # --only LIST  comma-separated subset of ops,memory,ycsb,reclaim,transaction,batch,cache,
 #              contention,grid,redis,others (default all). redis: bench/redis_benchmark.cpp,
 #              which starts its own redis-server and Redis Cluster on loopback (built only
@@ -188,7 +188,7 @@ seconds=$(( $(date +%s) - start ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== all benchmarks ran in $seconds s; JSON in $out"
 
-# Provenance, written by the run itself; tools/bench-charts.py prints it in every block.
+# Provenance, written by the run itself; tools/docs/bench-charts.py prints it in every block.
 cache() { sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt"; }
 build_type=$(cache CMAKE_BUILD_TYPE)
 cxx=$(cache CMAKE_CXX_COMPILER)
@@ -220,7 +220,7 @@ if ((docs)); then
   # the system Python when the python3 on PATH (a pyenv, a venv) lacks it.
   py=python3
   python3 -c 'import matplotlib' 2>/dev/null || py=/usr/bin/python3
-  (cd "$root" && "$py" tools/bench-charts.py "$out" "${pages[@]}")
+  (cd "$root" && "$py" tools/docs/bench-charts.py "$out" "${pages[@]}")
 fi
 if ((${#failures[@]})); then
   echo "run-benchmarks: failed: ${failures[*]}" >&2

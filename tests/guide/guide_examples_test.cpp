@@ -1,7 +1,7 @@
 // Promises docs/guide.md makes that its examples cannot show deterministically.
 //
 // The guide's own examples are compiled from docs/guide.md into
-// guide_examples_generated.cpp in the build tree (tools/extract-guide-snippets.py); the
+// guide_examples_generated.cpp in the build tree (tools/docs/extract-guide-snippets.py); the
 // tests here go in the same binary and check guarantees the guide states in prose
 // ("Concurrency guarantees"), which need many rounds to be able to fail.
 

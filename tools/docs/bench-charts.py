@@ -4,7 +4,7 @@ docs/choosing.md: SVG charts (matplotlib) in <docs>/charts/, and the text betwee
 '<!-- generated:NAME begin -->' and '<!-- generated:NAME end -->'. Text outside the
 markers is left as it was.
 
-    tools/bench-charts.py RESULTS_DIR [--docs DIR]      (default DIR: docs/)
+    tools/docs/bench-charts.py RESULTS_DIR [--docs DIR]      (default DIR: docs/)
 
 RESULTS_DIR: Google Benchmark JSON (<part>.json; memory-*.json are one part), meta.json,
 and *.txt reports of other scripts. Names drive the tables: where COMPARE's subject and a
@@ -539,7 +539,7 @@ def rewrite(path, blocks):
 
 
 def main():
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs")
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results")
     ap.add_argument("--docs", default=here, help="where the pages and charts/ are written")

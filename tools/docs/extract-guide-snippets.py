@@ -270,7 +270,7 @@ def generate(output_path, blocks, features, display_path):
         out.append(f'#line {len(out) + 2} "{generated_name}"')
 
     generated_name = str(output_path).replace("\\", "/")
-    emit(f"// Generated from {display_path} by tools/extract-guide-snippets.py. Do not edit.")
+    emit(f"// Generated from {display_path} by tools/docs/extract-guide-snippets.py. Do not edit.")
     emit("// Each example of the guide is one test; see the script for the conventions.")
     for inc in include_lines:
         emit(f"#include {inc}")

@@ -352,7 +352,7 @@ int run_demo(const std::string& out_dir, const std::string& command) {
                         in_directory(out_dir, "vkv-lab-report.csv"),
                         in_directory(out_dir, "vkv-lab-report.html")};
   bool written = write_reports(report, outputs);
-  // The block tools/lab-doc.sh puts into docs/lab.md ("When optimism pays").
+  // The block tools/docs/lab-doc.sh puts into docs/lab.md ("When optimism pays").
   const std::string finding_md = in_directory(out_dir, "vkv-lab-finding.md");
   if (auto why = lab::write_file_atomically(finding_md, lab::finding_markdown(report))) {
     std::cerr << "vkv-lab: error: writing " << finding_md << ": " << *why << '\n';

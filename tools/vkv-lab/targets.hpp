@@ -2,7 +2,7 @@
 // figures only: per read share and window, how the best retrying strategy fared against
 // the lock; and issue 21's targets, each with its measured figure and whether it was met.
 // Written to the terminal, the HTML report and vkv-lab-finding.md (the block
-// tools/lab-doc.sh puts into docs/lab.md).
+// tools/docs/lab-doc.sh puts into docs/lab.md).
 #pragma once
 
 #include <string>
