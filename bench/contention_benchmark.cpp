@@ -58,6 +58,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 #include <vkv/vkv.hpp>
 
@@ -108,23 +109,27 @@ Arena& arena_for(std::size_t keys) {
 
 void report(benchmark::State& state, const CellResult& r) {
   state.SetIterationTime(r.seconds);
-  state.counters["goodput"] = r.goodput;  // committed ops per second (driver-timed)
-  state.counters["conflict_rate"] = r.conflict_rate;
-  state.counters["retries_mean"] = r.retries_mean;
-  state.counters["retries_p99"] = r.retries_p99;
-  state.counters["lat_p50_ns"] = r.latency_p50_ns;
-  state.counters["lat_p99_ns"] = r.latency_p99_ns;
-  state.counters["lat_p999_ns"] = r.latency_p999_ns;
-  state.counters["committed"] = static_cast<double>(r.committed);
-  state.counters["gave_up"] = static_cast<double>(r.gave_up);
-  state.counters["turns"] = static_cast<double>(r.turns);
-  state.counters["write_p50_ns"] = r.write_latency_p50_ns;
-  state.counters["write_p99_ns"] = r.write_latency_p99_ns;
-  state.counters["read_p50_ns"] = r.read_latency_p50_ns;
-  state.counters["read_p99_ns"] = r.read_latency_p99_ns;
-  state.counters["read_p999_ns"] = r.read_latency_p999_ns;
-  state.counters["write_p999_ns"] = r.write_latency_p999_ns;
-  state.counters["latency_samples"] = static_cast<double>(r.latency_samples);
+  // The cell's figures; goodput is committed ops per second (driver-timed).
+  const std::pair<const char*, double> counters[] = {
+      {"goodput", r.goodput},
+      {"conflict_rate", r.conflict_rate},
+      {"retries_mean", r.retries_mean},
+      {"retries_p99", r.retries_p99},
+      {"lat_p50_ns", r.latency_p50_ns},
+      {"lat_p99_ns", r.latency_p99_ns},
+      {"lat_p999_ns", r.latency_p999_ns},
+      {"committed", static_cast<double>(r.committed)},
+      {"gave_up", static_cast<double>(r.gave_up)},
+      {"turns", static_cast<double>(r.turns)},
+      {"write_p50_ns", r.write_latency_p50_ns},
+      {"write_p99_ns", r.write_latency_p99_ns},
+      {"read_p50_ns", r.read_latency_p50_ns},
+      {"read_p99_ns", r.read_latency_p99_ns},
+      {"read_p999_ns", r.read_latency_p999_ns},
+      {"write_p999_ns", r.write_latency_p999_ns},
+      {"latency_samples", static_cast<double>(r.latency_samples)},
+  };
+  for (const auto& [name, value] : counters) state.counters[name] = value;
   const vkv::workload::Window window = vkv::workload::effective_window(r.config);
   state.counters["window_ns"] = static_cast<double>(window.length.count());
   state.counters["window_blocking"] =

@@ -241,42 +241,32 @@ std::size_t write_ops(std::size_t n) {
   return smoke_run() ? n / 2 + 1 : std::max<std::size_t>(n / 2, 100000);
 }
 
-// This thread's ops keys, none of them in the fixture nor another thread's.
-std::vector<std::string> fresh_keys(const benchmark::State& state, std::size_t n, std::size_t ops) {
-  return make_keys(n + static_cast<std::size_t>(state.thread_index()) * ops, ops);
-}
-
-template <class Subject>
-void create(benchmark::State& state) {
+// Creates (Erase false) or erases (true) one record per iteration, on this thread's
+// write_ops(n) keys beyond the fixture's; what the timed loop needs first (the records
+// to erase) or leaves behind (the records made) is done untimed, so the store ends as
+// it began.
+template <class Subject, bool Erase>
+void create_or_erase(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   auto& f = fixture<Subject>(n);
   const std::size_t ops = write_ops(n);
-  const auto keys = fresh_keys(state, n, ops);
+  const auto keys = make_keys(n + static_cast<std::size_t>(state.thread_index()) * ops, ops);
   std::vector<typename Subject::VersionType> made(ops);
-  const Value32 value = make_value(3);
+  const Value32 value = make_value(Erase ? 4 : 3);
+  if constexpr (Erase) {
+    for (std::size_t i = 0; i < ops; ++i) made[i] = f.subject.create(keys[i], value);
+  }
   std::size_t j = 0;
   for (auto _ : state) {
-    made[j] = f.subject.create(keys[j], value);
+    if constexpr (Erase) {
+      f.subject.erase(keys[j], made[j]);
+    } else {
+      made[j] = f.subject.create(keys[j], value);
+    }
     ++j;
   }
-  for (std::size_t i = 0; i < j; ++i) f.subject.erase(keys[i], made[i]);
-  state.SetItemsProcessed(state.iterations());
-}
-
-template <class Subject>
-void erase(benchmark::State& state) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  auto& f = fixture<Subject>(n);
-  const std::size_t ops = write_ops(n);
-  const auto keys = fresh_keys(state, n, ops);
-  std::vector<typename Subject::VersionType> made;
-  made.reserve(ops);
-  const Value32 value = make_value(4);
-  for (const auto& key : keys) made.push_back(f.subject.create(key, value));
-  std::size_t j = 0;
-  for (auto _ : state) {
-    f.subject.erase(keys[j], made[j]);
-    ++j;
+  if constexpr (!Erase) {
+    for (std::size_t i = 0; i < j; ++i) f.subject.erase(keys[i], made[i]);
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -392,8 +382,12 @@ void register_subject(std::size_t n) {
   add(unit + "VisitZipfian", visit<Subject, true>)->Arg(i);
   add(unit + "UpdateWithVersion", update<Subject>)->Arg(i);
   add(unit + "UpdateWithRetry", read_modify_write<Subject>)->Arg(i);
-  add(unit + "Create", create<Subject>)->Arg(i)->Iterations(static_cast<std::int64_t>(ops));
-  add(unit + "Erase", erase<Subject>)->Arg(i)->Iterations(static_cast<std::int64_t>(ops));
+  add(unit + "Create", create_or_erase<Subject, false>)
+      ->Arg(i)
+      ->Iterations(static_cast<std::int64_t>(ops));
+  add(unit + "Erase", create_or_erase<Subject, true>)
+      ->Arg(i)
+      ->Iterations(static_cast<std::int64_t>(ops));
   benchmark::RegisterBenchmark((unit + "FirstFind").c_str(), first_find<Subject>)
       ->Arg(i)
       ->Threads(1)
