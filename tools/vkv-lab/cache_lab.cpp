@@ -187,7 +187,7 @@ std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
        << " s; a miss fills the key with put. max_records = " << bound << " ("
        << plan.capacity_percent << " % of the keys)";
   if (plan.ttl_ms > 0) html << ", default_ttl = " << plan.ttl_ms << " ms";
-  html << ". Command: <code>" << html_escape(command) << "</code></p>\n";
+  html << ". Command: <code>" << html_text_escape(command) << "</code></p>\n";
   html << line_chart(samples, "Hit rate per tick", "hit rate",
                      [](const Sample& s) { return s.hit_rate; });
   html << line_chart(
@@ -201,7 +201,7 @@ std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
   }
   html << line_chart(samples, "Resident memory of the process", "MiB",
                      [](const Sample& s) { return s.rss_mib; });
-  html << "<h2>Counters at the end</h2><pre>" << html_escape(vkv::to_prometheus(stats, "CacheLab"))
+  html << "<h2>Counters at the end</h2><pre>" << html_text_escape(vkv::to_prometheus(stats, "CacheLab"))
        << "</pre></body></html>\n";
   return html.str();
 }

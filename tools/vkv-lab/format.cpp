@@ -100,4 +100,9 @@ std::string html_escape(std::string_view text) {
   return escaped(text, kHtml, [](char, std::string&) { return false; });
 }
 
+std::string html_text_escape(std::string_view text) {
+  static constexpr Escape kHtmlText[] = {{'&', "&amp;"}, {'<', "&lt;"}, {'>', "&gt;"}};
+  return escaped(text, kHtmlText, [](char, std::string&) { return false; });
+}
+
 }  // namespace vkv::lab
