@@ -201,8 +201,8 @@ std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
   }
   html << line_chart(samples, "Resident memory of the process", "MiB",
                      [](const Sample& s) { return s.rss_mib; });
-  html << "<h2>Counters at the end</h2><pre>" << html_text_escape(vkv::to_prometheus(stats, "CacheLab"))
-       << "</pre></body></html>\n";
+  html << "<h2>Counters at the end</h2><pre>"
+       << html_text_escape(vkv::to_prometheus(stats, "CacheLab")) << "</pre></body></html>\n";
   return html.str();
 }
 
