@@ -316,8 +316,10 @@ int run_demo(const std::string& out_dir, const std::string& command) {
             << " ms inside its read-modify-write of a key while " << stall.threads
             << " threads read (90%) and write (10%) it.\n\n";
   report.stalls =
-      lab::run_stalls(stall, {workload::Strategy::pessimistic, workload::Strategy::full_jitter,
-                              workload::Strategy::adaptive});
+      lab::run_per_strategy(stall,
+                            {workload::Strategy::pessimistic, workload::Strategy::full_jitter,
+                             workload::Strategy::adaptive},
+                            workload::run_stall);
   report.stall_finding = lab::stall_finding(report.stalls);
   std::cout << lab::stall_table(report.stalls) << "\n   Finding: " << report.stall_finding
             << "\n\n";
@@ -330,7 +332,7 @@ int run_demo(const std::string& out_dir, const std::string& command) {
             << " threads released together each commit one write (10 us of work) to the same "
                "record; "
             << herd.rounds << " rounds per strategy.\n\n";
-  report.herds = lab::run_herds(herd, workload::all_strategies());
+  report.herds = lab::run_per_strategy(herd, workload::all_strategies(), workload::run_herd);
   report.herd_finding = lab::herd_finding(report.herds);
   std::cout << lab::herd_table(report.herds) << "\n   Finding: " << report.herd_finding << "\n\n";
 

@@ -88,7 +88,7 @@ int ScenarioCommands::run_stall() const {
   for (Strategy s : strategies(stall_strategies_)) {
     if (s != Strategy::pessimistic) list.push_back(s);
   }
-  const auto results = run_stalls(config, list);
+  const auto results = run_per_strategy(config, list, workload::run_stall);
   std::cout << "A stalled holder: one writer stalls " << config.stall.count()
             << " ms inside its read-modify-write of key 0.\n\n"
             << stall_table(results) << "\nFinding: " << stall_finding(results) << '\n';
@@ -105,7 +105,7 @@ int ScenarioCommands::run_herd() const {
                                 "' is not a window (0, busy-10us, blocking-100us, ...)");
   }
   config.window = *window;
-  const auto results = run_herds(config, strategies(herd_strategies_));
+  const auto results = run_per_strategy(config, strategies(herd_strategies_), workload::run_herd);
   std::cout << "The thundering herd: " << config.threads
             << " threads released together each commit one write to one record.\n\n"
             << herd_table(results) << "\nFinding: " << herd_finding(results) << '\n';

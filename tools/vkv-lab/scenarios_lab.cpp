@@ -56,25 +56,18 @@ const StallResult* find_stall(const std::vector<StallResult>& results, bool pess
   return best;
 }
 
-// `run` once per strategy, in the order given, each on `config` with that strategy.
-template <class Config, class Result>
-std::vector<Result> per_strategy(const Config& config, const std::vector<Strategy>& strategies,
-                                 Result (*run)(const Config&)) {
-  std::vector<Result> results;
-  for (Strategy strategy : strategies) {
-    Config one = config;
-    one.strategy = strategy;
-    results.push_back(run(one));
-  }
-  return results;
-}
-
 // One line of a text table, formatted by snprintf (at most 255 characters).
 template <class... Args>
 std::string table_line(const char* format, Args... args) {
   char text[256];
   std::snprintf(text, sizeof text, format, args...);
   return text;
+}
+
+// The fields every scenario's JSON object starts with: its strategy and thread count.
+template <class Config>
+void json_head(std::ostream& out, const Config& c) {
+  out << "{\"strategy\": \"" << name_of(c.strategy) << "\", \"threads\": " << c.threads;
 }
 
 // A JSON array with one object per result, `object` writing each from its opening
@@ -94,11 +87,6 @@ std::string json_array(const std::vector<Result>& results, Object object) {
 }
 
 }  // namespace
-
-std::vector<StallResult> run_stalls(const workload::StallConfig& config,
-                                    const std::vector<Strategy>& strategies) {
-  return per_strategy(config, strategies, workload::run_stall);
-}
 
 std::string stall_table(const std::vector<StallResult>& results) {
   std::ostringstream out;
@@ -240,8 +228,8 @@ std::string stall_html(const std::vector<StallResult>& results, const std::strin
 std::string stall_json(const std::vector<StallResult>& results) {
   return json_array(results, [](std::ostream& out, const StallResult& r) {
     const auto& c = r.config;
-    out << "{\"strategy\": \"" << name_of(c.strategy) << "\", \"threads\": " << c.threads
-        << ", \"keys\": " << c.keys << ", \"write_share\": " << json_number(c.write_share)
+    json_head(out, c);
+    out << ", \"keys\": " << c.keys << ", \"write_share\": " << json_number(c.write_share)
         << ", \"duration_ms\": " << c.duration.count() << ", \"stall_ms\": " << c.stall.count()
         << ", \"stall_began_ms\": " << json_number(r.stall_began_ms)
         << ", \"stall_ended_ms\": " << json_number(r.stall_ended_ms) << ", \"reads\": " << r.reads
@@ -257,11 +245,6 @@ std::string stall_json(const std::vector<StallResult>& results) {
     for (std::size_t i = 0; i < ops.size(); ++i) out << (i ? ", " : "") << ops[i];
     out << "]}";
   });
-}
-
-std::vector<HerdResult> run_herds(const workload::HerdConfig& config,
-                                  const std::vector<Strategy>& strategies) {
-  return per_strategy(config, strategies, workload::run_herd);
 }
 
 std::string herd_table(const std::vector<HerdResult>& results) {
@@ -355,8 +338,8 @@ std::string herd_html(const std::vector<HerdResult>& results, const std::string&
 std::string herd_json(const std::vector<HerdResult>& results) {
   return json_array(results, [](std::ostream& out, const HerdResult& r) {
     const auto& c = r.config;
-    out << "{\"strategy\": \"" << name_of(c.strategy) << "\", \"threads\": " << c.threads
-        << ", \"window\": \"" << workload::window_name(c.window) << "\", \"rounds\": " << c.rounds
+    json_head(out, c);
+    out << ", \"window\": \"" << workload::window_name(c.window) << "\", \"rounds\": " << c.rounds
         << ", \"attempts_mean\": " << json_number(r.attempts_mean)
         << ", \"attempts_max\": " << json_number(r.attempts_max)
         << ", \"last_commit_mean_us\": " << json_number(r.last_commit_mean_us)
