@@ -1,4 +1,4 @@
-// Batches versus loops (issue 7): find_many(64 ids) against 64 calls of find, and
+// Batches versus loops: find_many(64 ids) against 64 calls of find, and
 // update_many(64 writes) against 64 calls of try_update_with_version, on a store of
 // 100k keys; plus the cost of the epoch Guard alone, which bounds what hoisting the
 // Guard out of a loop can save.
@@ -52,13 +52,16 @@ std::vector<std::vector<std::string>> make_batches(std::uint64_t seed) {
   return batches;
 }
 
-void BM_FindMany_Batch64(benchmark::State& state) {
+// Looks up one batch of kBatch random ids per iteration with `find` (the ids in, one
+// answer per id out).
+template <class FindAll>
+void find_batches(benchmark::State& state, FindAll find) {
   BenchStore& store = shared_store();
   const auto batches = make_batches(42 + static_cast<std::uint64_t>(state.thread_index()));
   std::size_t round = 0;
   std::int64_t found = 0;
   for (auto _ : state) {
-    const auto answers = store.find_many(batches[round++ % batches.size()]);
+    const auto answers = find(store, batches[round++ % batches.size()]);
     found += static_cast<std::int64_t>(answers.size());
     benchmark::DoNotOptimize(answers.data());
   }
@@ -67,22 +70,19 @@ void BM_FindMany_Batch64(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(found), benchmark::Counter::kIsRate);
 }
 
+void BM_FindMany_Batch64(benchmark::State& state) {
+  find_batches(state, [](BenchStore& store, const std::vector<std::string>& batch) {
+    return store.find_many(batch);
+  });
+}
+
 void BM_Find_Loop64(benchmark::State& state) {
-  BenchStore& store = shared_store();
-  const auto batches = make_batches(42 + static_cast<std::uint64_t>(state.thread_index()));
-  std::size_t round = 0;
-  std::int64_t found = 0;
-  for (auto _ : state) {
-    const auto& batch = batches[round++ % batches.size()];
+  find_batches(state, [](BenchStore& store, const std::vector<std::string>& batch) {
     std::vector<std::optional<BenchStore::record_type>> answers;
     answers.reserve(batch.size());
     for (const auto& id : batch) answers.push_back(store.find(id));
-    found += static_cast<std::int64_t>(answers.size());
-    benchmark::DoNotOptimize(answers.data());
-  }
-  state.SetItemsProcessed(found);
-  state.counters["keys_per_s"] =
-      benchmark::Counter(static_cast<double>(found), benchmark::Counter::kIsRate);
+    return answers;
+  });
 }
 
 // Writers each own a disjoint slice of keys (thread t: keys with i % threads == t), so
@@ -101,7 +101,10 @@ WriterKeys writer_keys(BenchStore& store, int thread, int threads) {
   return keys;
 }
 
-void BM_UpdateMany_Batch64(benchmark::State& state) {
+// Writes kBatch of the thread's own keys per iteration with `write` (the writes in, one
+// Result per write out, in order) and carries each new version to that key's next write.
+template <class WriteAll>
+void write_batches(benchmark::State& state, WriteAll write) {
   BenchStore& store = shared_store();
   WriterKeys keys = writer_keys(store, state.thread_index(), state.threads());
   std::vector<BenchStore::VersionedWrite> writes(kBatch);
@@ -113,7 +116,7 @@ void BM_UpdateMany_Batch64(benchmark::State& state) {
       const std::size_t k = (first + static_cast<std::size_t>(i)) % keys.ids.size();
       writes[static_cast<std::size_t>(i)] = {keys.ids[k], keys.versions[k], Payload{written, i}};
     }
-    const auto results = store.update_many(writes);
+    const auto results = write(store, writes);
     for (int i = 0; i < kBatch; ++i) {
       const std::size_t k = (first + static_cast<std::size_t>(i)) % keys.ids.size();
       if (!results[static_cast<std::size_t>(i)].ok()) {
@@ -130,38 +133,24 @@ void BM_UpdateMany_Batch64(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(written), benchmark::Counter::kIsRate);
 }
 
+void BM_UpdateMany_Batch64(benchmark::State& state) {
+  write_batches(state,
+                [](BenchStore& store, const std::vector<BenchStore::VersionedWrite>& writes) {
+                  return store.update_many(writes);
+                });
+}
+
 void BM_Update_Loop64(benchmark::State& state) {
-  BenchStore& store = shared_store();
-  WriterKeys keys = writer_keys(store, state.thread_index(), state.threads());
-  std::vector<BenchStore::VersionedWrite> writes(kBatch);
-  std::size_t next = 0;
-  std::int64_t written = 0;
-  for (auto _ : state) {
-    const std::size_t first = next;
-    for (int i = 0; i < kBatch; ++i) {
-      const std::size_t k = (first + static_cast<std::size_t>(i)) % keys.ids.size();
-      writes[static_cast<std::size_t>(i)] = {keys.ids[k], keys.versions[k], Payload{written, i}};
-    }
-    // What update_many does for the caller, spelled out: one Result per write, in order.
-    std::vector<vkv::Result<BenchStore::record_type>> results;
-    results.reserve(writes.size());
-    for (const auto& w : writes) {
-      results.push_back(store.try_update_with_version(w.id, w.expected, w.value));
-    }
-    for (int i = 0; i < kBatch; ++i) {
-      const std::size_t k = (first + static_cast<std::size_t>(i)) % keys.ids.size();
-      if (!results[static_cast<std::size_t>(i)].ok()) {
-        state.SkipWithError("a write of a thread's own key failed");
-        return;
-      }
-      keys.versions[k] = results[static_cast<std::size_t>(i)].value().version;
-    }
-    next = (first + kBatch) % keys.ids.size();
-    written += kBatch;
-  }
-  state.SetItemsProcessed(written);
-  state.counters["writes_per_s"] =
-      benchmark::Counter(static_cast<double>(written), benchmark::Counter::kIsRate);
+  // What update_many does for the caller, spelled out: one Result per write, in order.
+  write_batches(state,
+                [](BenchStore& store, const std::vector<BenchStore::VersionedWrite>& writes) {
+                  std::vector<vkv::Result<BenchStore::record_type>> results;
+                  results.reserve(writes.size());
+                  for (const auto& w : writes) {
+                    results.push_back(store.try_update_with_version(w.id, w.expected, w.value));
+                  }
+                  return results;
+                });
 }
 
 // 64 Guard entries and exits: the most that one Guard per batch can save per batch.

@@ -1,4 +1,4 @@
-// The cache layer's costs and quality (issue 15), each beside its peer in this binary:
+// The cache layer's costs and quality, each beside its peer in this binary:
 //   BM_Cache_{Find,Visit,UpdateWithVersion}/{0,1}: a store without (0) and with (1)
 //       max_records and default_ttl set (bound 2x the records, so nothing is evicted;
 //       TTL one hour, so nothing expires): the overhead of the expiry check (a clock
@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "peers/common.hpp"
 #include "peers/ycsb_generator.hpp"
 #include "vkv/store.hpp"
@@ -73,29 +74,32 @@ Fixture& fixture(bool cached) {
   return cached ? with_cache : plain;
 }
 
-void find(benchmark::State& state) {
+// One read per iteration of a random key (fixed seed per thread) of the store that
+// state.range(0) picks: 0 plain, 1 with the cache layer.
+template <class Read>
+void read_random(benchmark::State& state, Read read) {
   Fixture& f = fixture(state.range(0) != 0);
   SplitMix random{static_cast<std::uint64_t>(state.thread_index()) + 1};
+  for (auto _ : state) read(*f.store, f.keys[random.next() % f.keys.size()]);
+}
+
+void find(benchmark::State& state) {
   std::size_t hits = 0;
-  for (auto _ : state) {
-    const auto& key = f.keys[random.next() % f.keys.size()];
-    auto record = f.store->find(key);
+  read_random(state, [&](auto& store, const std::string& key) {
+    auto record = store.find(key);
     hits += record ? 1 : 0;
     benchmark::DoNotOptimize(record);
-  }
+  });
   if (hits != static_cast<std::size_t>(state.iterations())) state.SkipWithError("a find missed");
 }
 
 void visit(benchmark::State& state) {
-  Fixture& f = fixture(state.range(0) != 0);
-  SplitMix random{static_cast<std::uint64_t>(state.thread_index()) + 1};
   std::uint64_t sum = 0;
-  for (auto _ : state) {
-    const auto& key = f.keys[random.next() % f.keys.size()];
-    f.store->visit(key, [&](const vkv::RecordView<Value32>& view) {
+  read_random(state, [&](auto& store, const std::string& key) {
+    store.visit(key, [&](const vkv::RecordView<Value32>& view) {
       sum += static_cast<unsigned char>(view.value.bytes[0]);
     });
-  }
+  });
   benchmark::DoNotOptimize(sum);
 }
 
@@ -289,11 +293,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return vkv_bench::run_benchmarks(argc, argv, register_all); }

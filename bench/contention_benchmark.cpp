@@ -58,9 +58,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 #include <vkv/vkv.hpp>
 
+#include "bench_main.hpp"
 #include "workload/workload.hpp"
 
 namespace {
@@ -107,23 +109,27 @@ Arena& arena_for(std::size_t keys) {
 
 void report(benchmark::State& state, const CellResult& r) {
   state.SetIterationTime(r.seconds);
-  state.counters["goodput"] = r.goodput;  // committed ops per second (driver-timed)
-  state.counters["conflict_rate"] = r.conflict_rate;
-  state.counters["retries_mean"] = r.retries_mean;
-  state.counters["retries_p99"] = r.retries_p99;
-  state.counters["lat_p50_ns"] = r.latency_p50_ns;
-  state.counters["lat_p99_ns"] = r.latency_p99_ns;
-  state.counters["lat_p999_ns"] = r.latency_p999_ns;
-  state.counters["committed"] = static_cast<double>(r.committed);
-  state.counters["gave_up"] = static_cast<double>(r.gave_up);
-  state.counters["turns"] = static_cast<double>(r.turns);
-  state.counters["write_p50_ns"] = r.write_latency_p50_ns;
-  state.counters["write_p99_ns"] = r.write_latency_p99_ns;
-  state.counters["read_p50_ns"] = r.read_latency_p50_ns;
-  state.counters["read_p99_ns"] = r.read_latency_p99_ns;
-  state.counters["read_p999_ns"] = r.read_latency_p999_ns;
-  state.counters["write_p999_ns"] = r.write_latency_p999_ns;
-  state.counters["latency_samples"] = static_cast<double>(r.latency_samples);
+  // The cell's figures; goodput is committed ops per second (driver-timed).
+  const std::pair<const char*, double> counters[] = {
+      {"goodput", r.goodput},
+      {"conflict_rate", r.conflict_rate},
+      {"retries_mean", r.retries_mean},
+      {"retries_p99", r.retries_p99},
+      {"lat_p50_ns", r.latency_p50_ns},
+      {"lat_p99_ns", r.latency_p99_ns},
+      {"lat_p999_ns", r.latency_p999_ns},
+      {"committed", static_cast<double>(r.committed)},
+      {"gave_up", static_cast<double>(r.gave_up)},
+      {"turns", static_cast<double>(r.turns)},
+      {"write_p50_ns", r.write_latency_p50_ns},
+      {"write_p99_ns", r.write_latency_p99_ns},
+      {"read_p50_ns", r.read_latency_p50_ns},
+      {"read_p99_ns", r.read_latency_p99_ns},
+      {"read_p999_ns", r.read_latency_p999_ns},
+      {"write_p999_ns", r.write_latency_p999_ns},
+      {"latency_samples", static_cast<double>(r.latency_samples)},
+  };
+  for (const auto& [name, value] : counters) state.counters[name] = value;
   const vkv::workload::Window window = vkv::workload::effective_window(r.config);
   state.counters["window_ns"] = static_cast<double>(window.length.count());
   state.counters["window_blocking"] =
@@ -172,12 +178,32 @@ std::string cell_name(const char* family, const CellConfig& c) {
   return name;
 }
 
-void add_cell(const char* family, const CellConfig& config) {
-  benchmark::RegisterBenchmark(cell_name(family, config).c_str(),
-                               [config](benchmark::State& state) { run(state, config); })
+// One cell's settings; the rest (window, delays, max wait) keep CellConfig's defaults.
+CellConfig make_cell(int threads, std::size_t keys, Distribution distribution, double write_share,
+                     Strategy strategy, vkv::workload::Window window = {}) {
+  CellConfig c;
+  c.threads = threads;
+  c.keys = keys;
+  c.distribution = distribution;
+  c.write_share = write_share;
+  c.strategy = strategy;
+  c.window = window;
+  return c;
+}
+
+// Every contention cell runs once and reports the driver's own time.
+template <class Body>
+void add_timed(const std::string& name, Body body) {
+  benchmark::RegisterBenchmark(name.c_str(), body)
       ->Iterations(1)
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
+}
+
+// Registers `family`'s cell: cell_name() plus `suffix` (the family's extra dimensions).
+void add_cell(const char* family, const CellConfig& config, const std::string& suffix = {}) {
+  add_timed(cell_name(family, config) + suffix,
+            [config](benchmark::State& state) { run(state, config); });
 }
 
 // The sweep: threads 1-8, keys {1, 16, 1024}, uniform and Zipf 0.99 (one key has no
@@ -201,13 +227,7 @@ void register_sweep() {
       for (const double share : shares) {
         for (const int t : threads) {
           for (const Strategy s : strategies) {
-            CellConfig c;
-            c.threads = t;
-            c.keys = k;
-            c.distribution = d;
-            c.write_share = share;
-            c.strategy = s;
-            add_cell("BM_Contention", c);
+            add_cell("BM_Contention", make_cell(t, k, d, share, s));
           }
         }
       }
@@ -218,20 +238,14 @@ void register_sweep() {
     for (const double share : {0.05, 1.0}) {
       for (const int t : {2, 8}) {
         for (const Strategy s : strategies) {
-          CellConfig c;
-          c.threads = t;
-          c.keys = 1'000'000;
-          c.distribution = d;
-          c.write_share = share;
-          c.strategy = s;
-          add_cell("BM_Contention", c);
+          add_cell("BM_Contention", make_cell(t, 1'000'000, d, share, s));
         }
       }
     }
   }
 }
 
-// The window sweep (issue 11): the read-modify-write window x threads x keys x write
+// The window sweep: the read-modify-write window x threads x keys x write
 // share, for vkv's default policy, the adaptive mode and the pessimistic baseline.
 void register_window_sweep() {
   const bool quick = smoke();
@@ -247,19 +261,9 @@ void register_window_sweep() {
       for (const double share : shares) {
         for (const int t : threads) {
           for (const Strategy s : strategies) {
-            CellConfig c;
-            c.threads = t;
-            c.keys = k;
-            c.write_share = share;
-            c.strategy = s;
-            c.window = window;
-            const std::string name = cell_name("BM_ContentionWindow", c) +
-                                     "/window:" + vkv::workload::window_name(window);
-            benchmark::RegisterBenchmark(name.c_str(),
-                                         [c](benchmark::State& state) { run(state, c); })
-                ->Iterations(1)
-                ->UseManualTime()
-                ->Unit(benchmark::kMillisecond);
+            add_cell("BM_ContentionWindow",
+                     make_cell(t, k, Distribution::uniform, share, s, window),
+                     "/window:" + vkv::workload::window_name(window));
           }
         }
       }
@@ -267,7 +271,7 @@ void register_window_sweep() {
   }
 }
 
-// The read-share sweep (issue 21): what optimism exists for, readers that never wait
+// The read-share sweep: what optimism exists for, readers that never wait
 // behind a writer. 0, 90 and 99 % reads x windows 0 / busy 10 us / blocking 100 us x
 // threads {2, 8} (8: more runnable threads than the 2-core VM has cores) on one hot
 // key, every strategy; pessimistic readers take the key's read lock.
@@ -286,26 +290,15 @@ void register_read_share_sweep() {
     for (const vkv::workload::Window& window : windows) {
       for (const int t : threads) {
         for (const Strategy s : strategies) {
-          CellConfig c;
-          c.threads = t;
-          c.keys = 1;
-          c.write_share = share;
-          c.strategy = s;
-          c.window = window;
-          const std::string name =
-              cell_name("BM_ContentionReads", c) + "/window:" + vkv::workload::window_name(window);
-          benchmark::RegisterBenchmark(name.c_str(),
-                                       [c](benchmark::State& state) { run(state, c); })
-              ->Iterations(1)
-              ->UseManualTime()
-              ->Unit(benchmark::kMillisecond);
+          add_cell("BM_ContentionReads", make_cell(t, 1, Distribution::uniform, share, s, window),
+                   "/window:" + vkv::workload::window_name(window));
         }
       }
     }
   }
 }
 
-// Backoff on an oversubscribed machine (issue 11, item 4): the default policy with
+// Backoff on an oversubscribed machine: the default policy with
 // wait_for forced to spin, forced to yield, and adaptive (the default), at thread
 // counts at, above and far above the core count.
 void register_backoff_wait() {
@@ -322,28 +315,18 @@ void register_backoff_wait() {
     for (const std::size_t k : {std::size_t{1}, std::size_t{16}}) {
       for (const int t : threads) {
         for (const auto& [mode, mode_name] : modes) {
-          CellConfig c;
-          c.threads = t;
-          c.keys = k;
-          c.distribution = k == 1 ? Distribution::uniform : Distribution::zipf;
-          c.write_share = 1.0;
-          c.strategy = Strategy::full_jitter;
-          c.window = window;
+          const CellConfig c = make_cell(t, k, k == 1 ? Distribution::uniform : Distribution::zipf,
+                                         1.0, Strategy::full_jitter, window);
           const std::string name = "BM_BackoffWait/" + std::string(mode_name) +
                                    "/threads:" + std::to_string(t) + "/keys:" + std::to_string(k) +
                                    "/" +
                                    std::string(vkv::workload::distribution_name(c.distribution)) +
                                    "/writes:100/window:" + vkv::workload::window_name(window);
-          benchmark::RegisterBenchmark(
-              name.c_str(),
-              [c, mode = mode](benchmark::State& state) {
-                vkv::detail::set_wait_mode(mode);
-                run(state, c);
-                vkv::detail::set_wait_mode(vkv::detail::WaitMode::adaptive);
-              })
-              ->Iterations(1)
-              ->UseManualTime()
-              ->Unit(benchmark::kMillisecond);
+          add_timed(name, [c, mode = mode](benchmark::State& state) {
+            vkv::detail::set_wait_mode(mode);
+            run(state, c);
+            vkv::detail::set_wait_mode(vkv::detail::WaitMode::adaptive);
+          });
         }
       }
     }
@@ -369,20 +352,11 @@ void register_adaptive_max_wait() {
   for (const auto& window : windows) {
     for (const int t : {2, 4}) {
       for (const auto& [strategy, wait_us] : peers) {
-        CellConfig c;
-        c.threads = t;
-        c.keys = 1;
-        c.write_share = 1.0;
-        c.strategy = strategy;
-        c.window = window;
+        CellConfig c = make_cell(t, 1, Distribution::uniform, 1.0, strategy, window);
         c.contention_max_wait = microseconds(wait_us);
-        const std::string name = cell_name("BM_AdaptiveMaxWait", c) +
-                                 "/window:" + vkv::workload::window_name(window) +
-                                 "/max_wait_us:" + std::to_string(wait_us);
-        benchmark::RegisterBenchmark(name.c_str(), [c](benchmark::State& state) { run(state, c); })
-            ->Iterations(1)
-            ->UseManualTime()
-            ->Unit(benchmark::kMillisecond);
+        add_cell("BM_AdaptiveMaxWait", c,
+                 "/window:" + vkv::workload::window_name(window) +
+                     "/max_wait_us:" + std::to_string(wait_us));
       }
     }
   }
@@ -405,22 +379,12 @@ void register_defaults_grid() {
       for (const Strategy s : jitters) {
         for (const std::int64_t base : bases) {
           for (const std::int64_t cap : caps) {
-            CellConfig c;
-            c.threads = t;
-            c.keys = k;
-            c.distribution = k == 1 ? Distribution::uniform : Distribution::zipf;
-            c.write_share = 1.0;
-            c.strategy = s;
+            CellConfig c =
+                make_cell(t, k, k == 1 ? Distribution::uniform : Distribution::zipf, 1.0, s);
             c.base_delay = std::chrono::nanoseconds(base);
             c.max_delay = std::chrono::nanoseconds(cap);
-            const std::string name = cell_name("BM_RetryDefaults", c) +
-                                     "/base_ns:" + std::to_string(base) +
-                                     "/cap_ns:" + std::to_string(cap);
-            benchmark::RegisterBenchmark(name.c_str(),
-                                         [c](benchmark::State& state) { run(state, c); })
-                ->Iterations(1)
-                ->UseManualTime()
-                ->Unit(benchmark::kMillisecond);
+            add_cell("BM_RetryDefaults", c,
+                     "/base_ns:" + std::to_string(base) + "/cap_ns:" + std::to_string(cap));
           }
         }
       }
@@ -477,7 +441,7 @@ void BM_Stats_CounterAddThreads(benchmark::State& state) {
 }
 BENCHMARK(BM_Stats_CounterAddThreads)->Threads(2)->Threads(8)->UseRealTime();
 
-// What a backing-off thread costs the thread it waits for (issue 11, item 4). This
+// What a backing-off thread costs the thread it waits for. This
 // thread does fixed units of arithmetic (the thread that would make progress) while
 // `waiters` other threads loop on detail::wait_for(delay), as retrying losers do. With
 // more runnable threads than cores, a spinning waiter holds a core the worker could
@@ -550,18 +514,15 @@ void BM_Stats_Sum(benchmark::State& state) {
 }
 BENCHMARK(BM_Stats_Sum);
 
-}  // namespace
-
-int main(int argc, char** argv) {
+void register_all() {
   register_sweep();
   register_window_sweep();
   register_read_share_sweep();
   register_backoff_wait();
   register_adaptive_max_wait();
   register_defaults_grid();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return vkv_bench::run_benchmarks(argc, argv, register_all); }

@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "peers/chm_peer.hpp"
 #include "peers/common.hpp"
 #include "peers/cuckoo_peer.hpp"
@@ -184,11 +185,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return vkv_bench::run_benchmarks(argc, argv, register_all); }

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "peers/chm_peer.hpp"
 #include "peers/common.hpp"
 #include "peers/cuckoo_peer.hpp"
@@ -101,42 +102,33 @@ struct PeerSubject {
 // ---- Shared data ----------------------------------------------------------------
 
 const std::vector<std::string>& base_keys(std::size_t n) {
-  static std::mutex mutex;
-  static std::map<std::size_t, std::vector<std::string>> cache;
-  std::lock_guard lock(mutex);
-  auto& keys = cache[n];
-  if (keys.empty()) keys = make_keys(0, n);
-  return keys;
+  return built_once(n, [n] { return make_keys(0, n); });
+}
+
+// 2^20 record indexes drawn from `next`.
+template <class Next>
+std::vector<std::uint32_t> draw_order(Next next) {
+  std::vector<std::uint32_t> order(std::size_t{1} << 20);
+  for (auto& i : order) i = static_cast<std::uint32_t>(next());
+  return order;
 }
 
 // The order keys are visited in: random, fixed seed, the same for every subject.
 const std::vector<std::uint32_t>& picks(std::size_t n) {
-  static std::mutex mutex;
-  static std::map<std::size_t, std::vector<std::uint32_t>> cache;
-  std::lock_guard lock(mutex);
-  auto& order = cache[n];
-  if (order.empty()) {
+  return built_once(n, [n] {
     SplitMix random{0x5eed + n};
-    order.resize(std::size_t{1} << 20);
-    for (auto& i : order) i = static_cast<std::uint32_t>(random.below(n));
-  }
-  return order;
+    return draw_order([&] { return random.below(n); });
+  });
 }
 
 // The same, Zipfian (theta 0.99, YCSB's generator): rank 0 hottest, ranks scattered
 // over the records by a hash, so hot records are not neighbours.
 const std::vector<std::uint32_t>& zipf_picks(std::size_t n) {
-  static std::mutex mutex;
-  static std::map<std::size_t, std::vector<std::uint32_t>> cache;
-  std::lock_guard lock(mutex);
-  auto& order = cache[n];
-  if (order.empty()) {
+  return built_once(n, [n] {
     const ZipfianGenerator zipf(n, 0.99);
     KeyChooser chooser(Distribution::zipfian, &zipf, n, 0x21bf + n);
-    order.resize(std::size_t{1} << 20);
-    for (auto& i : order) i = static_cast<std::uint32_t>(chooser.next());
-  }
-  return order;
+    return draw_order([&] { return chooser.next(); });
+  });
 }
 
 // A store holding n records, with the version of each as last written (so version-
@@ -150,19 +142,15 @@ struct Fixture {
 
 template <class Subject>
 Fixture<Subject>& fixture(std::size_t n) {
-  static std::mutex mutex;
-  static std::map<std::size_t, std::unique_ptr<Fixture<Subject>>> cache;
-  std::lock_guard lock(mutex);
-  auto& slot = cache[n];
-  if (!slot) {
-    slot = std::make_unique<Fixture<Subject>>();
+  return *built_once(n, [n] {
+    auto made = std::make_unique<Fixture<Subject>>();
     const auto& keys = base_keys(n);
-    slot->versions.reserve(n);
+    made->versions.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      slot->versions.push_back(slot->subject.create(keys[i], make_value(i)));
+      made->versions.push_back(made->subject.create(keys[i], make_value(i)));
     }
-  }
-  return *slot;
+    return made;
+  });
 }
 
 // Thread t of T owns the records whose index is t modulo T: writers never conflict.
@@ -173,42 +161,47 @@ std::size_t owned(std::uint32_t pick, int thread, int threads, std::size_t n) {
 
 // ---- Benchmarks -----------------------------------------------------------------
 
-template <class Subject, bool Zipfian = false>
-void find(benchmark::State& state) {
+// One read per iteration of the records in `order`, each thread from its own offset.
+template <class Subject, class Read>
+void read_loop(benchmark::State& state, const std::vector<std::uint32_t>& order, Read read) {
   const auto n = static_cast<std::size_t>(state.range(0));
   auto& f = fixture<Subject>(n);
   const auto& keys = base_keys(n);
-  const auto& order = Zipfian ? zipf_picks(n) : picks(n);
   std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
-  for (auto _ : state) {
-    auto found = f.subject.find(keys[order[j++ & (order.size() - 1)]]);
-    benchmark::DoNotOptimize(found);
-  }
+  for (auto _ : state) read(f.subject, keys[order[j++ & (order.size() - 1)]]);
   state.SetItemsProcessed(state.iterations());
+}
+
+template <class Subject>
+void find_one(Subject& subject, const std::string& key) {
+  auto found = subject.find(key);
+  benchmark::DoNotOptimize(found);
+}
+
+template <class Subject, bool Zipfian = false>
+void find(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  read_loop<Subject>(state, Zipfian ? zipf_picks(n) : picks(n), find_one<Subject>);
 }
 
 // Reads one byte of the value in place (the peers' read lock or vkv's Guard held).
 template <class Subject, bool Zipfian>
 void visit(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  auto& f = fixture<Subject>(n);
-  const auto& keys = base_keys(n);
-  const auto& order = Zipfian ? zipf_picks(n) : picks(n);
-  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
-  for (auto _ : state) {
-    char seen = 0;
-    const bool found = f.subject.visit(keys[order[j++ & (order.size() - 1)]],
-                                       [&](const Value32& value) { seen = value.bytes[5]; });
-    benchmark::DoNotOptimize(found);
-    benchmark::DoNotOptimize(seen);
-  }
-  state.SetItemsProcessed(state.iterations());
+  read_loop<Subject>(
+      state, Zipfian ? zipf_picks(n) : picks(n), [](Subject& subject, const std::string& key) {
+        char seen = 0;
+        const bool found = subject.visit(key, [&](const Value32& value) { seen = value.bytes[5]; });
+        benchmark::DoNotOptimize(found);
+        benchmark::DoNotOptimize(seen);
+      });
 }
 
-// Read-modify-write of a record each thread owns (no conflicts): vkv's
-// update_with_retry against the peer's write lock held across the same mutate.
-template <class Subject>
-void read_modify_write(benchmark::State& state) {
+// One write per iteration to a record the thread owns (no conflicts), in the fixed
+// random order. The fixture keeps each record's version as last written, for the
+// benchmarks that check it (UpdateWithVersion) and may run after another.
+template <class Subject, class Write>
+void write_loop(benchmark::State& state, Write write) {
   const auto n = static_cast<std::size_t>(state.range(0));
   auto& f = fixture<Subject>(n);
   const auto& keys = base_keys(n);
@@ -217,29 +210,28 @@ void read_modify_write(benchmark::State& state) {
   for (auto _ : state) {
     const std::size_t i =
         owned(order[j & (order.size() - 1)], state.thread_index(), state.threads(), n);
-    // The fixture keeps each record's version as last written, for the benchmarks that
-    // check it (UpdateWithVersion) and may run after this one.
-    f.subject.rmw(keys[i], f.versions[i], [](Value32& v) { ++v.bytes[0]; });
+    write(f.subject, keys[i], f.versions[i], j);
     ++j;
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+// Read-modify-write: vkv's update_with_retry against the peer's write lock held across
+// the same mutate.
+template <class Subject>
+void read_modify_write(benchmark::State& state) {
+  write_loop<Subject>(
+      state, [](Subject& subject, const std::string& key, typename Subject::VersionType& version,
+                std::size_t) { subject.rmw(key, version, [](Value32& v) { ++v.bytes[0]; }); });
 }
 
 template <class Subject>
 void update(benchmark::State& state) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  auto& f = fixture<Subject>(n);
-  const auto& keys = base_keys(n);
-  const auto& order = picks(n);
   const Value32 values[2] = {make_value(1), make_value(2)};
-  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
-  for (auto _ : state) {
-    const std::size_t i =
-        owned(order[j & (order.size() - 1)], state.thread_index(), state.threads(), n);
-    f.subject.update(keys[i], f.versions[i], values[j & 1]);
-    ++j;
-  }
-  state.SetItemsProcessed(state.iterations());
+  write_loop<Subject>(state, [&values](Subject& subject, const std::string& key,
+                                       typename Subject::VersionType& version, std::size_t j) {
+    subject.update(key, version, values[j & 1]);
+  });
 }
 
 // Creates (or erases) ops records per thread beyond the n already there; the run has
@@ -249,37 +241,32 @@ std::size_t write_ops(std::size_t n) {
   return smoke_run() ? n / 2 + 1 : std::max<std::size_t>(n / 2, 100000);
 }
 
-template <class Subject>
-void create(benchmark::State& state) {
+// Creates (Erase false) or erases (true) one record per iteration, on this thread's
+// write_ops(n) keys beyond the fixture's; what the timed loop needs first (the records
+// to erase) or leaves behind (the records made) is done untimed, so the store ends as
+// it began.
+template <class Subject, bool Erase>
+void create_or_erase(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   auto& f = fixture<Subject>(n);
   const std::size_t ops = write_ops(n);
   const auto keys = make_keys(n + static_cast<std::size_t>(state.thread_index()) * ops, ops);
   std::vector<typename Subject::VersionType> made(ops);
-  const Value32 value = make_value(3);
+  const Value32 value = make_value(Erase ? 4 : 3);
+  if constexpr (Erase) {
+    for (std::size_t i = 0; i < ops; ++i) made[i] = f.subject.create(keys[i], value);
+  }
   std::size_t j = 0;
   for (auto _ : state) {
-    made[j] = f.subject.create(keys[j], value);
+    if constexpr (Erase) {
+      f.subject.erase(keys[j], made[j]);
+    } else {
+      made[j] = f.subject.create(keys[j], value);
+    }
     ++j;
   }
-  for (std::size_t i = 0; i < j; ++i) f.subject.erase(keys[i], made[i]);
-  state.SetItemsProcessed(state.iterations());
-}
-
-template <class Subject>
-void erase(benchmark::State& state) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  auto& f = fixture<Subject>(n);
-  const std::size_t ops = write_ops(n);
-  const auto keys = make_keys(n + static_cast<std::size_t>(state.thread_index()) * ops, ops);
-  std::vector<typename Subject::VersionType> made;
-  made.reserve(ops);
-  const Value32 value = make_value(4);
-  for (const auto& key : keys) made.push_back(f.subject.create(key, value));
-  std::size_t j = 0;
-  for (auto _ : state) {
-    f.subject.erase(keys[j], made[j]);
-    ++j;
+  if constexpr (!Erase) {
+    for (std::size_t i = 0; i < j; ++i) f.subject.erase(keys[i], made[i]);
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -308,45 +295,40 @@ void first_find(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-// find under a given fence mode. set_fence_mode is allowed only while no other thread
-// uses vkv: thread 0 switches after the fixture exists (other benchmark threads are
-// then at most looking the fixture up, which does not touch vkv) and before the loop's
-// start barrier; it switches back after the loop's end barrier.
-template <vkv::detail::epoch::FenceMode Mode>
-void find_with_fence(benchmark::State& state) {
+// Runs `body` (the benchmark's loop) under fence mode Mode. set_fence_mode is allowed
+// only while no other thread uses vkv: thread 0 switches before the loop's start
+// barrier (other benchmark threads are then at most looking the fixture up, which does
+// not touch vkv) and switches back after the loop's end barrier.
+template <vkv::detail::epoch::FenceMode Mode, class Body>
+void under_fence_mode(benchmark::State& state, Body body) {
   namespace epoch = vkv::detail::epoch;
-  const auto n = static_cast<std::size_t>(state.range(0));
-  auto& f = fixture<VkvSubject>(n);
   const epoch::FenceMode before = epoch::fence_mode();
   if (state.thread_index() == 0) epoch::set_fence_mode(Mode);
-  const auto& keys = base_keys(n);
-  const auto& order = picks(n);
-  std::size_t j = static_cast<std::size_t>(state.thread_index()) * 7919;
-  for (auto _ : state) {
-    auto found = f.subject.find(keys[order[j++ & (order.size() - 1)]]);
-    benchmark::DoNotOptimize(found);
-  }
+  body();
   if (state.thread_index() == 0) {
     if (epoch::fence_mode() != Mode) state.SkipWithError("fence mode not available");
     epoch::set_fence_mode(before);
   }
-  state.SetItemsProcessed(state.iterations());
+}
+
+// find under a given fence mode; the fixture is built before the switch.
+template <vkv::detail::epoch::FenceMode Mode>
+void find_with_fence(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  fixture<VkvSubject>(n);
+  under_fence_mode<Mode>(state,
+                         [&] { read_loop<VkvSubject>(state, picks(n), find_one<VkvSubject>); });
 }
 
 template <vkv::detail::epoch::FenceMode Mode>
 void empty_guard(benchmark::State& state) {
-  namespace epoch = vkv::detail::epoch;
-  const epoch::FenceMode before = epoch::fence_mode();
-  if (state.thread_index() == 0) epoch::set_fence_mode(Mode);
-  for (auto _ : state) {
-    epoch::Guard guard;
-    benchmark::ClobberMemory();
-  }
-  if (state.thread_index() == 0) {
-    if (epoch::fence_mode() != Mode) state.SkipWithError("fence mode not available");
-    epoch::set_fence_mode(before);
-  }
-  state.SetItemsProcessed(state.iterations());
+  under_fence_mode<Mode>(state, [&] {
+    for (auto _ : state) {
+      vkv::detail::epoch::Guard guard;
+      benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(state.iterations());
+  });
 }
 
 void version_generate(benchmark::State& state) {
@@ -400,8 +382,12 @@ void register_subject(std::size_t n) {
   add(unit + "VisitZipfian", visit<Subject, true>)->Arg(i);
   add(unit + "UpdateWithVersion", update<Subject>)->Arg(i);
   add(unit + "UpdateWithRetry", read_modify_write<Subject>)->Arg(i);
-  add(unit + "Create", create<Subject>)->Arg(i)->Iterations(static_cast<std::int64_t>(ops));
-  add(unit + "Erase", erase<Subject>)->Arg(i)->Iterations(static_cast<std::int64_t>(ops));
+  add(unit + "Create", create_or_erase<Subject, false>)
+      ->Arg(i)
+      ->Iterations(static_cast<std::int64_t>(ops));
+  add(unit + "Erase", create_or_erase<Subject, true>)
+      ->Arg(i)
+      ->Iterations(static_cast<std::int64_t>(ops));
   benchmark::RegisterBenchmark((unit + "FirstFind").c_str(), first_find<Subject>)
       ->Arg(i)
       ->Threads(1)
@@ -430,11 +416,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return vkv_bench::run_benchmarks(argc, argv, register_all); }

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "bench_main.hpp"
 #include "vkv/detail/epoch.hpp"
 
 namespace {
@@ -151,11 +152,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return vkv_bench::run_benchmarks(argc, argv, register_all); }

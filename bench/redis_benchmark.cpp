@@ -37,6 +37,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 #include <vkv/redis.hpp>
 #include <vkv/redis/detail/keys.hpp>
@@ -294,45 +295,46 @@ void peer_update(benchmark::State& state, Where where, Peer peer) {
 
 // ---------------------------------------------------------------- registration
 
-#define VKV_REDIS_BENCH(name, call)            \
-  void name(benchmark::State& state) { call; } \
-  BENCHMARK(name)->ThreadRange(1, kMaxThreads)->UseRealTime()
-
-VKV_REDIS_BENCH(BM_VkvSingle_UpdateWithVersion, vkv_update_with_version(state, Where::single));
-VKV_REDIS_BENCH(BM_WatchMultiSingle_UpdateWithVersion,
-                peer_update(state, Where::single, Peer::watch_multi));
-VKV_REDIS_BENCH(BM_LuaCasSingle_UpdateWithVersion,
-                peer_update(state, Where::single, Peer::lua_cas));
-VKV_REDIS_BENCH(BM_PlainSetSingle_UpdateWithVersion,
-                peer_update(state, Where::single, Peer::plain_set));
-VKV_REDIS_BENCH(BM_PlainHsetSingle_UpdateWithVersion,
-                peer_update(state, Where::single, Peer::plain_hset));
-VKV_REDIS_BENCH(BM_VkvCluster_UpdateWithVersion, vkv_update_with_version(state, Where::cluster));
-VKV_REDIS_BENCH(BM_WatchMultiCluster_UpdateWithVersion,
-                peer_update(state, Where::cluster, Peer::watch_multi));
-VKV_REDIS_BENCH(BM_LuaCasCluster_UpdateWithVersion,
-                peer_update(state, Where::cluster, Peer::lua_cas));
-VKV_REDIS_BENCH(BM_PlainSetCluster_UpdateWithVersion,
-                peer_update(state, Where::cluster, Peer::plain_set));
-
-void BM_VkvSingle_UpdateMany100(benchmark::State& s) { vkv_update_many(s, Where::single, true); }
-void BM_VkvSingle_Update100OneAtATime(benchmark::State& s) {
-  vkv_update_many(s, Where::single, false);
+// Registered from main(), in this order: single server, then cluster; vkv first, then
+// each hand-written peer (no plain HSET on the cluster).
+void register_all() {
+  const auto add = [](const std::string& name, auto body) {
+    benchmark::RegisterBenchmark(name.c_str(), body)->ThreadRange(1, kMaxThreads)->UseRealTime();
+  };
+  const std::pair<Peer, const char*> peers[] = {{Peer::watch_multi, "WatchMulti"},
+                                                {Peer::lua_cas, "LuaCas"},
+                                                {Peer::plain_set, "PlainSet"},
+                                                {Peer::plain_hset, "PlainHset"}};
+  for (const auto& [where, at] :
+       {std::pair{Where::single, "Single"}, {Where::cluster, "Cluster"}}) {
+    add(std::string("BM_Vkv") + at + "_UpdateWithVersion",
+        [where = where](benchmark::State& s) { vkv_update_with_version(s, where); });
+    for (const auto& [peer, name] : peers) {
+      if (where == Where::cluster && peer == Peer::plain_hset) continue;
+      add(std::string("BM_") + name + at + "_UpdateWithVersion",
+          [where = where, peer = peer](benchmark::State& s) { peer_update(s, where, peer); });
+    }
+  }
+  for (const auto& [where, at] :
+       {std::pair{Where::single, "Single"}, {Where::cluster, "Cluster"}}) {
+    for (const auto& [batch, name] :
+         {std::pair{true, "_UpdateMany100"}, {false, "_Update100OneAtATime"}}) {
+      benchmark::RegisterBenchmark(
+          (std::string("BM_Vkv") + at + name).c_str(),
+          [where = where, batch = batch](benchmark::State& s) { vkv_update_many(s, where, batch); })
+          ->Threads(1)
+          ->Threads(4)
+          ->UseRealTime();
+    }
+  }
 }
-void BM_VkvCluster_UpdateMany100(benchmark::State& s) { vkv_update_many(s, Where::cluster, true); }
-void BM_VkvCluster_Update100OneAtATime(benchmark::State& s) {
-  vkv_update_many(s, Where::cluster, false);
-}
-BENCHMARK(BM_VkvSingle_UpdateMany100)->Threads(1)->Threads(4)->UseRealTime();
-BENCHMARK(BM_VkvSingle_Update100OneAtATime)->Threads(1)->Threads(4)->UseRealTime();
-BENCHMARK(BM_VkvCluster_UpdateMany100)->Threads(1)->Threads(4)->UseRealTime();
-BENCHMARK(BM_VkvCluster_Update100OneAtATime)->Threads(1)->Threads(4)->UseRealTime();
 
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  register_all();
   if (const char* port = std::getenv("VKV_REDIS_BENCH_PORT"); port != nullptr && *port != 0) {
     external_port = std::atoi(port);
     if (external_port <= 0 || external_port > 65535) {

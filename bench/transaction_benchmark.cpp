@@ -1,4 +1,4 @@
-// The atomic multi-record commit (issue 7):
+// The atomic multi-record commit:
 //  - uncontended: commit of a 2/4/8-entry update transaction against the same writes
 //    as 2/4/8 single try_update_with_version calls (what atomicity costs);
 //  - contended: transfers between a few accounts at 1/2/4 threads (goodput, conflict
@@ -46,42 +46,36 @@ OwnKeys make_keys(BenchStore& store, int count) {
   return keys;
 }
 
-void BM_Commit_Uncontended(benchmark::State& state) {
+// Writes state.range(0) records of a store nobody else touches per iteration with
+// `write_all(store, keys, value)`, which carries each record's new version in keys.
+template <class WriteAll>
+void uncontended(benchmark::State& state, WriteAll write_all) {
   const int entries = static_cast<int>(state.range(0));
   BenchStore store;
   OwnKeys keys = make_keys(store, entries);
   Balance value = 0;
-  for (auto _ : state) {
-    Tx tx;
-    for (int i = 0; i < entries; ++i) {
-      tx.update(keys.ids[static_cast<std::size_t>(i)], keys.versions[static_cast<std::size_t>(i)],
-                ++value);
-    }
-    const auto written = store.commit(tx);
-    for (int i = 0; i < entries; ++i) {
-      keys.versions[static_cast<std::size_t>(i)] = written[static_cast<std::size_t>(i)].version;
-    }
-  }
+  for (auto _ : state) write_all(store, keys, value);
   state.SetItemsProcessed(state.iterations() * entries);
   state.counters["records_per_s"] = benchmark::Counter(
       static_cast<double>(state.iterations() * entries), benchmark::Counter::kIsRate);
 }
 
+void BM_Commit_Uncontended(benchmark::State& state) {
+  uncontended(state, [](BenchStore& store, OwnKeys& keys, Balance& value) {
+    Tx tx;
+    for (std::size_t i = 0; i < keys.ids.size(); ++i)
+      tx.update(keys.ids[i], keys.versions[i], ++value);
+    const auto written = store.commit(tx);
+    for (std::size_t i = 0; i < keys.ids.size(); ++i) keys.versions[i] = written[i].version;
+  });
+}
+
 void BM_SingleWrites_Uncontended(benchmark::State& state) {
-  const int entries = static_cast<int>(state.range(0));
-  BenchStore store;
-  OwnKeys keys = make_keys(store, entries);
-  Balance value = 0;
-  for (auto _ : state) {
-    for (int i = 0; i < entries; ++i) {
-      const auto i_ = static_cast<std::size_t>(i);
-      keys.versions[i_] =
-          store.update_with_version(keys.ids[i_], keys.versions[i_], ++value).version;
+  uncontended(state, [](BenchStore& store, OwnKeys& keys, Balance& value) {
+    for (std::size_t i = 0; i < keys.ids.size(); ++i) {
+      keys.versions[i] = store.update_with_version(keys.ids[i], keys.versions[i], ++value).version;
     }
-  }
-  state.SetItemsProcessed(state.iterations() * entries);
-  state.counters["records_per_s"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * entries), benchmark::Counter::kIsRate);
+  });
 }
 
 BENCHMARK(BM_Commit_Uncontended)->Arg(2)->Arg(4)->Arg(8);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 11's sweep targets, read from contention_benchmark's JSON.
+"""The window sweep's targets, read from contention_benchmark's JSON.
 
 Usage:
   contention_benchmark --benchmark_filter='BM_ContentionWindow|BM_BackoffWait' \

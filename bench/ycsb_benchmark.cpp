@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "peers/chm_peer.hpp"
 #include "peers/common.hpp"
 #include "peers/cuckoo_peer.hpp"
@@ -49,50 +50,29 @@ constexpr Workload kWorkloads[] = {
     {"A", 0.50, false}, {"B", 0.95, false}, {"C", 1.00, false}, {"F", 0.50, true}};
 
 const std::vector<std::string>& keys(std::size_t n) {
-  static std::mutex mutex;
-  static std::map<std::size_t, std::vector<std::string>> cache;
-  std::lock_guard lock(mutex);
-  auto& k = cache[n];
-  if (k.empty()) k = make_keys(0, n);
-  return k;
+  return built_once(n, [n] { return make_keys(0, n); });
 }
 
 const ZipfianGenerator& zipf(std::size_t n) {
-  static std::mutex mutex;
-  static std::map<std::size_t, std::unique_ptr<ZipfianGenerator>> cache;
-  std::lock_guard lock(mutex);
-  auto& z = cache[n];
-  if (!z) z = std::make_unique<ZipfianGenerator>(n, 0.99);
-  return *z;
+  return *built_once(n, [n] { return std::make_unique<ZipfianGenerator>(n, 0.99); });
 }
 
 // Loaded once per store type and record count (first benchmark thread to get here).
 template <class Subject>
 Subject& loaded(std::size_t n) {
-  static std::mutex mutex;
-  static std::map<std::size_t, std::unique_ptr<Subject>> cache;
-  std::lock_guard lock(mutex);
-  auto& s = cache[n];
-  if (!s) {
-    s = std::make_unique<Subject>();
+  return *built_once(n, [n] {
+    auto s = std::make_unique<Subject>();
     const auto& k = keys(n);
     for (std::size_t i = 0; i < n; ++i) {
       if (!s->insert(k[i], make_value(i))) std::abort();
     }
-  }
-  return *s;
+    return s;
+  });
 }
 
-bool read_modify_write(VkvAdapter& subject, const std::string& key) {
-  auto record = subject.find(key);
-  if (!record) return false;
-  Value32 value = record->value;
-  ++value.bytes[0];
-  return subject.update(key, record->version, value);
-}
-
-template <class Peer>
-bool read_modify_write(Peer& subject, const std::string& key) {
+// vkv and every peer: find, then a version-checked update of one byte.
+template <class Subject>
+bool read_modify_write(Subject& subject, const std::string& key) {
   auto current = subject.find(key);
   if (!current) return false;
   Value32 value = current->value;
@@ -146,16 +126,13 @@ void register_subject() {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+void register_all() {
   register_subject<VkvAdapter>();
   register_subject<ChmPeer>();
   register_subject<CuckooPeer>();
   register_subject<MutexMapPeer>();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return vkv_bench::run_benchmarks(argc, argv, register_all); }

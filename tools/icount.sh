@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instructions per operation, vkv against its peer, counted by callgrind (issue 20):
+# Instructions per operation, vkv against its peer, counted by callgrind:
 # deterministic on any machine, loaded or idle, so CI can hold each operation to a
 # budget.
 #
@@ -12,7 +12,7 @@
 # times (part 2): part 2 / n is (I(2n) - I(n)) / n, the instructions one operation
 # costs in steady state. Keys: "cust-<i>" (short, inline in std::string) and 36-char
 # UUID text; 10k records; a 40-byte value; one thread. Prints a table (operation, keys,
-# vkv Ir/op, peer Ir/op, ratio, issue 20's target, budget) and writes it, tab-separated,
+# vkv Ir/op, peer Ir/op, ratio, the target ratio, budget) and writes it, tab-separated,
 # to FILE (default build/icount/icount.tsv).
 #
 # --check      fails (exit 1) when an operation's count exceeds its budget in
@@ -141,7 +141,7 @@ if ((cache)); then
   exit 0
 fi
 
-# operation  vkv program  peer program  issue 20's target ratio (- for none)
+# operation  vkv program  peer program  target ratio (- for none)
 pairs=(
   "find vkv_find chm_find 1.00"
   "visit vkv_visit chm_visit 0.80"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 22 item 6: vkv::redis update_with_version against WATCH/MULTI/EXEC and a plain
+# Server work per call: vkv::redis update_with_version against WATCH/MULTI/EXEC and a plain
 # HSET over ONE redis-server, with the server and the client threads pinned to
 # different cores (taskset), and the server's CPU per call from INFO commandstats.
 #

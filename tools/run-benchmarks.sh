@@ -167,7 +167,7 @@ if [[ -x "$bin/contention_benchmark" ]]; then
   ms=${VKV_CONTENTION_MS:-150}
   ((smoke)) && ms=10
   wanted contention && run contention "$bin/contention_benchmark" VKV_CONTENTION_MS="$ms" -- "--benchmark_filter=$contention_filter"
-  # The sweep's own report of issue 11's targets (bench/window_targets.py), when
+  # The sweep's own report of its window targets (bench/window_targets.py), when
   # the sweep has one: its output becomes the 'window-targets' block as printed.
   targets_py="$root/bench/window_targets.py"
   if wanted contention && [[ -f "$out/contention.json" && -f "$targets_py" ]]; then

@@ -1,4 +1,4 @@
-# Benchmarks against peers (issue 5): single operations, memory, YCSB, reclamation.
+# Benchmarks against peers: single operations, memory, YCSB, reclamation.
 # Peers live in bench/peers/*.hpp; libcuckoo is header-only (Debian libcuckoo-dev).
 find_package(libcuckoo CONFIG REQUIRED)
 

@@ -45,10 +45,13 @@
 #include <string_view>
 #include <vector>
 
+#include "peers/common.hpp"  // SplitMix: the fixed-seed stream that picks keys, makes UUID text
 #include "vkv/detail/version_generator.hpp"
 #include "vkv/store.hpp"
 
 namespace {
+
+using vkv_bench::SplitMix;
 
 // The record payload: 40 bytes, trivially copyable (a small row).
 struct Value40 {
@@ -62,17 +65,6 @@ Value40 make_value(std::uint64_t seed) {
   }
   return v;
 }
-
-// splitmix64: the fixed-seed stream that picks keys and makes UUID key text.
-struct SplitMix {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
 
 std::string uuid_key(std::uint64_t i) {
   SplitMix random{0x0bad5eedULL ^ (i * 0x9e3779b97f4a7c15ULL)};

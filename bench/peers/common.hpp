@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,19 @@ inline std::size_t scaled_keys(std::size_t normal) {
     if (value > 0) return static_cast<std::size_t>(value);
   }
   return smoke_run() ? 2000 : normal;
+}
+
+// Built once per n, by whichever thread asks first, and kept for the binary's life; one
+// cache per call site (each `make` lambda is its own type). For the benchmarks' shared
+// data: key lists, key orders, loaded stores.
+template <class Make>
+const auto& built_once(std::size_t n, Make make) {
+  static std::mutex mutex;
+  static std::map<std::size_t, decltype(make())> cache;
+  std::lock_guard lock(mutex);
+  auto it = cache.find(n);
+  if (it == cache.end()) it = cache.emplace(n, make()).first;
+  return it->second;
 }
 
 // splitmix64: a cheap, well-mixed per-thread random stream for picking keys.

@@ -4,6 +4,8 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <iterator>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -20,25 +22,12 @@ namespace vkv::redis::detail {
 
 namespace {
 
-const char* op_name(Op op) {
-  switch (op) {
-    case Op::create:
-      return "create";
-    case Op::put:
-      return "put";
-    case Op::update:
-      return "update";
-    case Op::soft_delete:
-      return "soft_delete";
-    case Op::restore:
-      return "restore";
-    case Op::erase:
-      return "erase";
-    case Op::check:
-      return "check";
-  }
-  return "?";
-}
+// Op's names as the scripts spell them, in Op's declaration order.
+constexpr const char* kOpNames[] = {"create",  "put",   "update", "soft_delete",
+                                    "restore", "erase", "check"};
+static_assert(std::size(kOpNames) == static_cast<std::size_t>(Op::check) + 1);
+
+const char* op_name(Op op) { return kOpNames[static_cast<std::size_t>(op)]; }
 
 std::string ttl_arg(const std::optional<std::chrono::milliseconds>& ttl) {
   return ttl ? std::to_string(ttl->count()) : std::string();

@@ -57,9 +57,23 @@ local function erase_record(key, version, tomb_ms)
   if latest > deadline then deadline = latest end
   redis.call('PEXPIRE', key, deadline - now)
 end
+-- Applies a write's ttl to `key`: '0' removes the expiry, milliseconds set it, '' keeps
+-- it, except on a record that did not exist (`existed` false): a record made on a hash
+-- of fences or tombstones does not inherit their expiry. Returns the key's PTTL after
+-- the write (-1: none).
+local function apply_ttl(key, ttl, existed)
+  if ttl == '0' or (ttl == '' and not existed) then
+    redis.call('PERSIST', key)
+    return -1
+  elseif ttl ~= '' then
+    redis.call('PEXPIRE', key, ttl)
+    return tonumber(ttl)
+  end
+  return redis.call('PTTL', key)
+end
 )lua";
 
-// Server work per call (issue 22, item 6): one HMGET reads the fields and the fence
+// Server work per call: one HMGET reads the fields and the fence
 // together; PTTL only where the reply needs the record's expiry as it was.
 constexpr const char* kWrite = R"lua(
 local key = KEYS[1]
@@ -94,18 +108,7 @@ if op == 'update' then deleted = cur[4] elseif op == 'soft_delete' then deleted 
 if op == 'soft_delete' or op == 'restore' then value = cur[1] end
 redis.call('HSET', key, 'value', value, 'version', fresh, 'revision', tostring(revision),
            'deleted', deleted)
--- A record made on a hash of fences or tombstones does not inherit their expiry.
-local pttl
-if ttl == '0' or (ttl == '' and not exists) then
-  redis.call('PERSIST', key)
-  pttl = -1
-elseif ttl ~= '' then
-  redis.call('PEXPIRE', key, ttl)
-  pttl = tonumber(ttl)
-else
-  pttl = redis.call('PTTL', key)
-end
-return {'ok', value, fresh, tostring(revision), deleted, pttl}
+return {'ok', value, fresh, tostring(revision), deleted, apply_ttl(key, ttl, exists)}
 )lua";
 
 constexpr const char* kRead = R"lua(
@@ -175,17 +178,7 @@ for i = 1, n do
     end
     redis.call('HSET', key, 'value', value, 'version', fresh, 'revision', revision,
                'deleted', deleted)
-    local pttl
-    if ttl == '0' then
-      redis.call('PERSIST', key)
-      pttl = -1
-    elseif ttl ~= '' then
-      redis.call('PEXPIRE', key, ttl)
-      pttl = tonumber(ttl)
-    else
-      pttl = redis.call('PTTL', key)
-    end
-    out[i + 1] = {value, fresh, revision, deleted, pttl}
+    out[i + 1] = {value, fresh, revision, deleted, apply_ttl(key, ttl, true)}
   end
 end
 return out

@@ -1,24 +1,22 @@
 // Error formatting and the Version text forms (not on any hot path).
 #include "vkv/errors.hpp"
 
+#include <cstddef>
+#include <iterator>
 #include <utility>
 
 namespace vkv {
 
+namespace {
+// Errc's names in declaration order, from not_found (1).
+constexpr const char* kErrcNames[] = {"not_found", "conflict", "duplicate_key", "unavailable",
+                                      "unknown_outcome"};
+static_assert(std::size(kErrcNames) == static_cast<std::size_t>(Errc::unknown_outcome));
+}  // namespace
+
 const char* errc_name(Errc code) noexcept {
-  switch (code) {
-    case Errc::not_found:
-      return "not_found";
-    case Errc::conflict:
-      return "conflict";
-    case Errc::duplicate_key:
-      return "duplicate_key";
-    case Errc::unavailable:
-      return "unavailable";
-    case Errc::unknown_outcome:
-      return "unknown_outcome";
-  }
-  return "unknown";
+  const auto i = static_cast<std::size_t>(code) - 1;
+  return i < std::size(kErrcNames) ? kErrcNames[i] : "unknown";
 }
 
 std::string error_message(const ErrorInfo& info) {
@@ -44,6 +42,7 @@ std::string error_message(const ErrorInfo& info) {
   return message;
 }
 
+// An empty reason gets its code's default in error_message(), as in the constructors.
 void throw_error(const ErrorInfo& info) {
   switch (info.code) {
     case Errc::conflict:
@@ -51,16 +50,13 @@ void throw_error(const ErrorInfo& info) {
     case Errc::duplicate_key:
       throw DuplicateKeyError(info.entity_type, info.entity_id);
     case Errc::unavailable:
-      throw UnavailableError(info.entity_type, info.entity_id,
-                             info.reason.empty() ? std::string("server unavailable") : info.reason);
+      throw UnavailableError(info.entity_type, info.entity_id, info.reason);
     case Errc::unknown_outcome:
-      throw UnknownOutcomeError(info.entity_type, info.entity_id,
-                                info.reason.empty() ? std::string("outcome unknown") : info.reason);
+      throw UnknownOutcomeError(info.entity_type, info.entity_id, info.reason);
     case Errc::not_found:
       break;
   }
-  throw EntityNotFoundError(info.entity_type, info.entity_id,
-                            info.reason.empty() ? std::string("not found") : info.reason);
+  throw EntityNotFoundError(info.entity_type, info.entity_id, info.reason);
 }
 
 Error::Error(Errc code, std::string entity_type, std::string entity_id, const std::string& message)
@@ -70,11 +66,13 @@ Error::Error(Errc code, std::string entity_type, std::string entity_id, const st
       entity_id_(std::move(entity_id)) {}
 
 namespace {
-ErrorInfo make_info(Errc code, const std::string& type, const std::string& id) {
+ErrorInfo make_info(Errc code, const std::string& type, const std::string& id,
+                    const std::string& reason = {}) {
   ErrorInfo info;
   info.code = code;
   info.entity_type = type;
   info.entity_id = id;
+  info.reason = reason;
   return info;
 }
 }  // namespace
@@ -93,11 +91,8 @@ OptimisticLockError::OptimisticLockError(std::string entity_type, std::string en
 
 EntityNotFoundError::EntityNotFoundError(std::string entity_type, std::string entity_id,
                                          const std::string& reason)
-    : Error(Errc::not_found, entity_type, entity_id, [&] {
-        ErrorInfo info = make_info(Errc::not_found, entity_type, entity_id);
-        info.reason = reason;
-        return error_message(info);
-      }()) {}
+    : Error(Errc::not_found, entity_type, entity_id,
+            error_message(make_info(Errc::not_found, entity_type, entity_id, reason))) {}
 
 DuplicateKeyError::DuplicateKeyError(std::string entity_type, std::string entity_id)
     : Error(Errc::duplicate_key, entity_type, entity_id,
@@ -105,18 +100,12 @@ DuplicateKeyError::DuplicateKeyError(std::string entity_type, std::string entity
 
 UnavailableError::UnavailableError(std::string entity_type, std::string entity_id,
                                    const std::string& reason)
-    : Error(Errc::unavailable, entity_type, entity_id, [&] {
-        ErrorInfo info = make_info(Errc::unavailable, entity_type, entity_id);
-        info.reason = reason;
-        return error_message(info);
-      }()) {}
+    : Error(Errc::unavailable, entity_type, entity_id,
+            error_message(make_info(Errc::unavailable, entity_type, entity_id, reason))) {}
 
 UnknownOutcomeError::UnknownOutcomeError(std::string entity_type, std::string entity_id,
                                          const std::string& reason)
-    : Error(Errc::unknown_outcome, entity_type, entity_id, [&] {
-        ErrorInfo info = make_info(Errc::unknown_outcome, entity_type, entity_id);
-        info.reason = reason;
-        return error_message(info);
-      }()) {}
+    : Error(Errc::unknown_outcome, entity_type, entity_id,
+            error_message(make_info(Errc::unknown_outcome, entity_type, entity_id, reason))) {}
 
 }  // namespace vkv

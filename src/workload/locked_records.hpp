@@ -1,23 +1,49 @@
 // Internal to vkv_workload: what the contention driver (workload.cpp) and the lab's
-// scenarios (scenarios.cpp) share: the pessimistic baseline's locked map of versioned
-// records and the latency histogram.
+// scenarios (scenarios.cpp) share: the store under test, the pessimistic baseline's
+// locked map of versioned records, the latency histogram, the end of a measured run and the
+// splitmix64 step.
 #pragma once
 
 #include <oneapi/tbb/concurrent_hash_map.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <utility>
+#include <vector>
 #include <vkv/vkv.hpp>
 
 #include "vkv/detail/version_generator.hpp"
 
 namespace vkv::workload::detail {
+
+using Clock = std::chrono::steady_clock;
+using CounterStore = vkv::Store<std::uint64_t, std::uint64_t>;
+
+// Ends a measured run: raises `stop`, joins the workers, returns the seconds since
+// `began`. Relaxed: a worker only polls the flag between operations, and join()
+// orders everything it wrote before the caller's reads.
+inline double stop_and_join(std::atomic<bool>& stop, std::vector<std::thread>& workers,
+                            Clock::time_point began) {
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& worker : workers) worker.join();
+  return std::chrono::duration<double>(Clock::now() - began).count();
+}
+
+// splitmix64: advances state and returns the next well-mixed word.
+inline std::uint64_t splitmix64(std::uint64_t& state) noexcept {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
 struct MixHashCompare {
   static std::size_t hash(std::uint64_t key) {

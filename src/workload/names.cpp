@@ -143,34 +143,33 @@ Window effective_window(const CellConfig& config) {
   return Window{};
 }
 
+std::optional<Jitter> jitter_of(Strategy strategy) {
+  switch (strategy) {
+    case Strategy::no_backoff:
+    case Strategy::exponential:
+      return Jitter::none;
+    case Strategy::full_jitter:
+    case Strategy::adaptive:
+      return Jitter::full;
+    case Strategy::equal_jitter:
+      return Jitter::equal;
+    case Strategy::decorrelated_jitter:
+      return Jitter::decorrelated;
+    case Strategy::pessimistic:
+    case Strategy::pessimistic_unversioned:
+      break;
+  }
+  return std::nullopt;
+}
+
 RetryPolicy policy_for(const CellConfig& config) {
   RetryPolicy policy;
   policy.max_retries = config.max_retries;
   policy.escalate_after = config.escalate_after;
   if (config.base_delay.count() > 0) policy.retry_delay = config.base_delay;
   if (config.max_delay.count() > 0) policy.max_delay = config.max_delay;
-  switch (config.strategy) {
-    case Strategy::no_backoff:
-      policy.retry_delay = std::chrono::nanoseconds(0);
-      policy.jitter = Jitter::none;
-      break;
-    case Strategy::exponential:
-      policy.jitter = Jitter::none;
-      break;
-    case Strategy::full_jitter:
-    case Strategy::adaptive:
-      policy.jitter = Jitter::full;
-      break;
-    case Strategy::equal_jitter:
-      policy.jitter = Jitter::equal;
-      break;
-    case Strategy::decorrelated_jitter:
-      policy.jitter = Jitter::decorrelated;
-      break;
-    case Strategy::pessimistic:
-    case Strategy::pessimistic_unversioned:
-      break;
-  }
+  if (const auto jitter = jitter_of(config.strategy)) policy.jitter = *jitter;
+  if (config.strategy == Strategy::no_backoff) policy.retry_delay = std::chrono::nanoseconds(0);
   return policy;
 }
 

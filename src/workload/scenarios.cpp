@@ -15,21 +15,10 @@
 namespace vkv::workload {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using CounterStore = vkv::Store<std::uint64_t, std::uint64_t>;
-using detail::Histogram;
-using detail::LockedMap;
-using detail::VersionedCounter;
+using namespace detail;  // locked_records.hpp: what the driver and the scenarios share
 
 // The resolution at which completions are counted; the timeline sums these.
 constexpr std::chrono::microseconds kFine{100};
-
-std::uint64_t next_random(std::uint64_t& state) noexcept {  // splitmix64
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 bool is_pessimistic(Strategy strategy) {
   return strategy == Strategy::pessimistic || strategy == Strategy::pessimistic_unversioned;
@@ -131,8 +120,8 @@ StallResult run_stall(const StallConfig& config) {
       if (store) (void)store->find(0);  // attach to the epoch scheme before the clock
       start.arrive_and_wait();
       while (!stop.load(std::memory_order_relaxed)) {
-        const std::uint64_t key = next_random(rng) % config.keys;
-        const bool write = always_write || next_random(rng) < write_below;
+        const std::uint64_t key = detail::splitmix64(rng) % config.keys;
+        const bool write = always_write || detail::splitmix64(rng) < write_below;
         const auto t0 = Clock::now();
         if (write) {
           (void)write_once(store.get(), map.get(), policy, key, [](int) {});
@@ -175,13 +164,9 @@ StallResult run_stall(const StallConfig& config) {
   });
   start.arrive_and_wait();
   std::this_thread::sleep_until(began + config.duration);
-  stop.store(true, std::memory_order_relaxed);
-  for (std::thread& thread : threads) thread.join();
-  const auto ended = Clock::now();
-
   StallResult result;
   result.config = config;
-  result.seconds = std::chrono::duration<double>(ended - began).count();
+  result.seconds = stop_and_join(stop, threads, began);
   result.stall_began_ms = std::chrono::duration<double, std::milli>(stall_began - began).count();
   result.stall_ended_ms = std::chrono::duration<double, std::milli>(stall_ended - began).count();
   result.stalled_writer_attempts = stalled_attempts;

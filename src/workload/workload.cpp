@@ -38,12 +38,7 @@ namespace vkv::workload {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using CounterStore = vkv::Store<std::uint64_t, std::uint64_t>;
-using detail::Histogram;
-using detail::LockedMap;
-using detail::MixHashCompare;
-using detail::VersionedCounter;
+using namespace detail;  // locked_records.hpp: what the driver and the scenarios share
 
 // The unversioned reference: a bare counter incremented under the write lock.
 using RawMap =
@@ -54,7 +49,7 @@ using RawMap =
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) noexcept {
-    for (auto& word : s_) word = splitmix(seed);
+    for (auto& word : s_) word = detail::splitmix64(seed);
   }
   std::uint64_t next() noexcept {
     const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
@@ -70,12 +65,6 @@ class Rng {
   double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
 
  private:
-  static std::uint64_t splitmix(std::uint64_t& state) noexcept {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
   std::uint64_t s_[4];
 };
 
@@ -342,13 +331,9 @@ CellResult run_cell(const CellConfig& config, Arena& arena) {
       config.progress(std::min(1.0, done));
     }
   }
-  stop.store(true, std::memory_order_relaxed);
-  for (std::thread& worker : workers) worker.join();
-  const auto ended = Clock::now();
-
   CellResult result;
   result.config = config;
-  result.seconds = std::chrono::duration<double>(ended - began).count();
+  result.seconds = stop_and_join(stop, workers, began);
   Histogram latency, write_latency, read_latency;
   std::vector<std::uint64_t> retries(retry_bins, 0);
   for (const auto& tally : tallies) {

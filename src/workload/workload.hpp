@@ -165,6 +165,10 @@ CellResult run_cell(const CellConfig&, Arena& arena);
 
 // The RetryPolicy an optimistic strategy runs with (pessimistic: the defaults).
 RetryPolicy policy_for(const CellConfig&);
+// The jitter an optimistic strategy retries with (none for no_backoff and exponential,
+// full for adaptive until its turn); nullopt for the pessimistic strategies, which do
+// not retry a compare-and-swap.
+std::optional<Jitter> jitter_of(Strategy);
 
 // YCSB's Zipfian generator (Gray et al., "Quickly generating billion-record synthetic
 // databases", SIGMOD 1994), NOT scrambled: rank 0 is the hottest key. vkv hashes keys

@@ -480,7 +480,7 @@ TEST(CacheLin, TheModelRejectsAWrongRevision) {
 
 // The expiry model can fail too: a record may not vanish before its stamp, must be
 // gone for a call that began after its stamp, and once reported absent cannot come back
-// without a create (issue 19's history: find_many -> absent, then an update called
+// without a create (the history: find_many -> absent, then an update called
 // before and returning after it succeeds at revision 2, then find -> present).
 TEST(CacheLin, TheModelHoldsRecordsUntilTheirStampAndNoLater) {
   const vkv::Version v1 = vkv::detail::next_version(), v2 = vkv::detail::next_version();

@@ -342,9 +342,8 @@ TEST(CapacityTest, CreatesPastTheBoundEvictDownToIt) {
 }
 
 // The newest record is the most recently used one: the bound never evicts the record
-// that its triggering write just wrote (issue 19, defect 6). Before the fix the sample
-// picked among equal use stamps, the new record included: c was evicted in most of
-// these fresh stores.
+// that its triggering write just wrote. A sample that picked among equal use stamps,
+// the new record included, would evict c in most of these fresh stores.
 TEST(CapacityTest, TheCreateThatCrossesTheBoundKeepsItsRecord) {
   vkv::StoreOptions options;
   options.max_records = 2;
@@ -380,7 +379,8 @@ TEST(CapacityTest, EveryCreateIsFoundRightAfterItReturns) {
     key[8] = key[13] = key[18] = key[23] = '-';
     return key;
   };
-  // 100,000 creates (the old code lost 6 of them); a fifth under sanitizers.
+  // 100,000 creates (enough to lose a few where a create can be evicted by its own
+  // bound check); a fifth under sanitizers.
   const auto creates = static_cast<int>(vkv_test::scaled(100000, 5));
   int missing = 0;
   for (int i = 0; i < creates; ++i) {

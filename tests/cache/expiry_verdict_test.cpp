@@ -1,5 +1,5 @@
 // Every "absent because expired" verdict is decided by the compare-and-swap that removes
-// the record (issue 19, defect 4). A version-checked write checks the record's expiry
+// the record. A version-checked write checks the record's expiry
 // stamp, then installs by a CAS; between the two the stamp may pass. If another
 // operation then reports the record absent without removing it, the write still
 // installs afterwards and the history has no linearization: the record was absent, then
@@ -12,9 +12,9 @@
 // that can report the record absent runs to completion, the victim is released, and
 // the outcomes must have a linearization: a path that said "absent" has removed the
 // record, so the victim's CAS fails and it reports not found, and the record stays
-// absent. Before the fix, find_many, for_each, patch's early read, commit's step 0,
-// both update_with_retry loops and the report of a losing CAS said "absent" without
-// removing the record, and the parked write then succeeded at revision 2.
+// absent. A path that said "absent" without removing the record (find_many, for_each,
+// patch's early read, commit's step 0, both update_with_retry loops, the report of a
+// losing CAS) would let the parked write succeed at revision 2.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,10 +1,10 @@
-// The conflict path is lock-free (issue 19, defect 7): a failed version check records
+// The conflict path is lock-free: a failed version check records
 // the key in the hot-key sketch (detail/hot_keys.hpp), and no thread that is preempted
 // while it updates a stripe may hold up another thread's failed write. The test parks a
 // thread inside a stripe (detail::hot_key_stripe_hook, called while record() holds it)
 // and has another thread fail a version check on a key of the same stripe: the second
-// write must complete while the first stays parked. Before the fix it blocked on the
-// stripe's mutex until the parked thread was let go.
+// write must complete while the first stays parked. A stripe guarded by a mutex would
+// block it until the parked thread was let go.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -53,7 +53,7 @@ TEST(HotKeys, AFailedWriteCompletesWhileAnotherThreadHoldsItsStripe) {
     done.store(true, std::memory_order_release);  // pairs with the acquire below
   });
   // A liveness check, not a timing one: 30 s is far beyond any scheduling delay; the
-  // blocked loser of the old code never finishes until the holder is let go.
+  // loser blocked behind a stripe lock never finishes until the holder is let go.
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (!done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::yield();

@@ -1,4 +1,4 @@
-// Progress of the atomic multi-record commit under attack (issue 12): plain writers
+// Progress of the atomic multi-record commit under attack: plain writers
 // hammer every key of repeated commits with stale and fresh versions, duplicate
 // creates and erases. A commit is lock-free (detail/transaction_descriptor.hpp,
 // docs/commits.md): a writer that meets it helps it finish instead of aborting it, so

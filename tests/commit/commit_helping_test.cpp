@@ -1,14 +1,14 @@
-// Helping between commits terminates (issue 19, defect 3; docs/commits.md, "The
-// helping order"). The interleaving that made it recurse without bound is injected
+// Helping between commits terminates (docs/commits.md, "The helping order"). The
+// interleaving that would make it recurse without bound is injected
 // deterministically through the protocol's preemption hook:
 //   commit A on {L, H} (slot address L < H) installs at L and is preempted;
 //   H is erased and re-created until its new slot H' lies below L;
 //   commit B on {H', L} installs at H' and meets A's entry at L, so it helps A;
 //   A's helper looks the key of H up and finds H', which holds B's entry.
-// Before the fix that helper helped B, whose helper met A at L again, and so on: tens
-// of thousands of nested helps, then SIGSEGV (stack overflow). Now A's helper finds
-// that H's record is not the one A read (another slot, another version) and decides A
-// failed; B succeeds. The final store is checked against a model of both outcomes.
+// A helper that helped B there would meet A at L again, and so on: tens of thousands
+// of nested helps, then a stack overflow. A's helper must find that H's record is not
+// the one A read (another slot, another version) and decide that A failed; B succeeds.
+// The final store is checked against a model of both outcomes.
 #define VKV_TESTING_COMMIT_HOOKS  // before any vkv header: compiles the hook in
 #include <gtest/gtest.h>
 

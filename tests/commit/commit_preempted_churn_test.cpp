@@ -1,5 +1,5 @@
-// A preempted committer while its keys are erased and re-created (issue 19, the
-// realistic-inputs axis; docs/testing.md). Commit A on {L, H} (keys of 16, 36 and 120
+// A preempted committer while its keys are erased and re-created (the realistic-inputs
+// axis; docs/testing.md). Commit A on {L, H} (keys of 16, 36 and 120
 // characters, L the lower slot address, installed first) is parked by the protocol's
 // preemption hook right after its install at L. Meanwhile a churn thread runs a
 // fixed-seed sequence of finds, version-checked updates, erases, creates and puts on

@@ -27,6 +27,7 @@
 #include <vkv/detail/epoch.hpp>
 #include <vkv/vkv.hpp>
 
+#include "support/contract.hpp"
 // This TU owns the binary's replacement operator new/delete (allocation failures
 // injected at the Nth allocation of the arming thread).
 #include "support/failing_allocator.hpp"
@@ -106,16 +107,7 @@ Account acct(int n, std::int64_t balance) {
   return Account("owner-with-a-long-name-" + std::to_string(n), balance);
 }
 
-::testing::AssertionResult same_record(const Rec& a, const Rec& b) {
-  if (a.id == b.id && a.value == b.value && a.version == b.version && a.revision == b.revision &&
-      a.deleted == b.deleted) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "records differ: id " << a.id << " vs " << b.id << ", value " << a.value << " vs "
-         << b.value << ", version " << a.version << " vs " << b.version << ", revision "
-         << a.revision << " vs " << b.revision << ", deleted " << a.deleted << " vs " << b.deleted;
-}
+using vkv_contract::same_record;  // field-by-field equality of two records
 
 // Everything observable about a set of ids: each record (soft-deleted included), the
 // store's size and its write counters.

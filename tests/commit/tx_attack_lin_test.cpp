@@ -1,4 +1,4 @@
-// Linearizability of lock-free commits under attack (issue 12), checked against the
+// Linearizability of lock-free commits under attack, checked against the
 // multi-key model of tests/lin/tx_model.hpp: in each short round, two threads run
 // transfers (reads of two accounts, then a 2-key update transaction) while attackers
 // hammer the same keys with stale-version updates and erases, duplicate creates, and

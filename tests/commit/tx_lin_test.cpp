@@ -43,7 +43,7 @@ TEST(TxLinearizability, TransfersSnapshotsAndSingleWritesAreLinearizable) {
   const std::int64_t rounds = vkv_test::scaled(1500, 15);
   TxStore store;
   // One set of accounts per key length; round r runs on the set of
-  // kKeyLengths[r % 4] characters (short, 16, 36 and 120: issue 19's realistic keys).
+  // kKeyLengths[r % 4] characters (short, 16, 36 and 120: realistic keys).
   for (const std::size_t length : vkv_test::kKeyLengths) {
     for (int k = 0; k < kKeys; ++k) store.create(account(k, length), 100);
   }

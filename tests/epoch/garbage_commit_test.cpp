@@ -1,10 +1,9 @@
-// Commits obey the garbage bound in bytes (detail/epoch.hpp, "Bounds"; issue 19,
-// defect 2): with a reader parked inside a visit callback, committers of 4 KiB
-// heap-owning values wait in epoch::throttle() once retired memory passes the bound,
-// and what a commit retires is counted with its values' heap (through the node pool,
-// like a single write). Before the fix commits never throttled and counted
-// sizeof(Node) only: both committers ran all their commits while the reader was
-// parked, and pending_bytes() stayed far below the memory actually held.
+// Commits obey the garbage bound in bytes (detail/epoch.hpp, "Bounds"): with a reader
+// parked inside a visit callback, committers of 4 KiB heap-owning values wait in
+// epoch::throttle() once retired memory passes the bound, and what a commit retires is
+// counted with its values' heap (through the node pool, like a single write). Commits
+// that never throttled, or counted sizeof(Node) only, would run all their commits
+// while the reader is parked, with pending_bytes() far below the memory held.
 #include <gtest/gtest.h>
 
 #include <algorithm>

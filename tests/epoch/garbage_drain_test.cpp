@@ -1,10 +1,9 @@
-// Reclaiming is linear in what it frees (detail/epoch.hpp, invariant 7; issue 19,
-// defect 2): a backlog of 20,000 retired nodes built behind a parked reader, plus the
-// lists of eight threads that then park, is freed with a bounded number of entries
-// examined and moved per object freed. Before the fix each budgeted pass scanned and
-// compacted a whole list (the orphan list of 2.3 M entries seen in gdb, to free 256):
-// the examined count grew with the square of the backlog. epoch::reclaim_stats() is
-// the hook that counts it.
+// Reclaiming is linear in what it frees (detail/epoch.hpp, invariant 7): a backlog of
+// 20,000 retired nodes built behind a parked reader, plus the lists of eight threads
+// that then park, is freed with a bounded number of entries examined and moved per
+// object freed. A budgeted pass that scanned and compacted a whole list would examine
+// a number of entries growing with the square of the backlog. epoch::reclaim_stats()
+// is the hook that counts it.
 #include <gtest/gtest.h>
 
 #include <condition_variable>

@@ -1,10 +1,9 @@
-// Idle threads' garbage does not wedge writers (issue 19, defect 5): 200 threads each
-// retire a few 4 KiB values and then park outside any Guard, holding more garbage
-// than the bound between them; one writer then does many writes under that bound.
-// pending_bytes() counts the parked threads' lists, so the writer's throttle() must be
-// able to free them (epoch::steal_idle()). Before the fix it could free only its own
-// list and the orphans: the writer waited until the idle threads exited. A watchdog
-// fails the test instead of hanging it.
+// Idle threads' garbage does not wedge writers: 200 threads each retire a few 4 KiB
+// values and then park outside any Guard, holding more garbage than the bound between
+// them; one writer then does many writes under that bound. pending_bytes() counts the
+// parked threads' lists, so the writer's throttle() must be able to free them
+// (epoch::steal_idle()); a throttle that freed only its own list would wait until the
+// idle threads exited. A watchdog fails the test instead of hanging it.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -93,7 +92,7 @@ TEST(IdleGarbage, ParkedThreadsListsDoNotWedgeAWriter) {
     {
       std::unique_lock lock(mutex);
       finished = cv.wait_for(lock, kWatchdog, [&] { return writer_done; });
-      release = true;  // lets the idle threads exit: then even the old code lets it finish
+      release = true;  // lets the idle threads exit, so even a wedged writer finishes
     }
     cv.notify_all();
     writer.join();

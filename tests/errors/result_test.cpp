@@ -11,11 +11,7 @@
 
 namespace {
 
-using vkv_contract::Customer;
-using vkv_contract::customer_options;
-using vkv_contract::CustomerRecord;
-using vkv_contract::CustomerStore;
-using vkv_contract::same_record;
+using namespace vkv_contract;  // tests/support/contract.hpp
 using Res = vkv::Result<CustomerRecord>;
 
 static_assert(!std::is_convertible_v<Res, bool>, "operator bool is explicit");

@@ -157,8 +157,8 @@ TEST_F(FaultAlloc, CreateManyGrowsTheIndexUnderFailures) {
   // When a create makes the index grow, oneTBB's concurrent_hash_map::emplace() links
   // the element and only then allocates the next bucket segment; a bad_alloc there
   // escapes emplace() with the element inserted. The create has then happened and must
-  // report success (ShardedIndex::insert_or_revive); it used to free the node the index
-  // still pointed to (a use-after-free at the next find of that id).
+  // report success (ShardedIndex::insert_or_revive), keeping the node the index points
+  // to (freeing it would be a use-after-free at the next find of that id).
   // Enough inserts to make the index grow (rehash) under injection too.
   for (int i = 0; i < 300; ++i) {
     const std::string id = "grow-" + std::to_string(i);
@@ -325,7 +325,7 @@ TEST_F(FaultAlloc, UpdateManyUnderFailures) {
   EXPECT_EQ(current("key-1").value, val(1002));
 }
 
-// The cache layer (issue 15): put and find_or_create are all-or-nothing too; so is a
+// The cache layer: put and find_or_create are all-or-nothing too; so is a
 // create that replaces an expired record, and a create in a bounded store (its eviction
 // happens only after the create succeeded).
 TEST_F(FaultAlloc, PutCreatesReplacesAndRevivesUnderFailures) {

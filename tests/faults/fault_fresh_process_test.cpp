@@ -245,10 +245,9 @@ std::vector<Case> cases() {
          }
          st.versions["key-0"] = r.version;
        },
-       // The thread's first collection once built the process's orphan list lazily
-       // inside noexcept collect(), after the deciding compare-and-swap (std::terminate
-       // when that allocation failed: issue 12, point 1). There is no orphan list now
-       // (a collect only frees); this case guards that a collection allocates nothing.
+       // A collection runs inside noexcept collect(), after the deciding
+       // compare-and-swap: it only frees, and this case guards that it allocates
+       // nothing (a failed allocation there would be std::terminate).
        nullptr},
   };
 }

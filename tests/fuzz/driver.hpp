@@ -112,7 +112,7 @@ class BasicDriver {
     if (!ok) fail(what);
   }
 
-  // Realistic key lengths (issue 19): k0 short (inside std::string's 15-character
+  // Realistic key lengths: k0 short (inside std::string's 15-character
   // buffer), k1 16, k2 36 (a UUID), k3 120 characters (heap memory, freed only when no
   // reader can see the entry).
   static std::string key_name(int k) {

@@ -124,6 +124,21 @@ TEST(VkvLabCli, HelpListsTheSubcommands) {
   EXPECT_NE(run.out.find("race"), std::string::npos) << run.out;
 }
 
+// What a user reads names the lab's own targets and figures, never an internal issue
+// number.
+TEST(VkvLabCli, HelpCitesNoIssueNumbers) {
+  for (const char* args :
+       {"--help", "sweep --help", "race --help", "cache --help", "stall --help", "herd --help"}) {
+    TempDir dir;
+    const LabRun run = run_lab(args, dir.path());
+    EXPECT_EQ(run.status, 0) << args << "\n" << run.err;
+    std::string text = run.out + run.err;
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    EXPECT_EQ(text.find("issue "), std::string::npos) << args << ":\n" << run.out;
+  }
+}
+
 // --- A minimal JSON reader: enough to check vkv-lab's files are well formed and to
 // read the figures back. Throws std::runtime_error on malformed input.
 struct Json;

@@ -103,25 +103,13 @@ inline bool try_assignments(const std::vector<Operation>& base,
 
 // Checks a recorded remote run, one history per (round, key), as described above.
 inline RemoteCheck check_remote_run(const std::vector<RawOp>& all, const WorkloadConfig& cfg) {
-  std::unordered_map<vkv::Version, VersionId> ids;
-  ids.emplace(vkv::Version{}, 0);
-  auto id_of = [&](const vkv::Version& v) {
-    return ids.emplace(v, static_cast<VersionId>(ids.size())).first->second;
-  };
-  auto rec = [&](const std::optional<RawRec>& r) -> std::optional<Rec> {
-    if (!r) return std::nullopt;
-    return Rec{r->value, id_of(r->version), r->revision, r->deleted};
-  };
+  OperationNamer names;
   const std::size_t n = static_cast<std::size_t>(cfg.rounds * cfg.keys);
   std::vector<std::vector<Operation>> base(n), unknown(n);
   RemoteCheck result;
   for (const RawOp& raw_op : all) {
     const std::size_t k = static_cast<std::size_t>(raw_op.round * cfg.keys + raw_op.key);
-    Operation op;
-    op.client = raw_op.client;
-    op.input = Input{raw_op.kind, raw_op.value, id_of(raw_op.expected), raw_op.include_deleted};
-    op.call = raw_op.call;
-    op.ret = raw_op.ret;
+    Operation op = names.call(raw_op);
     if (raw_op.remote_error) {
       if (*raw_op.remote_error == vkv::Errc::unknown_outcome && raw_op.kind != OpKind::find) {
         ++result.unknown;
@@ -131,10 +119,7 @@ inline RemoteCheck check_remote_run(const std::vector<RawOp>& all, const Workloa
       }
       continue;
     }
-    op.output.outcome = raw_op.outcome;
-    op.output.record = rec(raw_op.record);
-    op.output.current = rec(raw_op.current);
-    if (raw_op.actual) op.output.actual = id_of(*raw_op.actual);
+    names.complete(raw_op, op);
     base[k].push_back(op);
   }
   for (std::size_t k = 0; k < n; ++k) {

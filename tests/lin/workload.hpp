@@ -34,7 +34,7 @@ struct WorkloadConfig {
   int keys = 2;            // hot keys per round
   int rounds = 100;
   std::uint64_t seed = 1;
-  // Key lengths, one per round in turn (realistic inputs, issue 19): 0 = the short name
+  // Key lengths, one per round in turn (realistic inputs): 0 = the short name
   // alone (inside std::string's 15-character buffer), 16, 36 (a UUID), 120. Keys past
   // 15 characters own heap memory; every run checks both kinds at no extra cost.
   std::vector<std::size_t> key_lengths{0, 16, 36, 120};
@@ -368,19 +368,47 @@ std::vector<RawOp> run_workload(S& store, const WorkloadConfig& cfg) {
   return all;
 }
 
-// Splits a recorded run into one checker history per (round, key), naming versions by
-// small numbers (0 = nil) in the order first seen.
-inline std::vector<std::vector<Operation>> per_key_histories(const std::vector<RawOp>& all,
-                                                             const WorkloadConfig& cfg) {
-  std::unordered_map<vkv::Version, VersionId> ids;
-  ids.emplace(vkv::Version{}, 0);
-  auto id_of = [&](const vkv::Version& v) {
-    return ids.emplace(v, static_cast<VersionId>(ids.size())).first->second;
-  };
-  auto rec = [&](const std::optional<RawRec>& r) -> std::optional<Rec> {
+// Turns recorded operations into checker operations, naming versions by small numbers
+// (0 = nil) in the order first seen. One namer per run, so that a version keeps its
+// number across the run's histories.
+class OperationNamer {
+ public:
+  OperationNamer() { ids_.emplace(vkv::Version{}, 0); }
+
+  // The call: client, input and times; the output is left to complete().
+  Operation call(const RawOp& raw_op) {
+    Operation op;
+    op.client = raw_op.client;
+    op.input = Input{raw_op.kind, raw_op.value, id_of(raw_op.expected), raw_op.include_deleted};
+    op.call = raw_op.call;
+    op.ret = raw_op.ret;
+    return op;
+  }
+
+  // The output of an operation that returned (no remote error).
+  void complete(const RawOp& raw_op, Operation& op) {
+    op.output.outcome = raw_op.outcome;
+    op.output.record = rec(raw_op.record);
+    op.output.current = rec(raw_op.current);
+    if (raw_op.actual) op.output.actual = id_of(*raw_op.actual);
+  }
+
+ private:
+  VersionId id_of(const vkv::Version& v) {
+    return ids_.emplace(v, static_cast<VersionId>(ids_.size())).first->second;
+  }
+  std::optional<Rec> rec(const std::optional<RawRec>& r) {
     if (!r) return std::nullopt;
     return Rec{r->value, id_of(r->version), r->revision, r->deleted};
-  };
+  }
+
+  std::unordered_map<vkv::Version, VersionId> ids_;
+};
+
+// Splits a recorded run into one checker history per (round, key).
+inline std::vector<std::vector<Operation>> per_key_histories(const std::vector<RawOp>& all,
+                                                             const WorkloadConfig& cfg) {
+  OperationNamer names;
   std::vector<std::vector<Operation>> histories(static_cast<std::size_t>(cfg.rounds * cfg.keys));
   for (const RawOp& raw_op : all) {
     if (raw_op.remote_error) {
@@ -388,15 +416,8 @@ inline std::vector<std::vector<Operation>> per_key_histories(const std::vector<R
           "per_key_histories: a remote error in the history; use "
           "lin/unknown_outcomes.hpp");
     }
-    Operation op;
-    op.client = raw_op.client;
-    op.input = Input{raw_op.kind, raw_op.value, id_of(raw_op.expected), raw_op.include_deleted};
-    op.output.outcome = raw_op.outcome;
-    op.output.record = rec(raw_op.record);
-    op.output.current = rec(raw_op.current);
-    if (raw_op.actual) op.output.actual = id_of(*raw_op.actual);
-    op.call = raw_op.call;
-    op.ret = raw_op.ret;
+    Operation op = names.call(raw_op);
+    names.complete(raw_op, op);
     histories[static_cast<std::size_t>(raw_op.round * cfg.keys + raw_op.key)].push_back(op);
   }
   return histories;

@@ -39,7 +39,7 @@ TYPED_TEST(Batch, FindManyAnswersInTheOrderAsked) {
   const auto with_deleted = s.find_many(std::span<const std::string>(asked),
                                         vkv::ReadOptions{.include_soft_deleted = true});
   ASSERT_TRUE(with_deleted[4].has_value());
-  EXPECT_TRUE(same(*with_deleted[4], deleted));
+  EXPECT_TRUE(same_record(*with_deleted[4], deleted));
 }
 
 TYPED_TEST(Batch, UpdateManyAppliesEachWriteIndependently) {
@@ -59,13 +59,13 @@ TYPED_TEST(Batch, UpdateManyAppliesEachWriteIndependently) {
   ASSERT_FALSE(results[1].ok());
   EXPECT_EQ(results[1].error(), vkv::Errc::conflict);
   ASSERT_TRUE(results[1].current().has_value());
-  EXPECT_TRUE(same(*results[1].current(), b1));
+  EXPECT_TRUE(same_record(*results[1].current(), b1));
   ASSERT_FALSE(results[2].ok());
   EXPECT_EQ(results[2].error(), vkv::Errc::not_found);
   ASSERT_TRUE(results[3].ok());
   EXPECT_EQ(results[3].value().value, "c1");
   EXPECT_EQ(s.find("a")->value, "a1");
-  EXPECT_TRUE(same(*s.find("b"), b1));
+  EXPECT_TRUE(same_record(*s.find("b"), b1));
   EXPECT_EQ(s.find("c")->value, "c1");
   EXPECT_FALSE(s.find("nobody").has_value());
   // Many writes at once, across slots.
@@ -98,12 +98,12 @@ TYPED_TEST(Batch, CommitIsAllOrNothing) {
       .erase(d, rd.version);
   const auto out = s.commit(tx);
   ASSERT_EQ(out.size(), 4u);
-  EXPECT_TRUE(same(out[0], ra));  // the record as checked
+  EXPECT_TRUE(same_record(out[0], ra));  // the record as checked
   EXPECT_EQ(out[1].value, "b1");
   EXPECT_EQ(out[1].revision, 2u);
   EXPECT_TRUE(out[2].deleted);
-  EXPECT_TRUE(same(out[3], rd));  // the record as it was before the erase
-  EXPECT_TRUE(same(*s.find(b), out[1]));
+  EXPECT_TRUE(same_record(out[3], rd));  // the record as it was before the erase
+  EXPECT_TRUE(same_record(*s.find(b), out[1]));
   EXPECT_FALSE(s.find(c).has_value());
   EXPECT_FALSE(s.find(d, vkv::ReadOptions{.include_soft_deleted = true}).has_value());
   // A stale version on the second entry: nothing changes, the error names that key.
@@ -121,8 +121,8 @@ TYPED_TEST(Batch, CommitIsAllOrNothing) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), vkv::Errc::conflict);
   EXPECT_FALSE(r.current().has_value());
-  EXPECT_TRUE(same(*s.find(a), before_a));
-  EXPECT_TRUE(same(*s.find(b), before_b));
+  EXPECT_TRUE(same_record(*s.find(a), before_a));
+  EXPECT_TRUE(same_record(*s.find(b), before_b));
   // Not found: a soft-deleted record is not found by check.
   vkv::Transaction<std::string> on_deleted;
   on_deleted.check(c, out[2].version);
@@ -134,7 +134,7 @@ TYPED_TEST(Batch, CommitIsAllOrNothing) {
   twice.update(a, before_a.version, "x").check(a, before_a.version);
   EXPECT_THROW(s.commit(twice), std::invalid_argument);
   EXPECT_THROW(s.try_commit(twice), std::invalid_argument);
-  EXPECT_TRUE(same(*s.find(a), before_a));
+  EXPECT_TRUE(same_record(*s.find(a), before_a));
   auto ok = s.try_commit(vkv::Transaction<std::string>().update(a, before_a.version, "a9"));
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok.value().at(0).value, "a9");
@@ -248,8 +248,8 @@ TEST(RedisClusterCommit, CrossSlotCommitIsAnInvalidArgumentNamingTheKeys) {
       EXPECT_NE(what.find(other), std::string::npos) << what;
     }
   }
-  EXPECT_TRUE(same(*s->find(first), x));
-  EXPECT_TRUE(same(*s->find(other), y));
+  EXPECT_TRUE(same_record(*s->find(first), x));
+  EXPECT_TRUE(same_record(*s->find(other), y));
   EXPECT_EQ(s->stats().writes, 0u);
 }
 

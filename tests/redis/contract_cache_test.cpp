@@ -44,7 +44,7 @@ TYPED_TEST(Cache, PutCreatesOrReplacesWhateverTheVersion) {
   const auto third = s.put("p", "three");  // replaces a soft-deleted record too
   EXPECT_FALSE(third.deleted);
   EXPECT_EQ(third.revision, deleted.revision + 1);
-  EXPECT_TRUE(same(*s.find("p"), third));
+  EXPECT_TRUE(same_record(*s.find("p"), third));
   EXPECT_EQ(s.stats().creates, 1u);
 }
 
@@ -61,7 +61,7 @@ TYPED_TEST(Cache, FindOrCreateCreatesOnceAndRacersShareTheRecord) {
     ++calls;
     return std::string("other");
   });
-  EXPECT_TRUE(same(again, made));
+  EXPECT_TRUE(same_record(again, made));
   EXPECT_EQ(calls, 1);
   s.soft_delete("f", made.version);
   EXPECT_THROW(s.find_or_create("f", [] { return std::string("x"); }), vkv::DuplicateKeyError);
@@ -75,8 +75,8 @@ TYPED_TEST(Cache, FindOrCreateCreatesOnceAndRacersShareTheRecord) {
         [&, t] { seen[t] = s.find_or_create("race", [t] { return "by-" + std::to_string(t); }); });
   }
   for (auto& th : threads) th.join();
-  for (int t = 1; t < kThreads; ++t) EXPECT_TRUE(same(seen[t], seen[0])) << t;
-  EXPECT_TRUE(same(*s.find("race"), seen[0]));
+  for (int t = 1; t < kThreads; ++t) EXPECT_TRUE(same_record(seen[t], seen[0])) << t;
+  EXPECT_TRUE(same_record(*s.find("race"), seen[0]));
 }
 
 // Redis only: a write's ttl is the key's own expiry, set by the same script.

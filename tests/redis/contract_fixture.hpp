@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "redis/backends.hpp"
+#include "support/contract.hpp"
 
 namespace vkv_test::redis {
 
@@ -64,17 +65,7 @@ struct BackendNames {
 };
 
 // Field-by-field equality of two records (Record has no operator==).
-template <class R>
-::testing::AssertionResult same(const R& a, const R& b) {
-  if (a.id == b.id && a.value == b.value && a.version == b.version && a.revision == b.revision &&
-      a.deleted == b.deleted) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "records differ: id " << a.id << " vs " << b.id << ", value " << a.value << " vs "
-         << b.value << ", version " << a.version << " vs " << b.version << ", revision "
-         << a.revision << " vs " << b.revision << ", deleted " << a.deleted << " vs " << b.deleted;
-}
+using vkv_contract::same_record;
 
 // The text of an error must name the entity type and the id.
 inline ::testing::AssertionResult names_key(const vkv::Error& e, const std::string& entity,

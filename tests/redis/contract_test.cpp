@@ -25,7 +25,7 @@ TYPED_TEST(StoreContract, CreateFindVisit) {
   EXPECT_FALSE(created.version.is_nil());
   const auto found = s.find("c1");
   ASSERT_TRUE(found.has_value());
-  EXPECT_TRUE(same(*found, created));
+  EXPECT_TRUE(same_record(*found, created));
   int calls = 0;
   EXPECT_TRUE(s.visit("c1", [&](const auto& view) {
     ++calls;
@@ -64,7 +64,7 @@ TYPED_TEST(StoreContract, CreateOfAnExistingIdIsADuplicateAndChangesNothing) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), vkv::Errc::duplicate_key);
   EXPECT_THROW(r.value(), vkv::DuplicateKeyError);
-  EXPECT_TRUE(same(*s.find("c1"), first));
+  EXPECT_TRUE(same_record(*s.find("c1"), first));
 }
 
 TYPED_TEST(StoreContract, UpdateWithVersionChecksTheVersion) {
@@ -74,7 +74,7 @@ TYPED_TEST(StoreContract, UpdateWithVersionChecksTheVersion) {
   EXPECT_EQ(v2.value, "alice2");
   EXPECT_EQ(v2.revision, 2u);
   EXPECT_NE(v2.version, v1.version);
-  EXPECT_TRUE(same(*s.find("c1"), v2));
+  EXPECT_TRUE(same_record(*s.find("c1"), v2));
   try {
     s.update_with_version("c1", v1.version, "stale");
     ADD_FAILURE() << "no OptimisticLockError";
@@ -84,7 +84,7 @@ TYPED_TEST(StoreContract, UpdateWithVersionChecksTheVersion) {
     EXPECT_EQ(e.expected_version(), v1.version);
     EXPECT_EQ(e.actual_version(), v2.version);
   }
-  EXPECT_TRUE(same(*s.find("c1"), v2));
+  EXPECT_TRUE(same_record(*s.find("c1"), v2));
   try {
     s.update_with_version("nobody", v1.version, "x");
     ADD_FAILURE() << "no EntityNotFoundError";
@@ -109,7 +109,7 @@ TYPED_TEST(StoreContract, TryUpdateReportsTheCurrentRecordOnConflict) {
   EXPECT_FALSE(static_cast<bool>(r));
   EXPECT_EQ(r.error(), vkv::Errc::conflict);
   ASSERT_TRUE(r.current().has_value());
-  EXPECT_TRUE(same(*r.current(), v2));
+  EXPECT_TRUE(same_record(*r.current(), v2));
   EXPECT_THROW(r.value(), vkv::OptimisticLockError);
   // Retrying from current() needs no extra read.
   auto again = s.try_update_with_version("c1", r.current()->version, "carol");
@@ -140,12 +140,12 @@ TYPED_TEST(StoreContract, PatchMutatesACopyOnlyWhenTheVersionMatches) {
                                       throw std::domain_error("mutate failed");
                                     }),
                std::domain_error);
-  EXPECT_TRUE(same(*s.find("c1"), v2));
+  EXPECT_TRUE(same_record(*s.find("c1"), v2));
   auto r = s.try_patch_with_version("c1", v1.version, [](std::string& v) { v = "x"; });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), vkv::Errc::conflict);
   ASSERT_TRUE(r.current().has_value());
-  EXPECT_TRUE(same(*r.current(), v2));
+  EXPECT_TRUE(same_record(*r.current(), v2));
   auto ok = s.try_patch_with_version("c1", v2.version, [](std::string& v) { v = "y"; });
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok.value().value, "y");
@@ -163,7 +163,7 @@ TYPED_TEST(StoreContract, SoftDeleteAndRestore) {
   EXPECT_FALSE(s.visit("c1", [](const auto&) {}));
   const auto hidden = s.find("c1", vkv::ReadOptions{.include_soft_deleted = true});
   ASSERT_TRUE(hidden.has_value());
-  EXPECT_TRUE(same(*hidden, deleted));
+  EXPECT_TRUE(same_record(*hidden, deleted));
   // Already soft-deleted: not found; a write without include_soft_deleted: not found.
   try {
     s.soft_delete("c1", deleted.version);
@@ -186,7 +186,7 @@ TYPED_TEST(StoreContract, SoftDeleteAndRestore) {
   EXPECT_FALSE(restored.deleted);
   EXPECT_EQ(restored.value, "while-deleted");
   EXPECT_EQ(restored.revision, 4u);
-  EXPECT_TRUE(same(*s.find("c1"), restored));
+  EXPECT_TRUE(same_record(*s.find("c1"), restored));
   EXPECT_THROW(s.restore("c1", restored.version), vkv::EntityNotFoundError);
   auto r = s.try_soft_delete("c1", v1.version);
   ASSERT_FALSE(r.ok());
@@ -201,15 +201,15 @@ TYPED_TEST(StoreContract, EraseIsVersionCheckedAndTheIdComesBackFresh) {
   const auto v1 = s.create("c1", "alice");
   const auto v2 = s.update_with_version("c1", v1.version, "bob");
   EXPECT_THROW(s.erase("c1", v1.version), vkv::OptimisticLockError);
-  EXPECT_TRUE(same(*s.find("c1"), v2));
+  EXPECT_TRUE(same_record(*s.find("c1"), v2));
   auto stale = s.try_erase("c1", v1.version);
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.error(), vkv::Errc::conflict);
   ASSERT_TRUE(stale.current().has_value());
-  EXPECT_TRUE(same(*stale.current(), v2));
+  EXPECT_TRUE(same_record(*stale.current(), v2));
   auto erased = s.try_erase("c1", v2.version);
   ASSERT_TRUE(erased.ok());
-  EXPECT_TRUE(same(erased.value(), v2));
+  EXPECT_TRUE(same_record(erased.value(), v2));
   EXPECT_FALSE(s.find("c1", vkv::ReadOptions{.include_soft_deleted = true}).has_value());
   EXPECT_THROW(s.erase("c1", v2.version), vkv::EntityNotFoundError);
   const auto again = s.create("c1", "carol");

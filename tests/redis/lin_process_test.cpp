@@ -306,7 +306,7 @@ TEST(RedisLinearizability, UnknownOutcomesAreResolvedEitherWayButUnavailableMean
                std::logic_error);
 }
 
-// Issue 22, item 2: a create whose reply was lost, which applied (another client read
+// A create whose reply was lost, which applied (another client read
 // it), then another client erased it, all while the create was in flight. The store
 // must not call it "not applied" (unavailable): the model rejects that history, and
 // accepts it with an unknown outcome. So the store reports unknown_outcome here

@@ -6,7 +6,7 @@
 // checked against the servers: a write reported not applied (unavailable) is read back at
 // once and must have changed nothing; an unknown outcome is resolved by a read, which must
 // find the write wholly applied or wholly not (a commit half-applied is counted); at the
-// end every key must hold what its owner knows. Targets (issue 22): 0 writes reported
+// end every key must hold what its owner knows. Targets: 0 writes reported
 // unavailable that applied, 0 half-applied commits, 0 anomalies. Counts are printed
 // ("migration counts:"). Before the scripts stopped naming keys they had just deleted,
 // an erase on the source node of a MIGRATING slot ran its HDEL, then failed on EXISTS

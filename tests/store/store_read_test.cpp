@@ -11,13 +11,7 @@
 
 namespace {
 
-using vkv_contract::Customer;
-using vkv_contract::customer_options;
-using vkv_contract::CustomerRecord;
-using vkv_contract::CustomerStore;
-using vkv_contract::same_record;
-constexpr vkv::ReadOptions kReadDeleted{.include_soft_deleted = true};
-constexpr vkv::WriteOptions kIncludeDeleted{.include_soft_deleted = true};
+using namespace vkv_contract;  // tests/support/contract.hpp
 
 TEST(StoreFindTest, AbsentIsNullopt) {
   CustomerStore store;

@@ -14,15 +14,7 @@
 
 namespace {
 
-using vkv_contract::Customer;
-using vkv_contract::customer_options;
-using vkv_contract::CustomerRecord;
-using vkv_contract::CustomerStore;
-using vkv_contract::leaves_no_trace;
-using vkv_contract::same_record;
-using vkv_contract::snapshot;
-constexpr vkv::WriteOptions kIncludeDeleted{.include_soft_deleted = true};
-constexpr vkv::ReadOptions kReadDeleted{.include_soft_deleted = true};
+using namespace vkv_contract;  // tests/support/contract.hpp
 
 struct MutateError : std::runtime_error {
   MutateError() : std::runtime_error("mutate failed") {}

@@ -1,11 +1,11 @@
 // Keys longer than std::string's small-buffer (15 characters) own heap memory: the
-// index must keep an erased entry's key alive, like its slot, until no reader can
-// see it (issue 19, defect 1). One thread erases and re-creates keys of 16 to 120
-// characters while readers use every path that reads an index entry's key: find's key
-// compare, visit, find_many, for_each's copy of the entry's key; and, in a bounded
-// store with expiry, the eviction sampler and active expiry. Every id a reader or
-// on_evict sees must be one of the keys: a key read after it was freed shows up as a
-// garbled id without ASan, and as a heap-use-after-free under it.
+// index must keep an erased entry's key alive, like its slot, until no reader can see
+// it. One thread erases and re-creates keys of 16 to 120 characters while readers use
+// every path that reads an index entry's key: find's key compare, visit, find_many,
+// for_each's copy of the entry's key; and, in a bounded store with expiry, the
+// eviction sampler and active expiry. Every id a reader or on_evict sees must be one
+// of the keys: a key read after it was freed shows up as a garbled id without ASan,
+// and as a heap-use-after-free under it.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,5 +1,5 @@
-// The realistic-inputs axis of the test matrix (issue 19; docs/testing.md, "Realistic
-// inputs"): every cell runs the same mixed workload of every operation over
+// The realistic-inputs axis of the test matrix (docs/testing.md, "Realistic inputs"):
+// every cell runs the same mixed workload of every operation over
 //   key length   short (inside std::string's small buffer), 16, 36 (a UUID), 120;
 //   value kind   trivially copyable 40 B, a value owning heap memory, a 64 KiB value;
 //   condition    plain; 64 idle threads that each wrote once and park outside any

@@ -1,6 +1,8 @@
 // Helpers shared by the Store contract tests (tests/*_test.cpp of the contract area):
-// value types with the properties the contract must cope with, and the "failure leaves
-// no trace" check (snapshot a record or the whole store, run a failing call, compare).
+// value types with the properties the contract must cope with, the options that include
+// soft-deleted records, and the "failure leaves no trace" check (snapshot a record or
+// the whole store, run a failing call, compare). A test says `using namespace
+// vkv_contract;` and names them plainly.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -30,6 +32,10 @@ struct Customer {
 
 using CustomerStore = vkv::Store<Customer>;
 using CustomerRecord = CustomerStore::record_type;
+
+// The options that let a write or a read see soft-deleted records.
+inline constexpr vkv::WriteOptions kIncludeDeleted{.include_soft_deleted = true};
+inline constexpr vkv::ReadOptions kReadDeleted{.include_soft_deleted = true};
 
 inline vkv::StoreOptions customer_options() {
   vkv::StoreOptions options;

@@ -41,7 +41,7 @@ inline std::int64_t scaled(std::int64_t base, std::int64_t sanitized_divisor = 4
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(n));
 }
 
-// Realistic key lengths (issue 19): 0 = the short name alone, inside std::string's
+// Realistic key lengths: 0 = the short name alone, inside std::string's
 // 15-character small buffer; 16, just past it; 36, a UUID; 120, a long composite id.
 // Keys past 15 characters own heap memory, so a path that reads a key after its entry
 // was freed shows under ASan (and as a garbled id without it).

@@ -77,7 +77,7 @@ METRIC = re.compile(r"^(goodput|committed|gave_up|turns|retries_.*|.*_rate|.*_ns
 GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
              "iterations", "real_time", "cpu_time", "items_per_second"}
 BLOCKS = tuple(COMPARE)
-# Issue 11's targets: label, scenario, peer, {records (None: any): goal}, sense, threads (None: all).
+# The single-operation targets: label, scenario, peer, {records (None: any): goal}, sense, threads (None: all).
 TARGETS = [("visit / CHM read in place", "Visit", "CHM", {"10000": 0.8, "1000000": 1.1}, "<=", None),
            ("find / CHM find + copy", "Find", "CHM", {None: 1.10}, "<=", None),
            ("update_with_version / CHM accessor assign", "UpdateWithVersion", "CHM", {None: 1.5}, "<=", None),
@@ -477,7 +477,7 @@ def targets_block(parts):
 
 
 def redis_targets_block(parts):
-    """Issue 14's targets for vkv::redis, each measured ratio against its goal."""
+    """The targets for vkv::redis, each measured ratio against its goal."""
     benches = parts.get("redis", {})
     rate = lambda name: benches[name].median("goodput") if name in benches else None  # noqa: E731
     rows = []

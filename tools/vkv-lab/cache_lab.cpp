@@ -19,6 +19,8 @@
 #include <vkv/metrics.hpp>
 #include <vkv/store.hpp>
 
+#include "cli.hpp"
+#include "format.hpp"
 #include "output.hpp"
 #include "peers/common.hpp"
 #include "peers/ycsb_generator.hpp"
@@ -50,19 +52,13 @@ struct Sample {
 };
 
 double number(const std::string& flag, const std::string& text, double lo, double hi) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || !(value >= lo && value <= hi)) {
+  const auto value = real_number(text);
+  if (!value || !(*value >= lo && *value <= hi)) {
     std::ostringstream why;
     why << flag << ": expected a number in [" << lo << ", " << hi << "], got '" << text << "'";
     throw std::invalid_argument(why.str());
   }
-  return value;
+  return *value;
 }
 
 double rss_mib() {
@@ -179,22 +175,6 @@ std::string line_chart(const std::vector<Sample>& samples, const std::string& ti
   return svg.str();
 }
 
-std::string escape_html(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '<') {
-      out += "&lt;";
-    } else if (c == '>') {
-      out += "&gt;";
-    } else if (c == '&') {
-      out += "&amp;";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
                         const vkv::StoreStats& stats, std::size_t bound,
                         const std::string& command) {
@@ -207,7 +187,7 @@ std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
        << " s; a miss fills the key with put. max_records = " << bound << " ("
        << plan.capacity_percent << " % of the keys)";
   if (plan.ttl_ms > 0) html << ", default_ttl = " << plan.ttl_ms << " ms";
-  html << ". Command: <code>" << escape_html(command) << "</code></p>\n";
+  html << ". Command: <code>" << html_text_escape(command) << "</code></p>\n";
   html << line_chart(samples, "Hit rate per tick", "hit rate",
                      [](const Sample& s) { return s.hit_rate; });
   html << line_chart(
@@ -221,8 +201,8 @@ std::string html_report(const Plan& plan, const std::vector<Sample>& samples,
   }
   html << line_chart(samples, "Resident memory of the process", "MiB",
                      [](const Sample& s) { return s.rss_mib; });
-  html << "<h2>Counters at the end</h2><pre>" << escape_html(vkv::to_prometheus(stats, "CacheLab"))
-       << "</pre></body></html>\n";
+  html << "<h2>Counters at the end</h2><pre>"
+       << html_text_escape(vkv::to_prometheus(stats, "CacheLab")) << "</pre></body></html>\n";
   return html.str();
 }
 
@@ -249,26 +229,14 @@ CacheCommand::CacheCommand(CLI::App& app)
     : subcommand_(app.add_subcommand(
           "cache",
           "A cache under a Zipfian load with a capacity bound: hit rate, evictions, memory")) {
-  subcommand_->add_option("--keys", keys_, "Distinct keys")->type_name("N")->default_str(keys_);
-  subcommand_->add_option("--capacity", capacity_, "max_records, in percent of the keys")
-      ->type_name("P")
-      ->default_str(capacity_);
-  subcommand_->add_option("--threads", threads_, "Reader/filler threads")
-      ->type_name("N")
-      ->default_str(threads_);
-  subcommand_->add_option("--zipf", theta_, "Zipf theta")->type_name("THETA")->default_str(theta_);
-  subcommand_->add_option("--duration", duration_, "Seconds")
-      ->type_name("S")
-      ->default_str(duration_);
-  subcommand_->add_option("--ticks", ticks_, "Samples over the run")
-      ->type_name("N")
-      ->default_str(ticks_);
-  subcommand_->add_option("--ttl-ms", ttl_ms_, "default_ttl in milliseconds (0: none)")
-      ->type_name("MS")
-      ->default_str(ttl_ms_);
-  subcommand_->add_option("--out", out_, "Write vkv-lab-cache.{html,json} into DIR")
-      ->type_name("DIR")
-      ->default_str(out_);
+  text_option(subcommand_, "--keys", keys_, "Distinct keys", "N");
+  text_option(subcommand_, "--capacity", capacity_, "max_records, in percent of the keys", "P");
+  text_option(subcommand_, "--threads", threads_, "Reader/filler threads", "N");
+  text_option(subcommand_, "--zipf", theta_, "Zipf theta", "THETA");
+  text_option(subcommand_, "--duration", duration_, "Seconds", "S");
+  text_option(subcommand_, "--ticks", ticks_, "Samples over the run", "N");
+  text_option(subcommand_, "--ttl-ms", ttl_ms_, "default_ttl in milliseconds (0: none)", "MS");
+  text_option(subcommand_, "--out", out_, "Write vkv-lab-cache.{html,json} into DIR", "DIR");
 }
 
 int CacheCommand::run(const std::string& command) const {

@@ -50,36 +50,44 @@ std::size_t display_width(std::string_view text) {
   return width;
 }
 
-std::string json_escape(std::string_view text) {
+namespace {
+
+struct Escape {
+  char ch;
+  const char* as;
+};
+
+// Copies text with each character in `table` replaced by its escape; `other` may
+// replace any other character (it returns false to keep the character).
+template <std::size_t N, class Other>
+std::string escaped(std::string_view text, const Escape (&table)[N], Other other) {
   std::string out;
-  for (char ch : text) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(ch));
-          out += buffer;
-        } else {
-          out += ch;
-        }
+  for (const char ch : text) {
+    const Escape* hit = nullptr;
+    for (const Escape& e : table) {
+      if (e.ch == ch) hit = &e;
+    }
+    if (hit != nullptr) {
+      out += hit->as;
+    } else if (!other(ch, out)) {
+      out += ch;
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string json_escape(std::string_view text) {
+  static constexpr Escape kJson[] = {
+      {'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\r', "\\r"}, {'\t', "\\t"}};
+  return escaped(text, kJson, [](char ch, std::string& out) {
+    if (static_cast<unsigned char>(ch) >= 0x20) return false;
+    char buffer[8];
+    std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(ch));
+    out += buffer;
+    return true;
+  });
 }
 
 std::string json_number(double value) {
@@ -88,26 +96,13 @@ std::string json_number(double value) {
 }
 
 std::string html_escape(std::string_view text) {
-  std::string out;
-  for (char ch : text) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
+  static constexpr Escape kHtml[] = {{'&', "&amp;"}, {'<', "&lt;"}, {'>', "&gt;"}, {'"', "&quot;"}};
+  return escaped(text, kHtml, [](char, std::string&) { return false; });
+}
+
+std::string html_text_escape(std::string_view text) {
+  static constexpr Escape kHtmlText[] = {{'&', "&amp;"}, {'<', "&lt;"}, {'>', "&gt;"}};
+  return escaped(text, kHtmlText, [](char, std::string&) { return false; });
 }
 
 }  // namespace vkv::lab

@@ -28,6 +28,9 @@ std::size_t display_width(std::string_view text);
 std::string json_escape(std::string_view text);
 // A JSON number, or null for NaN and infinities (JSON has neither).
 std::string json_number(double value);
+// For attribute values and text: & < > and " escaped.
 std::string html_escape(std::string_view text);
+// For element text only (quotes kept, as in the cache report's <pre> of counters).
+std::string html_text_escape(std::string_view text);
 
 }  // namespace vkv::lab

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "cache_lab.hpp"
+#include "cli.hpp"
 #include "output.hpp"
 #include "race.hpp"
 #include "report.hpp"
@@ -79,30 +80,17 @@ std::vector<std::string> split_list(const std::string& text) {
 
 long long parse_integer(const std::string& flag, const std::string& text, long long low,
                         long long high, const char* what) {
-  long long value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) {
-    throw UsageError(flag + ": '" + text + "' is not a whole number");
+  try {
+    return lab::whole_in(flag, text, low, high, what);
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
   }
-  if (value < low || value > high) {
-    throw UsageError(flag + ": " + what + " must be between " + std::to_string(low) + " and " +
-                     std::to_string(high) + ", got " + text);
-  }
-  return value;
 }
 
 double parse_real(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || !std::isfinite(value)) {
-    throw UsageError(flag + ": '" + text + "' is not a number");
-  }
-  return value;
+  const auto value = lab::real_number(text);
+  if (!value) throw UsageError(flag + ": '" + text + "' is not a number");
+  return *value;
 }
 
 std::vector<workload::Strategy> parse_strategies(const std::string& text) {
@@ -328,8 +316,10 @@ int run_demo(const std::string& out_dir, const std::string& command) {
             << " ms inside its read-modify-write of a key while " << stall.threads
             << " threads read (90%) and write (10%) it.\n\n";
   report.stalls =
-      lab::run_stalls(stall, {workload::Strategy::pessimistic, workload::Strategy::full_jitter,
-                              workload::Strategy::adaptive});
+      lab::run_per_strategy(stall,
+                            {workload::Strategy::pessimistic, workload::Strategy::full_jitter,
+                             workload::Strategy::adaptive},
+                            workload::run_stall);
   report.stall_finding = lab::stall_finding(report.stalls);
   std::cout << lab::stall_table(report.stalls) << "\n   Finding: " << report.stall_finding
             << "\n\n";
@@ -342,7 +332,7 @@ int run_demo(const std::string& out_dir, const std::string& command) {
             << " threads released together each commit one write (10 us of work) to the same "
                "record; "
             << herd.rounds << " rounds per strategy.\n\n";
-  report.herds = lab::run_herds(herd, workload::all_strategies());
+  report.herds = lab::run_per_strategy(herd, workload::all_strategies(), workload::run_herd);
   report.herd_finding = lab::herd_finding(report.herds);
   std::cout << lab::herd_table(report.herds) << "\n   Finding: " << report.herd_finding << "\n\n";
 
@@ -360,7 +350,7 @@ int run_demo(const std::string& out_dir, const std::string& command) {
   } else {
     std::cout << "  finding:   " << finding_md << '\n';
   }
-  std::cout << "\n6. Issue 21's targets, as measured in this run:\n" << lab::targets_text(report);
+  std::cout << "\n6. " << lab::kTargetsHeading << '\n' << lab::targets_text(report);
   std::printf("\nDemo took %.1f s.\n", seconds_since(start));
   if (report.race->vkv_lost_updates != 0) {
     std::cerr << "vkv-lab: error: vkv lost " << report.race->vkv_lost_updates
@@ -398,44 +388,30 @@ int main(int argc, char** argv) {
               duration_text = "0.2", strategies_text = "all", seed_text = "42", windows_text = "0";
   Outputs sweep_outputs;
   std::string sweep_out;
-  sweep->add_option("--threads", threads_text, "Thread counts, comma-separated")
-      ->type_name("N,...")
-      ->default_str(threads_text);
-  sweep->add_option("--keys", keys_text, "Hot-key counts, comma-separated")
-      ->type_name("N,...")
-      ->default_str(keys_text);
+  lab::text_option(sweep, "--threads", threads_text, "Thread counts, comma-separated", "N,...");
+  lab::text_option(sweep, "--keys", keys_text, "Hot-key counts, comma-separated", "N,...");
   sweep
       ->add_option("--zipf", zipf_text, "Pick keys by Zipf with this theta >= 0 (default: uniform)")
       ->type_name("THETA");
-  sweep
-      ->add_option("--write-share", write_share_text,
-                   "Shares of operations that write, in [0,1], comma-separated (0.1: 90% reads)")
-      ->type_name("P")
-      ->default_str(write_share_text);
-  sweep->add_option("--duration", duration_text, "Seconds per cell")
-      ->type_name("S")
-      ->default_str(duration_text);
-  sweep
-      ->add_option("--strategies", strategies_text,
+  lab::text_option(sweep, "--write-share", write_share_text,
+                   "Shares of operations that write, in [0,1], comma-separated (0.1: 90% reads)",
+                   "P");
+  lab::text_option(sweep, "--duration", duration_text, "Seconds per cell", "S");
+  lab::text_option(sweep, "--strategies", strategies_text,
                    "Comma-separated, or all: no-backoff, exponential, full-jitter, "
-                   "equal-jitter, decorrelated-jitter, adaptive, pessimistic")
-      ->type_name("A,B,...")
-      ->default_str(strategies_text);
-  sweep
-      ->add_option("--windows", windows_text,
+                   "equal-jitter, decorrelated-jitter, adaptive, pessimistic",
+                   "A,B,...");
+  lab::text_option(sweep, "--windows", windows_text,
                    "Read-modify-write windows, comma-separated: 0, busy-<n><ns|us|ms> (CPU work "
                    "between read and write), blocking-<n><ns|us|ms> (a sleep standing for I/O), "
-                   "or 'standard' for 0,busy-1us,busy-10us,blocking-10us,blocking-100us")
-      ->type_name("W,...")
-      ->default_str(windows_text);
+                   "or 'standard' for 0,busy-1us,busy-10us,blocking-10us,blocking-100us",
+                   "W,...");
   sweep->add_option("--seed", seed_text, "Seed of every cell")->type_name("N")->default_str("42");
   std::string escalate_text = std::to_string(vkv::RetryPolicy{}.escalate_after);
-  sweep
-      ->add_option("--escalate-after", escalate_text,
+  lab::text_option(sweep, "--escalate-after", escalate_text,
                    "RetryPolicy::escalate_after: lost attempts before a write takes its key's "
-                   "priority (0: never)")
-      ->type_name("N")
-      ->default_str(escalate_text);
+                   "priority (0: never)",
+                   "N");
   sweep->add_option("--json", sweep_outputs.json, "Write the raw figures as JSON")
       ->type_name("FILE");
   sweep->add_option("--csv", sweep_outputs.csv, "Write the raw figures as CSV")->type_name("FILE");

@@ -18,9 +18,9 @@ constexpr const char* kReleaseScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
     "else return 0 end";
 
-// One command; returns the reply (the caller frees it). Throws on an I/O error or an
-// error reply.
-redisReply* run(redisContext* c, const std::vector<std::string>& args) {
+}  // namespace
+
+redisReply* redis_command(redisContext* c, const std::vector<std::string>& args, const char* what) {
   std::vector<const char*> argv;
   std::vector<std::size_t> lens;
   for (const auto& a : args) {
@@ -29,16 +29,14 @@ redisReply* run(redisContext* c, const std::vector<std::string>& args) {
   }
   auto* r = static_cast<redisReply*>(
       redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
-  if (r == nullptr) throw std::runtime_error(std::string("redis lock: ") + c->errstr);
+  if (r == nullptr) throw std::runtime_error(std::string(what) + ": " + c->errstr);
   if (r->type == REDIS_REPLY_ERROR) {
     const std::string why(r->str, r->len);
     freeReplyObject(r);
-    throw std::runtime_error("redis lock: " + why);
+    throw std::runtime_error(std::string(what) + ": " + why);
   }
   return r;
 }
-
-}  // namespace
 
 RedisLockClient::RedisLockClient(const std::string& uri, std::uint64_t seed) : rng_(seed) {
   redis::detail::Credentials credentials;
@@ -56,7 +54,7 @@ RedisLockClient::RedisLockClient(const std::string& uri, std::uint64_t seed) : r
       std::vector<std::string> auth{"AUTH"};
       if (!credentials.user.empty()) auth.push_back(credentials.user);
       auth.push_back(credentials.password);
-      freeReplyObject(run(context_, auth));
+      freeReplyObject(redis_command(context_, auth, "redis lock"));
     }
   } catch (...) {
     redisFree(context_);
@@ -71,7 +69,7 @@ std::string RedisLockClient::acquire(const std::string& lock, std::chrono::milli
   const std::string token = std::to_string(rng_()) + "-" + std::to_string(++next_token_);
   const std::string ms = std::to_string(lease.count());
   for (;;) {
-    redisReply* r = run(context_, {"SET", lock, token, "NX", "PX", ms});
+    redisReply* r = redis_command(context_, {"SET", lock, token, "NX", "PX", ms}, "redis lock");
     const bool taken = r->type == REDIS_REPLY_STATUS;  // +OK; nil when someone holds it
     freeReplyObject(r);
     if (taken) return token;
@@ -83,7 +81,7 @@ std::string RedisLockClient::acquire(const std::string& lock, std::chrono::milli
 }
 
 bool RedisLockClient::release(const std::string& lock, const std::string& token) {
-  redisReply* r = run(context_, {"EVAL", kReleaseScript, "1", lock, token});
+  redisReply* r = redis_command(context_, {"EVAL", kReleaseScript, "1", lock, token}, "redis lock");
   const bool released = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
   freeReplyObject(r);
   return released;

@@ -13,10 +13,17 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 struct redisContext;
+struct redisReply;
 
 namespace vkv::lab {
+
+// One command on a plain hiredis connection (arguments binary-safe); returns the reply,
+// which the caller frees with freeReplyObject. Throws std::runtime_error("<what>: <why>")
+// on an I/O error or an error reply. Shared by the lock and the lab's Redis race.
+redisReply* redis_command(redisContext* c, const std::vector<std::string>& args, const char* what);
 
 class RedisLockClient {
  public:

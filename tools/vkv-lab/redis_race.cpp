@@ -17,6 +17,7 @@
 
 #include "race.hpp"
 #include "redis_lab.hpp"
+#include "redis_lock.hpp"
 
 namespace vkv::lab {
 
@@ -75,21 +76,24 @@ redisContext* connect_plain(const std::string& uri) {
   return c;
 }
 
+// One command; returns the reply's text (empty when it has none).
 std::string command(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  auto* r = static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
-  if (r == nullptr) throw std::runtime_error(std::string("redis: ") + c->errstr);
+  redisReply* r = redis_command(c, args, "redis");
   std::string out = r->str ? std::string(r->str, r->len) : std::string();
-  const bool error = r->type == REDIS_REPLY_ERROR;
   freeReplyObject(r);
-  if (error) throw std::runtime_error("redis: " + out);
   return out;
+}
+
+// The store both workers and the set-up use: the race's own entity type under the
+// lab's prefix.
+redis::Store<std::string> race_store(const std::string& uri, const std::string& id,
+                                     std::size_t connections = 0) {
+  redis::Options o;
+  o.nodes = {uri};
+  o.key_prefix = "vkv-lab";
+  o.entity_type = id;
+  o.connections_per_node = connections;  // 0: the library's default
+  return redis::Store<std::string>(std::move(o));
 }
 
 // One worker process: every round, read, meet the other, write (plain), then the same
@@ -99,12 +103,7 @@ std::string command(redisContext* c, const std::vector<std::string>& args) {
   int status = 0;
   try {
     redisContext* plain = connect_plain(uri);
-    redis::Options o;
-    o.nodes = {uri};
-    o.key_prefix = "vkv-lab";
-    o.entity_type = id;
-    o.connections_per_node = 1;
-    redis::Store<std::string> store(std::move(o));
+    redis::Store<std::string> store = race_store(uri, id, 1);
     int meeting = 0;
     for (int round = 0; round < rounds; ++round) {
       const std::string key = "vkv-lab:" + id + ":plain:" + std::to_string(round);
@@ -140,11 +139,7 @@ RedisRaceSummary run_redis_race(const std::string& uri, int rounds) {
   const Customer initial{"Jane Doe", 10'000};
   {
     redisContext* c = connect_plain(uri);
-    redis::Options o;
-    o.nodes = {uri};
-    o.key_prefix = "vkv-lab";
-    o.entity_type = id;
-    redis::Store<std::string> store(std::move(o));
+    redis::Store<std::string> store = race_store(uri, id);
     const WriteOptions ttl{.ttl = std::chrono::hours(1)};
     for (int round = 0; round < rounds; ++round) {
       const std::string key = "vkv-lab:" + id + ":plain:" + std::to_string(round);
@@ -177,11 +172,7 @@ RedisRaceSummary run_redis_race(const std::string& uri, int rounds) {
   if (!workers_ok) throw std::runtime_error("a race worker failed (see above)");
   // Count the updates missing from the final records: each round wants both.
   redisContext* c = connect_plain(uri);
-  redis::Options o;
-  o.nodes = {uri};
-  o.key_prefix = "vkv-lab";
-  o.entity_type = id;
-  redis::Store<std::string> store(std::move(o));
+  redis::Store<std::string> store = race_store(uri, id);
   const Customer both = apply('A', apply('B', initial));
   auto lost = [&](const Customer& final_state) {
     return (final_state.name != both.name) + (final_state.balance_cents != both.balance_cents);

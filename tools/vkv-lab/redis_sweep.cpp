@@ -35,30 +35,15 @@ RetryPolicy policy_of(Strategy s) {
   // store's 500 ns base and 50 us cap.
   p.retry_delay = std::chrono::microseconds(50);
   p.max_delay = std::chrono::milliseconds(5);
-  switch (s) {
-    case Strategy::no_backoff:
-      p.retry_delay = std::chrono::nanoseconds(0);
-      p.jitter = Jitter::none;
-      break;
-    case Strategy::exponential:
-      p.jitter = Jitter::none;
-      break;
-    case Strategy::full_jitter:
-    case Strategy::adaptive:  // full jitter until the turn (run_adaptive)
-    case Strategy::pessimistic:
-      p.jitter = Jitter::full;
-      break;
-    case Strategy::equal_jitter:
-      p.jitter = Jitter::equal;
-      break;
-    case Strategy::decorrelated_jitter:
-      p.jitter = Jitter::decorrelated;
-      break;
-    default:
-      throw std::invalid_argument("--redis: strategy " + std::string(workload::strategy_name(s)) +
-                                  " is an in-process reference only (use the strategies of "
-                                  "--strategies all)");
+  // The lock's own waits (pessimistic) back off with full jitter too.
+  const auto jitter = s == Strategy::pessimistic ? Jitter::full : workload::jitter_of(s);
+  if (!jitter) {
+    throw std::invalid_argument("--redis: strategy " + std::string(workload::strategy_name(s)) +
+                                " is an in-process reference only (use the strategies of "
+                                "--strategies all)");
   }
+  p.jitter = *jitter;
+  if (s == Strategy::no_backoff) p.retry_delay = std::chrono::nanoseconds(0);
   return p;
 }
 

@@ -56,34 +56,49 @@ const StallResult* find_stall(const std::vector<StallResult>& results, bool pess
   return best;
 }
 
-}  // namespace
-
-std::vector<StallResult> run_stalls(const workload::StallConfig& config,
-                                    const std::vector<Strategy>& strategies) {
-  std::vector<StallResult> results;
-  for (Strategy strategy : strategies) {
-    workload::StallConfig one = config;
-    one.strategy = strategy;
-    results.push_back(workload::run_stall(one));
-  }
-  return results;
+// One line of a text table, formatted by snprintf (at most 255 characters).
+template <class... Args>
+std::string table_line(const char* format, Args... args) {
+  char text[256];
+  std::snprintf(text, sizeof text, format, args...);
+  return text;
 }
+
+// The fields every scenario's JSON object starts with: its strategy and thread count.
+template <class Config>
+void json_head(std::ostream& out, const Config& c) {
+  out << "{\"strategy\": \"" << name_of(c.strategy) << "\", \"threads\": " << c.threads;
+}
+
+// A JSON array with one object per result, `object` writing each from its opening
+// brace; indented as the report's other arrays.
+template <class Result, class Object>
+std::string json_array(const std::vector<Result>& results, Object object) {
+  std::ostringstream out;
+  out << '[';
+  bool first = true;
+  for (const Result& r : results) {
+    out << (first ? "\n" : ",\n") << "    ";
+    object(out, r);
+    first = false;
+  }
+  out << (results.empty() ? "]" : "\n  ]");
+  return out.str();
+}
+
+}  // namespace
 
 std::string stall_table(const std::vector<StallResult>& results) {
   std::ostringstream out;
-  char line[256];
-  std::snprintf(line, sizeof line, "  %-20s %12s %12s %10s %10s %10s %10s %9s\n", "strategy",
-                "reads/stall", "writes/stall", "read p99", "read max", "write p99", "write max",
-                "attempts");
-  out << line;
+  out << table_line("  %-20s %12s %12s %10s %10s %10s %10s %9s\n", "strategy", "reads/stall",
+                    "writes/stall", "read p99", "read max", "write p99", "write max", "attempts");
   for (const StallResult& r : results) {
-    std::snprintf(
-        line, sizeof line, "  %-20s %12llu %12llu %10s %10s %10s %10s %9d\n",
-        name_of(r.config.strategy).c_str(), static_cast<unsigned long long>(r.reads_during_stall),
+    out << table_line(
+        "  %-20s %12llu %12llu %10s %10s %10s %10s %9d\n", name_of(r.config.strategy).c_str(),
+        static_cast<unsigned long long>(r.reads_during_stall),
         static_cast<unsigned long long>(r.writes_during_stall), millis(r.read_p99_ns).c_str(),
         millis(r.read_max_ns).c_str(), millis(r.write_p99_ns).c_str(),
         millis(r.write_max_ns).c_str(), r.stalled_writer_attempts);
-    out << line;
   }
   if (results.empty()) return out.str();
   const auto& c = results.front().config;
@@ -94,8 +109,8 @@ std::string stall_table(const std::vector<StallResult>& results) {
   out << "\n  Operations completed per " << c.bucket.count() / 1000
       << " ms (same scale; ^ marks the stall):\n";
   for (const StallResult& r : results) {
-    std::snprintf(line, sizeof line, "  %-20s |", name_of(r.config.strategy).c_str());
-    out << line << sparkline(ops_per_bucket(r), top) << "|\n";
+    out << table_line("  %-20s |", name_of(r.config.strategy).c_str())
+        << sparkline(ops_per_bucket(r), top) << "|\n";
   }
   const StallResult& first = results.front();
   std::string marks(first.reads_per_bucket.size(), ' ');
@@ -104,10 +119,9 @@ std::string stall_table(const std::vector<StallResult>& results) {
     const double from = static_cast<double>(i) * bucket_ms, to = from + bucket_ms;
     if (to > first.stall_began_ms && from < first.stall_ended_ms) marks[i] = '^';
   }
-  std::snprintf(line, sizeof line, "  %-20s  ", "");
-  out << line << marks << "\n  (" << c.threads << " threads beside the stalled writer, "
-      << plural(c.keys, "key", "keys") << ", " << share(1 - c.write_share)
-      << " reads; the writer stalls " << c.stall.count()
+  out << table_line("  %-20s  ", "") << marks << "\n  (" << c.threads
+      << " threads beside the stalled writer, " << plural(c.keys, "key", "keys") << ", "
+      << share(1 - c.write_share) << " reads; the writer stalls " << c.stall.count()
       << " ms inside its read-modify-write of key 0 at " << c.stall_at.count()
       << " ms; every operation timed; attempts: the stalled writer's)\n";
   return out.str();
@@ -212,14 +226,10 @@ std::string stall_html(const std::vector<StallResult>& results, const std::strin
 }
 
 std::string stall_json(const std::vector<StallResult>& results) {
-  std::ostringstream out;
-  out << '[';
-  bool first = true;
-  for (const StallResult& r : results) {
+  return json_array(results, [](std::ostream& out, const StallResult& r) {
     const auto& c = r.config;
-    out << (first ? "\n" : ",\n") << "    {\"strategy\": \"" << name_of(c.strategy)
-        << "\", \"threads\": " << c.threads << ", \"keys\": " << c.keys
-        << ", \"write_share\": " << json_number(c.write_share)
+    json_head(out, c);
+    out << ", \"keys\": " << c.keys << ", \"write_share\": " << json_number(c.write_share)
         << ", \"duration_ms\": " << c.duration.count() << ", \"stall_ms\": " << c.stall.count()
         << ", \"stall_began_ms\": " << json_number(r.stall_began_ms)
         << ", \"stall_ended_ms\": " << json_number(r.stall_ended_ms) << ", \"reads\": " << r.reads
@@ -234,35 +244,17 @@ std::string stall_json(const std::vector<StallResult>& results) {
     const auto ops = ops_per_bucket(r);
     for (std::size_t i = 0; i < ops.size(); ++i) out << (i ? ", " : "") << ops[i];
     out << "]}";
-    first = false;
-  }
-  out << (results.empty() ? "]" : "\n  ]");
-  return out.str();
-}
-
-std::vector<HerdResult> run_herds(const workload::HerdConfig& config,
-                                  const std::vector<Strategy>& strategies) {
-  std::vector<HerdResult> results;
-  for (Strategy strategy : strategies) {
-    workload::HerdConfig one = config;
-    one.strategy = strategy;
-    results.push_back(workload::run_herd(one));
-  }
-  return results;
+  });
 }
 
 std::string herd_table(const std::vector<HerdResult>& results) {
   std::ostringstream out;
-  char line[256];
-  std::snprintf(line, sizeof line, "  %-20s %14s %14s %16s %16s %14s\n", "strategy",
-                "attempts/round", "worst round", "last commit (us)", "worst round (us)",
-                "most for one");
-  out << line;
+  out << table_line("  %-20s %14s %14s %16s %16s %14s\n", "strategy", "attempts/round",
+                    "worst round", "last commit (us)", "worst round (us)", "most for one");
   for (const HerdResult& r : results) {
-    std::snprintf(line, sizeof line, "  %-20s %14.1f %14.0f %16.0f %16.0f %14d\n",
-                  name_of(r.config.strategy).c_str(), r.attempts_mean, r.attempts_max,
-                  r.last_commit_mean_us, r.last_commit_max_us, r.most_attempts_one_write);
-    out << line;
+    out << table_line("  %-20s %14.1f %14.0f %16.0f %16.0f %14d\n",
+                      name_of(r.config.strategy).c_str(), r.attempts_mean, r.attempts_max,
+                      r.last_commit_mean_us, r.last_commit_max_us, r.most_attempts_one_write);
   }
   if (!results.empty()) {
     const auto& c = results.front().config;
@@ -344,22 +336,16 @@ std::string herd_html(const std::vector<HerdResult>& results, const std::string&
 }
 
 std::string herd_json(const std::vector<HerdResult>& results) {
-  std::ostringstream out;
-  out << '[';
-  bool first = true;
-  for (const HerdResult& r : results) {
+  return json_array(results, [](std::ostream& out, const HerdResult& r) {
     const auto& c = r.config;
-    out << (first ? "\n" : ",\n") << "    {\"strategy\": \"" << name_of(c.strategy)
-        << "\", \"threads\": " << c.threads << ", \"window\": \"" << workload::window_name(c.window)
-        << "\", \"rounds\": " << c.rounds << ", \"attempts_mean\": " << json_number(r.attempts_mean)
+    json_head(out, c);
+    out << ", \"window\": \"" << workload::window_name(c.window) << "\", \"rounds\": " << c.rounds
+        << ", \"attempts_mean\": " << json_number(r.attempts_mean)
         << ", \"attempts_max\": " << json_number(r.attempts_max)
         << ", \"last_commit_mean_us\": " << json_number(r.last_commit_mean_us)
         << ", \"last_commit_max_us\": " << json_number(r.last_commit_max_us)
         << ", \"most_attempts_one_write\": " << r.most_attempts_one_write << "}";
-    first = false;
-  }
-  out << (results.empty() ? "]" : "\n  ]");
-  return out.str();
+  });
 }
 
 }  // namespace vkv::lab

@@ -10,10 +10,21 @@
 
 namespace vkv::lab {
 
-// The stalled holder under pessimistic and the given retrying strategies, same config
-// otherwise (config.strategy is ignored).
-std::vector<workload::StallResult> run_stalls(const workload::StallConfig& config,
-                                              const std::vector<workload::Strategy>& strategies);
+// `run` (workload::run_stall or workload::run_herd) once per strategy, in the order
+// given, each on `config` with that strategy (config.strategy is ignored).
+template <class Config, class Result>
+std::vector<Result> run_per_strategy(const Config& config,
+                                     const std::vector<workload::Strategy>& strategies,
+                                     Result (*run)(const Config&)) {
+  std::vector<Result> results;
+  for (const workload::Strategy strategy : strategies) {
+    Config one = config;
+    one.strategy = strategy;
+    results.push_back(run(one));
+  }
+  return results;
+}
+
 std::string stall_table(const std::vector<workload::StallResult>& results);
 // "During the 20 ms stall, readers completed N reads under full-jitter against M under
 // the lock (…×); …", computed; "" without a pessimistic and a retrying run.
@@ -22,8 +33,6 @@ std::string stall_html(const std::vector<workload::StallResult>& results,
                        const std::string& finding);
 std::string stall_json(const std::vector<workload::StallResult>& results);
 
-std::vector<workload::HerdResult> run_herds(const workload::HerdConfig& config,
-                                            const std::vector<workload::Strategy>& strategies);
 std::string herd_table(const std::vector<workload::HerdResult>& results);
 // Whether AWS's result (jitter cuts both the attempts and the time to the last commit,
 // against exponential backoff without jitter) holds in these runs, computed.

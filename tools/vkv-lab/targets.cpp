@@ -41,7 +41,7 @@ struct Target {
   bool met = false;
 };
 
-// Issue 21's targets, measured on this report.
+// The lab's targets, measured on this report.
 std::vector<Target> targets(const Report& report) {
   std::vector<Target> list;
   const auto scenarios = scenarios_of(report.cells);
@@ -228,7 +228,7 @@ std::string finding_markdown(const Report& report) {
   if (!report.herds.empty()) {
     out << "**The thundering herd:** " << report.herd_finding << "\n\n";
   }
-  out << "**Issue 21's targets, as measured in this run:**\n\n" << targets_markdown(report);
+  out << "**" << kTargetsHeading << "**\n\n" << targets_markdown(report);
   return out.str();
 }
 

@@ -1,6 +1,6 @@
 // Internal to vkv-lab: the demo's conclusions as tables, computed from the measured
 // figures only: per read share and window, how the best retrying strategy fared against
-// the lock; and issue 21's targets, each with its measured figure and whether it was met.
+// the lock; and the lab's targets, each with its measured figure and whether it was met.
 // Written to the terminal, the HTML report and vkv-lab-finding.md (the block
 // tools/docs/lab-doc.sh puts into docs/lab.md).
 #pragma once
@@ -17,6 +17,9 @@ namespace vkv::lab {
 std::string versus_lock_text(const Report& report);
 std::string versus_lock_markdown(const Report& report);
 std::string versus_lock_html(const Report& report);
+
+// The heading above the targets in the terminal and in vkv-lab-finding.md.
+inline constexpr const char* kTargetsHeading = "The lab's targets, as measured in this run:";
 
 // Each target: what, the target, the measured figure, met or not.
 std::string targets_text(const Report& report);

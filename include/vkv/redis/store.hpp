@@ -270,34 +270,32 @@ class Store {
     info.entity_type = options_.entity_type;
     info.entity_id = id;
     info.expected = expected;
-    switch (status) {
-      case detail::Status::absent:
-        info.code = Errc::not_found;
-        info.reason = "not found";
-        break;
-      case detail::Status::deleted:
-        info.code = Errc::not_found;
-        info.reason = "soft-deleted";
-        break;
-      case detail::Status::not_deleted:
-        info.code = Errc::not_found;
-        info.reason = "not soft-deleted";
-        break;
-      case detail::Status::conflict:
-        info.code = Errc::conflict;
-        break;
-      case detail::Status::exists:
-        info.code = Errc::duplicate_key;
-        break;
-      case detail::Status::unavailable:
-        info.code = Errc::unavailable;
-        info.reason = std::move(reason);
-        break;
-      default:
-        info.code = Errc::unknown_outcome;
-        info.reason = std::move(reason);
-        break;
-    }
+    // Each refusal's Errc and reason; a null reason is the caller's (unavailable and
+    // unknown outcomes say what failed).
+    struct Refusal {
+      Errc code;
+      const char* reason;
+    };
+    const Refusal refusal = [status]() -> Refusal {
+      switch (status) {
+        case detail::Status::absent:
+          return {Errc::not_found, "not found"};
+        case detail::Status::deleted:
+          return {Errc::not_found, "soft-deleted"};
+        case detail::Status::not_deleted:
+          return {Errc::not_found, "not soft-deleted"};
+        case detail::Status::conflict:
+          return {Errc::conflict, ""};
+        case detail::Status::exists:
+          return {Errc::duplicate_key, ""};
+        case detail::Status::unavailable:
+          return {Errc::unavailable, nullptr};
+        default:
+          return {Errc::unknown_outcome, nullptr};
+      }
+    }();
+    info.code = refusal.code;
+    info.reason = refusal.reason != nullptr ? std::string(refusal.reason) : std::move(reason);
     return info;
   }
 

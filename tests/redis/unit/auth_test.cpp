@@ -1,4 +1,4 @@
-// AUTH from the URI (issue 22, item 5) and the script digests learned from SCRIPT LOAD,
+// AUTH from the URI and the script digests learned from SCRIPT LOAD,
 // against a redis-server this test starts (and kills by pid).
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Bounded waits (issue 22, item 3) and sound judgement of lost creates (item 2), against
+// Bounded waits and sound judgement of lost creates, against
 // real redis-server processes this test starts and stops by pid.
 //
 // Deadlines: a server stopped with SIGSTOP (connects still succeed, nothing answers) and

@@ -11,23 +11,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "fault_proxy.hpp"
 #include "vkv/redis.hpp"
 
 namespace {
 
 class Listener {
  public:
-  Listener() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    listen(fd_, 16);
-    socklen_t length = sizeof address;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-  }
+  Listener() { fd_ = vkv_test::listen_on_loopback(16, &port_); }
   ~Listener() { close(fd_); }
   std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_); }
   // True if a connection is waiting to be accepted.
