@@ -45,6 +45,7 @@ vkv_add_test(redis_store_smoke_test ${PROJECT_SOURCE_DIR}/tests/redis/unit/store
              ${PROJECT_SOURCE_DIR}/tests/redis/unit/wait_smoke_test.cpp
              ${PROJECT_SOURCE_DIR}/tests/redis/unit/deadline_test.cpp
              ${PROJECT_SOURCE_DIR}/tests/redis/unit/auth_test.cpp
+             ${PROJECT_SOURCE_DIR}/tests/redis/unit/connection_heal_test.cpp
              LABELS concurrency)
 target_link_libraries(redis_store_smoke_test PRIVATE vkv::redis vkv_redis_test_support)
 target_include_directories(redis_store_smoke_test PRIVATE ${PROJECT_SOURCE_DIR}/core/redis)
@@ -89,7 +90,8 @@ vkv_add_redis_test(redis_contract_test
   ${CMAKE_CURRENT_SOURCE_DIR}/redis/contract_cache_test.cpp)
 vkv_add_redis_test(redis_fault_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/fault_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/redis/migration_test.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/redis/router_test.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/redis/router_test.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/redis/router_heal_test.cpp)
 vkv_add_redis_test(redis_lin_process_test ${CMAKE_CURRENT_SOURCE_DIR}/redis/lin_process_test.cpp)
 if(VKV_BUILD_TOOLS)
   # vkv-lab race|sweep --redis against a server this test starts (tools/vkv-lab/redis_*.cpp).
