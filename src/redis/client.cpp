@@ -66,6 +66,9 @@ std::vector<Address> checked_nodes(const Options& options) {
         "vkv::redis: Options::wait_timeout must be positive and shorter than "
         "command_timeout when wait_replicas is set");
   }
+  if (options.max_idle.count() <= 0) {
+    throw std::invalid_argument("vkv::redis: Options::max_idle must be positive");
+  }
   if (options.call_timeout < options.command_timeout) {
     throw std::invalid_argument(
         "vkv::redis: Options::call_timeout must be at least command_timeout");
@@ -79,6 +82,7 @@ NodeSettings node_settings(const Options& options) {
   NodeSettings settings;
   settings.connect = options.connect_timeout;
   settings.command = options.command_timeout;
+  settings.max_idle = options.max_idle;
   for (const std::string& uri : options.nodes) {
     Credentials credentials;
     parse_uri(uri, &credentials);

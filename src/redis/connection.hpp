@@ -51,8 +51,9 @@ struct Deadline {
 // How every connection to every node is opened.
 struct NodeSettings {
   std::chrono::milliseconds connect{1000};
-  std::chrono::milliseconds command{1000};  // per socket read or write
-  std::string user;                         // AUTH [user] password when password is set
+  std::chrono::milliseconds command{1000};    // per socket read or write
+  std::chrono::milliseconds max_idle{60000};  // Options::max_idle (see NodePool)
+  std::string user;                           // AUTH [user] password when password is set
   std::string password;
 };
 

@@ -43,8 +43,21 @@ bool NodePool::failing() const noexcept {
   return at != 0 && now_ns() - at < std::chrono::nanoseconds(kFailMemory).count();
 }
 
-void NodePool::mark_failed() noexcept {
-  failed_at_.store(now_ns(), std::memory_order_relaxed);  // relaxed: a hint (failing())
+void NodePool::note_failure() noexcept {
+  const std::int64_t now = now_ns();
+  failed_at_.store(now, std::memory_order_relaxed);  // relaxed: a hint (failing())
+  // relaxed: a time stamp compared with a sweep's start; it publishes nothing. Only the
+  // first failure of a run sets it (a CAS from 0).
+  std::int64_t none = 0;
+  failing_since_.compare_exchange_strong(none, now, std::memory_order_relaxed);
+}
+
+void NodePool::mark_failed() noexcept { note_failure(); }
+
+Clock::time_point NodePool::failing_since() const noexcept {
+  // relaxed: see note_failure().
+  const std::int64_t since = failing_since_.load(std::memory_order_relaxed);
+  return since == 0 ? Clock::time_point::min() : Clock::time_point(std::chrono::nanoseconds(since));
 }
 
 void NodePool::retire() noexcept {
@@ -65,7 +78,7 @@ Lease NodePool::acquire(std::string& error, Deadline deadline, bool fresh) {
       while (!idle_.empty() && !fresh) {
         std::unique_ptr<Connection> connection = std::move(idle_.back());
         idle_.pop_back();
-        if (connection->usable() && Clock::now() - connection->last_used() < kMaxIdle) {
+        if (connection->usable() && Clock::now() - connection->last_used() <= settings_.max_idle) {
           return Lease(this, std::move(connection), true);
         }
         --open_;  // closed by the server, or idle too long: drop it (invariants 1, 4)
@@ -95,8 +108,12 @@ Lease NodePool::acquire(std::string& error, Deadline deadline, bool fresh) {
     freed_.notify_one();
     throw;
   }
-  // relaxed: a hint (see failing()).
-  failed_at_.store(connection ? 0 : now_ns(), std::memory_order_relaxed);
+  if (connection) {
+    failed_at_.store(0, std::memory_order_relaxed);      // relaxed: a hint (failing())
+    failing_since_.store(0, std::memory_order_relaxed);  // relaxed: see note_failure()
+  } else {
+    note_failure();
+  }
   if (!connection) {
     std::lock_guard lock(mutex_);
     --open_;

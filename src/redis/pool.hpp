@@ -6,7 +6,8 @@
 //   2. open_ <= max_; a caller that finds open_ == max_ and no idle connection waits,
 //      never past its call's deadline.
 //   3. A connection that failed an exchange is destroyed, never put back in idle_.
-//   4. A connection idle longer than kMaxIdle is closed, not reused (a NAT or firewall
+//   4. A connection idle longer than NodeSettings::max_idle is closed, not reused (a NAT or
+//   firewall
 //      may have dropped it silently); so is every idle one once the pool is retired.
 #pragma once
 
@@ -50,8 +51,6 @@ class Lease {
   bool reused_ = false;
 };
 
-inline constexpr std::chrono::seconds kMaxIdle{60};
-
 class NodePool {
  public:
   NodePool(Address address, const NodeSettings& settings, std::size_t max_connections);
@@ -67,6 +66,9 @@ class NodePool {
   bool failing() const noexcept;
   // An exchange with the node failed (a timeout, a reset): counts as failing too.
   void mark_failed() noexcept;
+  // When the node's current run of failures began (the first failed connect or
+  // exchange since the last connect that worked); time_point::min() if it is not failing.
+  Clock::time_point failing_since() const noexcept;
   // The node left the cluster's slot map: close its idle connections (and those given
   // back from now on) until it is used again.
   void retire() noexcept;
@@ -79,6 +81,10 @@ class NodePool {
   const NodeSettings settings_;
   // steady_clock nanoseconds of the last failed connect, 0 when the last one worked.
   std::atomic<std::int64_t> failed_at_{0};
+  // steady_clock nanoseconds of the first failure since the last connect that worked; 0
+  // while none.
+  std::atomic<std::int64_t> failing_since_{0};
+  void note_failure() noexcept;
   bool retired_ = false;  // under mutex_
   const std::size_t max_;
   std::mutex mutex_;

@@ -141,7 +141,8 @@ void Router::refresh_soon() noexcept {
   }
 }
 
-bool Router::refresh(Deadline deadline, std::string& error, bool join) {
+bool Router::refresh(Deadline deadline, std::string& error, bool join,
+                     Clock::time_point failed_since) {
   if (!cluster_) return true;
   std::unique_lock lock(refresh_mutex_);
   if (refreshing_ && !join) return true;  // one is under way; go on with the map as is
@@ -156,12 +157,29 @@ bool Router::refresh(Deadline deadline, std::string& error, bool join) {
     error = last_error_;
     return last_ok_;
   }
-  const Clock::time_point now = Clock::now();
-  if (generation_ > 0 && now - last_end_ < policy_.cooldown) {
-    error = last_error_;  // refreshed a moment ago: that answer stands
-    return last_ok_;
+  for (;;) {
+    const Clock::time_point cool = last_end_ + policy_.cooldown;
+    if (generation_ == 0 || Clock::now() >= cool) break;
+    if (last_start_ >= failed_since || cool >= deadline.at) {
+      error = last_error_;  // refreshed a moment ago: that answer stands
+      return last_ok_;
+    }
+    // That sweep began before the caller's node was found failing: wait out the
+    // cooldown (woken early when another caller's sweep ends), then refresh.
+    refreshed_.wait_until(lock, cool);
+    if (refreshing_) {
+      const std::uint64_t generation = generation_;
+      if (!refreshed_.wait_until(lock, deadline.at,
+                                 [&] { return !refreshing_ || generation_ != generation; })) {
+        error = "call deadline passed waiting for the slot-map refresh";
+        return false;
+      }
+      error = last_error_;
+      return last_ok_;
+    }
   }
   refreshing_ = true;
+  const Clock::time_point started = Clock::now();
   sweeps_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
   lock.unlock();
   std::string why;
@@ -178,6 +196,7 @@ bool Router::refresh(Deadline deadline, std::string& error, bool join) {
   lock.lock();
   refreshing_ = false;
   ++generation_;
+  last_start_ = started;
   last_ok_ = ok;
   last_error_ = why;
   last_end_ = Clock::now();
@@ -333,11 +352,12 @@ CallResult Router::call(const Call& call, Deadline deadline) {
     fresh = false;
     if (!lease) {
       result.io = Io::not_sent;
-      // A master may have failed over: look again, once (shared with other callers).
+      // A master may have failed over: look again, once (shared with other callers; not
+      // the answer of a sweep that started before this node was found failing).
       if (cluster_ && !refreshed && !deadline.passed()) {
         refreshed = true;
         std::string error;
-        if (refresh(deadline, error)) {
+        if (refresh(deadline, error, true, node->failing_since())) {
           NodePool* again = owner(call.slot, deadline);
           if (again != node) {
             node = again;
@@ -395,7 +415,7 @@ CallResult Router::call(const Call& call, Deadline deadline) {
         break;
       case Next::refresh: {
         std::string error;
-        refresh(deadline, error);
+        refresh(deadline, error, true, Clock::now());  // a map from before this reply is stale
         node = owner(call.slot, deadline);
         asking = false;
         ++hop;

@@ -6,9 +6,11 @@
 //
 // Slot-map refreshes: one in flight at a time, shared by every caller that wants one
 // (they wait for its result, never past their deadlines); none starts within `cooldown`
-// of the last one (callers get its result); one is due every `period` (run by the next
-// call). Nodes whose last connect failed are asked last; pools of nodes that left the
-// map are retired (their idle connections closed).
+// of the last one (callers get its result, unless that sweep started before the node
+// that failed them was found failing: they wait out the cooldown, within their
+// deadlines, and refresh); one is due every `period` (run by the next call). Nodes
+// whose last connect failed are asked last; pools of nodes that left the map are
+// retired (their idle connections closed).
 //
 // Thread safety: every member may be called from any number of threads at once.
 // Invariants:
@@ -98,7 +100,10 @@ class Router {
   void set_owner(std::uint16_t slot, const Address& address);
   // Shared, rate-limited refresh (see the top of this file). join = false: if one is
   // under way, return at once (a due or MOVED-driven reload need not wait for it).
-  bool refresh(Deadline deadline, std::string& error, bool join = true);
+  // The last sweep's answer is not taken from the cooldown if that sweep started before
+  // `failed_since` (when the caller's node was found failing): it could not know.
+  bool refresh(Deadline deadline, std::string& error, bool join = true,
+               Clock::time_point failed_since = Clock::time_point::min());
   bool sweep(Deadline deadline, std::string& error);
   void refresh_soon() noexcept;  // after a MOVED: the next call reloads (cooldown kept)
   // What to do about an error reply; see call().
@@ -122,7 +127,8 @@ class Router {
   std::uint64_t generation_ = 0;  // sweeps finished
   bool last_ok_ = false;          // the last sweep's result
   std::string last_error_;
-  Clock::time_point last_end_{};  // when it finished
+  Clock::time_point last_start_{};  // when it started
+  Clock::time_point last_end_{};    // when it finished
   std::atomic<std::uint64_t> sweeps_{0};
   // steady_clock ns after which the next call refreshes the map (periodic, or MOVED).
   std::atomic<std::int64_t> due_ns_{0};

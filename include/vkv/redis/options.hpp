@@ -45,6 +45,10 @@ struct Options {
   // Per connect, and per socket read or write (both cut to what is left of call_timeout).
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
+  // A pooled connection idle longer than this is closed and a new one opened instead of
+  // reusing it (a NAT or firewall may have dropped it without a word). Must be positive
+  // (std::invalid_argument otherwise).
+  std::chrono::milliseconds max_idle{60000};
   // The most one public call may take, all of it: waiting for a pooled connection,
   // connects, slot-map refreshes, redirections, TRYAGAIN/CLUSTERDOWN backoff, and the
   // fences that resolve lost replies (docs/redis.md, "Deadlines"). A call that runs out

@@ -9,7 +9,13 @@
 //                        the client gave up on the connection;
 //   black_hole(true):    from then on nothing is forwarded either way, on every
 //                        connection, old or new (connects still succeed): a network
-//                        that silently drops packets.
+//                        that silently drops packets;
+//   error_reply_for(marker, error, n): the next n commands whose bytes hold `marker`
+//                        run on the server as sent, but their replies are replaced by
+//                        the error reply `-<error>` (a BUSY the server did not give);
+//                        the proxy then parses both directions as RESP2 to pair each
+//                        reply with its command (pipelines included).
+// accepted() counts the connections the proxy accepted (each one a connect by a client).
 // One thread runs a poll loop over every connection; the controls are thread-safe.
 #pragma once
 
@@ -21,6 +27,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstddef>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -60,6 +68,21 @@ class FaultProxy {
   }
 
   std::string uri() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  int port() const noexcept { return port_; }
+  std::size_t accepted() {
+    std::lock_guard lock(mutex_);
+    return accepted_;
+  }
+  void error_reply_for(std::string marker, std::string error, int times) {
+    std::lock_guard lock(mutex_);
+    marker_ = std::move(marker);
+    error_ = std::move(error);
+    rewrites_left_ = times;
+  }
+  std::size_t errors_injected() {
+    std::lock_guard lock(mutex_);
+    return errors_injected_;
+  }
 
   void drop_next_reply() {
     std::lock_guard lock(mutex_);
@@ -98,7 +121,65 @@ class FaultProxy {
     bool holding = false;   // client -> server kept back
     bool released = false;
     std::string held;
+    // With a marker set (error_reply_for): bytes not yet parsed into whole commands or
+    // replies, and for each command forwarded and not yet answered, whether its reply
+    // is to be replaced.
+    std::string requests;
+    std::string replies;
+    std::deque<bool> replace;
   };
+
+  // The length of the first whole RESP2 value at text[from...], 0 if it is incomplete.
+  static std::size_t resp_length(const std::string& text, std::size_t from) {
+    const std::size_t eol = text.find("\r\n", from);
+    if (from >= text.size() || eol == std::string::npos) return 0;
+    const std::size_t line = eol + 2 - from;
+    const char type = text[from];
+    if (type != '$' && type != '*') return line;  // + - : (and inline commands)
+    const long long n = std::stoll(text.substr(from + 1, eol - from - 1));
+    if (n < 0) return line;  // nil
+    if (type == '$') {
+      const std::size_t whole = line + static_cast<std::size_t>(n) + 2;
+      return text.size() - from >= whole ? whole : 0;
+    }
+    std::size_t at = from + line;
+    for (long long i = 0; i < n; ++i) {
+      const std::size_t length = resp_length(text, at);
+      if (length == 0) return 0;
+      at += length;
+    }
+    return at - from;
+  }
+
+  // Pairs the client's commands with the replies to come (marker set only).
+  void note_requests(Pair& pair, const char* data, std::size_t size) {
+    pair.requests.append(data, size);
+    for (std::size_t length; (length = resp_length(pair.requests, 0)) != 0;) {
+      const bool hit =
+          rewrites_left_ > 0 && pair.requests.substr(0, length).find(marker_) != std::string::npos;
+      if (hit) --rewrites_left_;
+      pair.replace.push_back(hit);
+      pair.requests.erase(0, length);
+    }
+  }
+
+  // The server's bytes as the client gets them: whole replies, some replaced.
+  std::string rewrite_replies(Pair& pair, const char* data, std::size_t size) {
+    pair.replies.append(data, size);
+    std::string out;
+    for (std::size_t length; (length = resp_length(pair.replies, 0)) != 0;) {
+      const bool replace = !pair.replace.empty() && pair.replace.front();
+      if (!pair.replace.empty()) pair.replace.pop_front();
+      if (replace) {
+        out += "-" + error_ + "\r\n";
+        ++errors_injected_;
+      } else {
+        out.append(pair.replies, 0, length);
+      }
+      pair.replies.erase(0, length);
+    }
+    return out;
+  }
 
   void run() {
     while (!stop_.load(std::memory_order_relaxed)) {
@@ -148,6 +229,7 @@ class FaultProxy {
       close(server);
       return;
     }
+    ++accepted_;
     Pair pair;
     pair.client = client;
     pair.server = server;
@@ -171,6 +253,7 @@ class FaultProxy {
       pair.holding = true;
     }
     if (black_hole_) return;  // dropped
+    if (!marker_.empty()) note_requests(pair, buffer, static_cast<std::size_t>(n));
     if (pair.holding) {
       pair.held.append(buffer, static_cast<std::size_t>(n));
     } else {
@@ -196,7 +279,10 @@ class FaultProxy {
       drop_armed_ = false;
       pair.dropping = true;
     }
-    if (!pair.dropping && pair.client >= 0) {
+    if (!pair.dropping && pair.client >= 0 && !marker_.empty()) {
+      const std::string out = rewrite_replies(pair, buffer, static_cast<std::size_t>(n));
+      (void)!send(pair.client, out.data(), out.size(), MSG_NOSIGNAL);
+    } else if (!pair.dropping && pair.client >= 0) {
       (void)!send(pair.client, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL);
     }
   }
@@ -213,6 +299,11 @@ class FaultProxy {
   bool release_ = false;
   bool black_hole_ = false;
   std::size_t replies_after_release_ = 0;
+  std::size_t accepted_ = 0;
+  std::string marker_;  // error_reply_for: empty = forward bytes as they come
+  std::string error_;
+  int rewrites_left_ = 0;
+  std::size_t errors_injected_ = 0;
 };
 
 }  // namespace vkv_test

@@ -41,6 +41,15 @@ TEST(RedisOptions, BracesInPrefixOrEntityTypeThrow) {
   EXPECT_NO_THROW(Store{fine});  // lazy: nothing listens there, nothing is tried yet
 }
 
+TEST(RedisOptions, MaxIdleMustBePositive) {
+  Options zero = options_at("redis://127.0.0.1:1");
+  zero.max_idle = std::chrono::milliseconds(0);
+  EXPECT_THROW(Store{zero}, std::invalid_argument);
+  Options fine = options_at("redis://127.0.0.1:1");
+  fine.max_idle = std::chrono::milliseconds(1);
+  EXPECT_NO_THROW(Store{fine});
+}
+
 TEST(RedisOptions, WaitNeedsATimeoutShorterThanTheCommandTimeout) {
   Options negative = options_at("redis://127.0.0.1:1");
   negative.wait_replicas = -1;
