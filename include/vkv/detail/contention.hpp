@@ -33,9 +33,8 @@
 //   5. warm_ has one bit per stripe, set while the stripe is hot or its heat is
 //      non-zero (a heuristic like the heat: a lost update of a bit delays noticing a
 //      stripe by one conflict). A write of a cold key reads only that 128-byte bitmap,
-//      which stays in cache; it never touches its stripe's own line (measured: reading
-//      the stripe line instead cost a cache miss per write, +30 % on an uncontended
-//      update_with_retry, BM_Adaptive_ColdUpdateWithRetry).
+//      which stays in cache; it never touches its stripe's own line (reading it costs
+//      a cache miss per write: BM_Adaptive_ColdUpdateWithRetry in bench/contention_benchmark.cpp).
 #pragma once
 
 #include <atomic>
@@ -58,9 +57,9 @@ class ContentionTable {
   // Fixed-point scale of the heat estimate: kScale is a conflict rate of 100 %.
   static constexpr std::uint32_t kScale = 1u << 16;
   // Weight of one sample in the exponentially weighted moving average: 1/64, so the
-  // estimate follows about the last 64 attempts on the stripe. (1/16 was measured to be
-  // too jumpy: two conflicts in a row passed the 10 % threshold, so keys with a true
-  // conflict rate of 1-5 % kept turning hot; docs/benchmarks.md.)
+  // estimate follows about the last 64 attempts on the stripe. (With 1/16, two conflicts
+  // in a row pass the 10 % threshold, so keys with a true conflict rate of 1-5 % keep
+  // turning hot; docs/benchmarks.md.)
   static constexpr int kShift = 6;
   static constexpr std::size_t kStripes = 1024;
 

@@ -41,8 +41,8 @@ class StoreCounters {
  public:
   StoreCounters() : cells_(new Cell[kOwnedCells + kSharedCells]) {}
 
-  // Inlined into every operation: out of line (g++ 12 left it so) the call cost ~19
-  // instructions per count, about half of them the call itself (tools/icount.sh).
+  // Inlined into every operation: out of line, the call costs about as much as the
+  // count (tools/icount.sh).
   [[gnu::always_inline]] void add(Counter counter, std::uint64_t amount = 1) {
     const std::uint64_t index = epoch::this_thread_index();
     auto& value =

@@ -1,5 +1,5 @@
 // Internal (users never include this directly): sampling of a store's records for
-// eviction and active expiry (detail/store_cache.hpp).
+// eviction and active expiry (detail/eviction.hpp, detail/expiry.hpp).
 //
 // sample_cells() starts at a random cell of a random shard's LookupTable and walks
 // `probes` cells forward (on into the next shard's table at a table's end), calling

@@ -1,9 +1,10 @@
 // Internal (users never include this directly): the record slot, and the
 // compare-and-swap that decides every write of vkv.
 //
-// A slot is one atomic word. It holds either a pointer to an immutable Node (the
-// record's current state; nullptr = erased), or, briefly, a tagged pointer to one
-// entry of a multi-record commit's descriptor (detail/transaction_descriptor.hpp).
+// A slot is one atomic word. It holds either a pointer to an immutable Node
+// (detail/node.hpp: the record's current state; nullptr = erased), or, briefly, a
+// tagged pointer to one entry of a multi-record commit's descriptor
+// (detail/transaction_descriptor.hpp).
 //
 // Thread safety
 //   Any number of threads may load(), load_for_write() and install() on one slot at
@@ -35,31 +36,10 @@
 #include <atomic>
 #include <cstdint>
 
+#include "vkv/detail/node.hpp"
 #include "vkv/version.hpp"
 
 namespace vkv::detail {
-
-// One state of one record. Revision and flag share a word: a record's revision cannot
-// reach 2^63, and the 8 bytes saved per node are 1/8 of a small record's footprint
-// (docs/benchmarks.md, memory).
-//
-// The cache layer (detail/store_cache.hpp) adds two words. `expires` is part of the
-// immutable state: the steady_clock tick (nanoseconds) from which the node counts as
-// absent, 0 = never; it is set before the node is published, so expiry is a property
-// of the node a compare-and-swap installs and removes. `used` is the one mutable
-// field: the store's coarse LRU clock when the record was last used, written by
-// readers of a capacity-bounded store only when it changes (test, then store), so a
-// hot record's line is written once per clock tick, not once per read. It is a hint:
-// relaxed, never used to decide a write.
-template <class T>
-struct Node {
-  T value;
-  Version version;
-  std::uint64_t revision : 63;
-  std::uint64_t deleted : 1;
-  std::int64_t expires = 0;
-  mutable std::atomic<std::uint32_t> used{0};
-};
 
 template <class T>
 struct TxEntry;  // detail/transaction_descriptor.hpp

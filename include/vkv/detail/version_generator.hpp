@@ -72,9 +72,8 @@ inline Version make_version_spread(std::uint64_t spread, std::uint64_t counter) 
   // Layout: hi = 48 bits | version 4 | 12 bits; lo = variant 10 | 62 bits.
   const std::uint64_t hi = ((left >> 12) << 16) | (std::uint64_t{4} << 12) | (left & 0xfff);
   const std::uint64_t lo = (std::uint64_t{2} << 62) | right;
-  // Big-endian byte order (RFC 9562). Two 8-byte stores: the byte-by-byte loop this
-  // replaces was not vectorised inside the write path and cost ~70 instructions
-  // per version there (callgrind, bench/ops_benchmark.cpp BM_Vkv_UpdateWithVersion).
+  // Big-endian byte order (RFC 9562), as two 8-byte stores: a byte-by-byte loop is not
+  // vectorised inside the write path.
   boost::uuids::uuid uuid;
   const std::uint64_t hi_be = to_big_endian(hi);
   const std::uint64_t lo_be = to_big_endian(lo);
@@ -99,7 +98,7 @@ inline constinit thread_local SpreadCache spread_cache;
 
 // A version never issued before in this process. May throw std::bad_alloc only on a
 // thread's first use of vkv (attaching the thread). Inlined into each write (one call
-// site each): out of line it cost a call per write (tools/icount.sh).
+// site each): out of line it costs a call per write (tools/icount.sh counts it).
 [[gnu::always_inline]] inline Version next_version() {
   epoch::ThreadRecord& record = epoch::this_thread();
   SpreadCache& cache = spread_cache;
