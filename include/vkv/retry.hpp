@@ -51,7 +51,7 @@ struct RetryPolicy {
   // was committed while it took the priority, and once per other writer thread whose
   // attempt was already under way: it commits within escalate_after + T + 1 attempts,
   // T = the threads writing the key through update_with_retry, itself included
-  // (docs/design.md, "Progress and waiting"; tests/starvation_test.cpp). A waiter gives
+  // (docs/design.md, "Progress and waiting"; tests/retry/starvation_test.cpp). A waiter gives
   // up after detail::kPriorityMaxWait (a holder blocked in its mutate must not deadlock
   // the key), so the bound assumes a holder's attempt takes less than that.
   // 0 or negative: never escalate (the bound is then max_retries alone).

@@ -33,7 +33,7 @@
 //   lists) brings it back under: for as long as a reader stays inside a Guard. Readers
 //   never wait. The slack: a thread notices the bound at its next collect, so the total
 //   can pass the bound by up to kCollectBytes plus one operation's retirements per
-//   writing thread (tests/core/garbage_commit_test.cpp holds it with a parked reader).
+//   writing thread (tests/epoch/garbage_commit_test.cpp holds it with a parked reader).
 //   Only throttle() lowers the flag, after freeing, from a total it has just read; a
 //   collect that raised it meanwhile is overwritten, so where frees and the bound race
 //   a writer may run up to one more collect's worth before the flag is raised again:
@@ -61,7 +61,7 @@
 //      grows), so freeing takes a prefix: a pass examines at most one entry it does
 //      not free, and compacts the list only once at least half of it is freed (moving
 //      fewer entries than were freed since the last compaction). Reclaiming is linear
-//      in what is freed (reclaim_stats(), tests/core/garbage_drain_test.cpp).
+//      in what is freed (reclaim_stats(), tests/epoch/garbage_drain_test.cpp).
 #pragma once
 
 #include <atomic>
@@ -242,7 +242,7 @@ void set_garbage_limit(std::size_t bytes) noexcept;
 // a time). Inside a Guard it returns at once (waiting there could wait for itself).
 // Never throws. The test of the pressure is inline (one relaxed load and a compare per
 // write: tools/icount.sh); the rest is throttle_slow().
-extern std::atomic<int> pressure;  // core/epoch.cpp says what its values mean
+extern std::atomic<int> pressure;  // src/vkv/epoch.cpp says what its values mean
 void throttle_slow(int level) noexcept;
 inline void throttle() noexcept {
   // relaxed: a hint, set by collectors; a stale 0 lets one more write through.

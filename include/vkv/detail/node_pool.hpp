@@ -5,7 +5,7 @@
 // (and, across threads, a trip through the allocator's remote-free path). Here a freed
 // node's memory goes onto a free list of the thread that frees it, and the next node
 // that thread makes comes off that list: a steady stream of updates of a trivially
-// copyable value makes no call to the global allocator (tests/core/node_pool_test.cpp).
+// copyable value makes no call to the global allocator (tests/node_pool/node_pool_test.cpp).
 //
 // Thread safety
 //   Each free list belongs to one epoch::ThreadRecord and is touched only by the

@@ -111,7 +111,7 @@ struct TxDescriptor {
   FindSlot find_slot;
 };
 
-// Test-only preemption points (tests/commit_protocol_test.cpp). A test that defines
+// Test-only preemption points (tests/commit/commit_protocol_test.cpp). A test that defines
 // VKV_TESTING_COMMIT_HOOKS before including any vkv header sets commit_hook<T> on one
 // thread to stop that thread at a chosen point of the protocol (it waits there until
 // the test releases it) and so injects an interleaving deterministically. Without the

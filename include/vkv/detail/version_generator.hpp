@@ -13,7 +13,7 @@
 //     next ones. A version proves "this is the state you read", never who may write
 //     (docs/design.md, "Versions");
 //   - distinct across processes, fork()ed children included: a child draws new keys
-//     (a pthread_atfork handler in core/version.cpp, which says why that suffices), so
+//     (a pthread_atfork handler in src/vkv/version.cpp, which says why that suffices), so
 //     it does not repeat the versions its parent goes on making.
 // Version 7 was not chosen: it needs a clock read per version (20+ ns) and leaks
 // write times. Measured in bench/ops_benchmark.cpp (BM_Version_Generate).

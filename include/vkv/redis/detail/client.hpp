@@ -1,6 +1,6 @@
 // Internal (users never include this directly): the non-template engine under
 // vkv::redis::Store. It speaks in encoded values; the Store template encodes, decodes
-// and turns outcomes into Results and exceptions. Compiled in core/redis/.
+// and turns outcomes into Results and exceptions. Compiled in src/redis/.
 //
 // Thread safety: every member may be called from any number of threads at once.
 #pragma once

@@ -1,5 +1,5 @@
 // Internal (users never include this directly): node addresses and key hash slots,
-// compiled in core/redis/. Exposed for vkv's own tests.
+// compiled in src/redis/. Exposed for vkv's own tests.
 #pragma once
 
 #include <cstdint>
