@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "redis/backends.hpp"
-#include "support/redis/admin.hpp"
 #include "redis/unit/fault_proxy.hpp"
+#include "support/redis/admin.hpp"
 
 namespace vkv_test::redis {
 namespace {
