@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "vkv/detail/random.hpp"
+
 namespace vkv_bench {
 
 // The record payload: 32 bytes, trivially copyable (like a small row).
@@ -79,12 +81,7 @@ const auto& built_once(std::size_t n, Make make) {
 // splitmix64: a cheap, well-mixed per-thread random stream for picking keys.
 struct SplitMix {
   std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t next() { return vkv::detail::splitmix64(state); }
   // Uniform in [0, n) (Lemire's multiply-shift; bias is negligible for n << 2^64).
   std::uint64_t below(std::uint64_t n) {
     __extension__ using U128 = unsigned __int128;  // GCC/Clang; -Wpedantic-clean

@@ -146,8 +146,8 @@ bool Router::refresh(Deadline deadline, std::string& error, bool join,
   if (!cluster_) return true;
   std::unique_lock lock(refresh_mutex_);
   if (refreshing_ && !join) return true;  // one is under way; go on with the map as is
-  if (refreshing_) {
-    // Share the sweep in flight: wait for its result.
+  // Share the sweep in flight: wait for its result (or the caller's deadline).
+  const auto join_sweep = [&] {
     const std::uint64_t generation = generation_;
     if (!refreshed_.wait_until(lock, deadline.at,
                                [&] { return !refreshing_ || generation_ != generation; })) {
@@ -156,7 +156,8 @@ bool Router::refresh(Deadline deadline, std::string& error, bool join,
     }
     error = last_error_;
     return last_ok_;
-  }
+  };
+  if (refreshing_) return join_sweep();
   for (;;) {
     const Clock::time_point cool = last_end_ + policy_.cooldown;
     if (generation_ == 0 || Clock::now() >= cool) break;
@@ -167,16 +168,7 @@ bool Router::refresh(Deadline deadline, std::string& error, bool join,
     // That sweep began before the caller's node was found failing: wait out the
     // cooldown (woken early when another caller's sweep ends), then refresh.
     refreshed_.wait_until(lock, cool);
-    if (refreshing_) {
-      const std::uint64_t generation = generation_;
-      if (!refreshed_.wait_until(lock, deadline.at,
-                                 [&] { return !refreshing_ || generation_ != generation; })) {
-        error = "call deadline passed waiting for the slot-map refresh";
-        return false;
-      }
-      error = last_error_;
-      return last_ok_;
-    }
+    if (refreshing_) return join_sweep();
   }
   refreshing_ = true;
   const Clock::time_point started = Clock::now();

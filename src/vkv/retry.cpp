@@ -9,6 +9,8 @@
 #include <random>
 #include <thread>
 
+#include "vkv/detail/random.hpp"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -24,41 +26,21 @@ namespace {
 
 __extension__ typedef unsigned __int128 uint128;  // GCC/Clang extension, silenced for -Wpedantic
 
-std::uint64_t splitmix(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+// A per-thread seed: the thread's identity, an address of its own, the time and, where
+// there is one, the entropy device.
+std::uint64_t entropy_seed(const void* where) noexcept {
+  std::uint64_t seed =
+      std::hash<std::thread::id>()(std::this_thread::get_id()) ^
+      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(where)) ^
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  try {
+    std::random_device device;
+    seed ^= (static_cast<std::uint64_t>(device()) << 32) | device();
+  } catch (...) {
+    // No entropy device: the thread identity, address and time above still differ.
+  }
+  return seed;
 }
-
-struct Xoshiro256 {
-  std::uint64_t s[4];
-  Xoshiro256() noexcept {
-    std::uint64_t seed =
-        std::hash<std::thread::id>()(std::this_thread::get_id()) ^
-        static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this)) ^
-        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    try {
-      std::random_device device;
-      seed ^= (static_cast<std::uint64_t>(device()) << 32) | device();
-    } catch (...) {
-      // No entropy device: the thread identity, address and time above still differ.
-    }
-    for (auto& word : s) word = splitmix(seed);
-  }
-  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t next() noexcept {
-    const std::uint64_t result = rotl(s[1] * 5, 7) * 9;
-    const std::uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-  }
-};
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -125,7 +107,7 @@ class WaiterCount {
 }  // namespace
 
 std::uint64_t thread_random() noexcept {
-  thread_local Xoshiro256 generator;
+  thread_local Xoshiro256 generator(entropy_seed(&generator));
   return generator.next();
 }
 

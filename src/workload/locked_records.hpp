@@ -1,7 +1,7 @@
 // Internal to vkv_workload: what the contention driver (workload.cpp) and the lab's
 // scenarios (scenarios.cpp) share: the store under test, the pessimistic baseline's
 // locked map of versioned records, the latency histogram, the end of a measured run and the
-// splitmix64 step.
+// splitmix64 step (vkv/detail/random.hpp).
 #pragma once
 
 #include <oneapi/tbb/concurrent_hash_map.h>
@@ -20,6 +20,7 @@
 #include <vector>
 #include <vkv/vkv.hpp>
 
+#include "vkv/detail/random.hpp"
 #include "vkv/detail/version_generator.hpp"
 
 namespace vkv::workload::detail {
@@ -37,13 +38,7 @@ inline double stop_and_join(std::atomic<bool>& stop, std::vector<std::thread>& w
   return std::chrono::duration<double>(Clock::now() - began).count();
 }
 
-// splitmix64: advances state and returns the next well-mixed word.
-inline std::uint64_t splitmix64(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using vkv::detail::splitmix64;  // vkv/detail/random.hpp
 
 struct MixHashCompare {
   static std::size_t hash(std::uint64_t key) {

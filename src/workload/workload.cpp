@@ -48,24 +48,12 @@ using RawMap =
 // xoshiro256** seeded by splitmix64: fast, and deterministic per (seed, thread).
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed) noexcept {
-    for (auto& word : s_) word = detail::splitmix64(seed);
-  }
-  std::uint64_t next() noexcept {
-    const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = std::rotl(s_[3], 45);
-    return result;
-  }
+  explicit Rng(std::uint64_t seed) noexcept : generator_(seed) {}
+  std::uint64_t next() noexcept { return generator_.next(); }
   double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
 
  private:
-  std::uint64_t s_[4];
+  vkv::detail::Xoshiro256 generator_;
 };
 
 // One worker's counts; each worker allocates its own (first touch on its core) and
