@@ -16,6 +16,12 @@ using workload::Strategy;
 
 std::string name_of(Strategy strategy) { return std::string(workload::strategy_name(strategy)); }
 
+// A table row's first cell: the strategy's colour swatch and name; the next cell opens.
+std::string strategy_cells(Strategy strategy) {
+  return "<tr><td class=\"l\"><span class=\"swatch\" style=\"background:" + color_of(strategy) +
+         "\"></span>" + name_of(strategy) + "</td><td>";
+}
+
 // "12.3 us" or "4.05 ms".
 std::string millis(double ns) {
   return ns < 1e6 ? printf_string("%.1f us", ns / 1e3) : printf_string("%.2f ms", ns / 1e6);
@@ -214,12 +220,11 @@ std::string stall_html(const std::vector<StallResult>& results, const std::strin
          "p99</th><th>write max</th><th>reads</th><th>writes</th><th>stalled writer's "
          "attempts</th></tr>\n";
   for (const StallResult& r : results) {
-    out << "<tr><td class=\"l\"><span class=\"swatch\" style=\"background:"
-        << color_of(r.config.strategy) << "\"></span>" << name_of(r.config.strategy) << "</td><td>"
-        << r.reads_during_stall << "</td><td>" << r.writes_during_stall << "</td><td>"
-        << millis(r.read_p99_ns) << "</td><td>" << millis(r.read_max_ns) << "</td><td>"
-        << millis(r.write_p99_ns) << "</td><td>" << millis(r.write_max_ns) << "</td><td>" << r.reads
-        << "</td><td>" << r.writes << "</td><td>" << r.stalled_writer_attempts << "</td></tr>\n";
+    out << strategy_cells(r.config.strategy) << r.reads_during_stall << "</td><td>"
+        << r.writes_during_stall << "</td><td>" << millis(r.read_p99_ns) << "</td><td>"
+        << millis(r.read_max_ns) << "</td><td>" << millis(r.write_p99_ns) << "</td><td>"
+        << millis(r.write_max_ns) << "</td><td>" << r.reads << "</td><td>" << r.writes
+        << "</td><td>" << r.stalled_writer_attempts << "</td></tr>\n";
   }
   out << "</table></div>\n";
   return out.str();
@@ -323,10 +328,8 @@ std::string herd_html(const std::vector<HerdResult>& results, const std::string&
          "\u00b5s</th><th>most "
          "attempts, one write</th></tr>\n";
   for (const HerdResult& r : results) {
-    out << "<tr><td class=\"l\"><span class=\"swatch\" style=\"background:"
-        << color_of(r.config.strategy) << "\"></span>" << name_of(r.config.strategy) << "</td><td>"
-        << printf_string("%.1f", r.attempts_mean) << "</td><td>"
-        << printf_string("%.0f", r.attempts_max) << "</td><td>"
+    out << strategy_cells(r.config.strategy) << printf_string("%.1f", r.attempts_mean)
+        << "</td><td>" << printf_string("%.0f", r.attempts_max) << "</td><td>"
         << printf_string("%.0f", r.last_commit_mean_us) << "</td><td>"
         << printf_string("%.0f", r.last_commit_max_us) << "</td><td>" << r.most_attempts_one_write
         << "</td></tr>\n";
@@ -337,9 +340,9 @@ std::string herd_html(const std::vector<HerdResult>& results, const std::string&
 
 std::string herd_json(const std::vector<HerdResult>& results) {
   return json_array(results, [](std::ostream& out, const HerdResult& r) {
-    const auto& c = r.config;
-    json_head(out, c);
-    out << ", \"window\": \"" << workload::window_name(c.window) << "\", \"rounds\": " << c.rounds
+    json_head(out, r.config);
+    out << ", \"window\": \"" << workload::window_name(r.config.window)
+        << "\", \"rounds\": " << r.config.rounds
         << ", \"attempts_mean\": " << json_number(r.attempts_mean)
         << ", \"attempts_max\": " << json_number(r.attempts_max)
         << ", \"last_commit_mean_us\": " << json_number(r.last_commit_mean_us)
