@@ -79,4 +79,16 @@ struct RecordOf {
   operator Record<T, Key>() const { return make_record(id, node); }  // NOLINT: implicit by design
 };
 
+// RecordOf with the key moved in (a create's own key). Record is an aggregate: built
+// through this conversion, not from a parenthesized list (clang 14 has no P0960).
+template <class T, class Key>
+struct RecordTakingKey {
+  Key& id;
+  const Node<T>& node;
+  operator Record<T, Key>() const {  // NOLINT: implicit by design
+    return Record<T, Key>{std::move(id), node.value,        node.version,
+                          node.revision, node.deleted != 0, expires_at_of(node.expires)};
+  }
+};
+
 }  // namespace vkv::detail
