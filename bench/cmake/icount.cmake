@@ -5,7 +5,7 @@
 find_path(VKV_CALLGRIND_INCLUDE valgrind/callgrind.h)
 if(VKV_CALLGRIND_INCLUDE)
   add_executable(icount_ops icount/icount_ops.cpp)
-  target_link_libraries(icount_ops PRIVATE vkv::vkv vkv_warnings)
+  target_link_libraries(icount_ops PRIVATE vkv::vkv vkv_workload vkv_warnings)  # vkv_workload: records.hpp
   target_include_directories(icount_ops PRIVATE ${PROJECT_SOURCE_DIR}/bench)
   target_include_directories(icount_ops SYSTEM PRIVATE ${VKV_CALLGRIND_INCLUDE})
 else()

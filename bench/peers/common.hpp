@@ -1,6 +1,5 @@
-// Shared by every benchmark: the value type, the keys, and the scale knobs.
-//
-// Every store under test (vkv and each peer) holds the same Value32 under the same
+// Shared by every benchmark: the value type and the keys (src/workload/records.hpp), the
+// scale knobs, the key stream. Every store under test holds the same Value32 under the same
 // std::string keys, so a difference in a figure is a difference in the store.
 #pragma once
 
@@ -16,36 +15,15 @@
 #include <vector>
 
 #include "vkv/detail/random.hpp"
+#include "workload/records.hpp"
 
 namespace vkv_bench {
 
-// The record payload: 32 bytes, trivially copyable (like a small row).
-struct Value32 {
-  std::array<char, 32> bytes{};
-};
-
-inline Value32 make_value(std::uint64_t seed) {
-  Value32 v;
-  for (std::size_t i = 0; i < v.bytes.size(); ++i) {
-    v.bytes[i] = static_cast<char>('a' + (seed + i) % 26);
-  }
-  return v;
-}
-
-// YCSB-style key: "user" + the number zero-padded to 10 digits (14 characters, so
-// libstdc++ keeps it inline in the std::string: no key allocation for any store).
-inline std::string make_key(std::uint64_t i) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "user%010llu", static_cast<unsigned long long>(i));
-  return buffer;
-}
-
-inline std::vector<std::string> make_keys(std::uint64_t first, std::size_t count) {
-  std::vector<std::string> keys;
-  keys.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) keys.push_back(make_key(first + i));
-  return keys;
-}
+// The records (src/workload/records.hpp, shared with `vkv-lab cache`).
+using vkv::workload::make_key;
+using vkv::workload::make_keys;
+using vkv::workload::make_value;
+using vkv::workload::Value32;
 
 // Scale knobs shared with bench/contention_benchmark.cpp:
 //   VKV_BENCH_KEYS=<n>  replaces every record count;
@@ -79,14 +57,6 @@ const auto& built_once(std::size_t n, Make make) {
 }
 
 // splitmix64: a cheap, well-mixed per-thread random stream for picking keys.
-struct SplitMix {
-  std::uint64_t state;
-  std::uint64_t next() { return vkv::detail::splitmix64(state); }
-  // Uniform in [0, n) (Lemire's multiply-shift; bias is negligible for n << 2^64).
-  std::uint64_t below(std::uint64_t n) {
-    __extension__ using U128 = unsigned __int128;  // GCC/Clang; -Wpedantic-clean
-    return static_cast<std::uint64_t>((static_cast<U128>(next()) * n) >> 64);
-  }
-};
+using SplitMix = vkv::detail::SplitMix64;
 
 }  // namespace vkv_bench

@@ -16,8 +16,6 @@ add_executable(vkv-lab
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/scenario_commands.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/targets.cpp
   ${PROJECT_SOURCE_DIR}/tools/vkv-lab/sweep.cpp)
-# `vkv-lab cache` draws its keys with the YCSB chooser of bench/peers/ycsb_generator.hpp.
-target_include_directories(vkv-lab PRIVATE ${PROJECT_SOURCE_DIR}/bench)
 target_link_libraries(vkv-lab PRIVATE vkv_lab_core vkv_workload vkv::vkv vkv_warnings CLI11::CLI11)
 # vkv-lab race|sweep --redis (tools/vkv-lab/redis_*.cpp): only where vkv::redis is built.
 if(TARGET vkv::redis)

@@ -22,9 +22,9 @@
 #include "cli.hpp"
 #include "format.hpp"
 #include "output.hpp"
-#include "peers/common.hpp"
-#include "peers/ycsb_generator.hpp"
 #include "report.hpp"
+#include "workload/records.hpp"
+#include "workload/ycsb_keys.hpp"
 
 namespace vkv::lab {
 
@@ -68,9 +68,9 @@ double rss_mib() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1048576.0;
 }
 
-std::vector<Sample> run_load(const Plan& plan, vkv::Store<vkv_bench::Value32>& store) {
-  const vkv_bench::ZipfianGenerator zipf(plan.keys, plan.theta);
-  const std::vector<std::string> names = vkv_bench::make_keys(0, plan.keys);
+std::vector<Sample> run_load(const Plan& plan, vkv::Store<workload::Value32>& store) {
+  const workload::ZipfGenerator zipf(plan.keys, plan.theta);
+  const std::vector<std::string> names = workload::make_keys(0, plan.keys);
   std::atomic<bool> stop{false};
   // Per-thread counters, read by the sampler (relaxed: statistics).
   struct alignas(64) Counts {
@@ -80,14 +80,14 @@ std::vector<Sample> run_load(const Plan& plan, vkv::Store<vkv_bench::Value32>& s
   std::vector<std::thread> threads;
   for (int t = 0; t < plan.threads; ++t) {
     threads.emplace_back([&, t] {
-      vkv_bench::KeyChooser chooser(vkv_bench::Distribution::zipfian, &zipf, plan.keys,
-                                    42 + static_cast<std::uint64_t>(t));
+      workload::KeyChooser chooser(workload::YcsbDistribution::zipfian, &zipf, plan.keys,
+                                   42 + static_cast<std::uint64_t>(t));
       Counts& mine = counts[static_cast<std::size_t>(t)];
       while (!stop.load(std::memory_order_relaxed)) {
         for (int i = 0; i < 256; ++i) {
           const std::uint64_t key = chooser.next();
           const bool hit = store.visit(names[key], [](const auto&) {});
-          if (!hit) store.put(names[key], vkv_bench::make_value(key));
+          if (!hit) store.put(names[key], workload::make_value(key));
           mine.lookups.store(mine.lookups.load(std::memory_order_relaxed) + 1,
                              std::memory_order_relaxed);
           if (hit) {
@@ -261,7 +261,7 @@ int CacheCommand::run(const std::string& command) const {
   options.max_records = std::max<std::size_t>(
       1, static_cast<std::size_t>(std::llround(plan.keys * plan.capacity_percent / 100.0)));
   options.default_ttl = std::chrono::milliseconds(plan.ttl_ms);
-  vkv::Store<vkv_bench::Value32> store(options);
+  vkv::Store<workload::Value32> store(options);
   std::cout << "vkv-lab cache: " << plan.threads << " threads, " << plan.keys << " keys (Zipf "
             << plan.theta << "), max_records " << options.max_records << "\n\n";
   const std::vector<Sample> samples = run_load(plan, store);

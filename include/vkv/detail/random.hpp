@@ -19,6 +19,18 @@ inline std::uint64_t splitmix64(std::uint64_t& state) noexcept {
   return z ^ (z >> 31);
 }
 
+// splitmix64 as a stream (an aggregate: `SplitMix64{seed}`), with a uniform draw below
+// n by Lemire's multiply-shift (its bias is negligible for n << 2^64). The benchmarks'
+// and the workload's key chooser.
+struct SplitMix64 {
+  std::uint64_t state;
+  std::uint64_t next() noexcept { return splitmix64(state); }
+  std::uint64_t below(std::uint64_t n) noexcept {
+    __extension__ using U128 = unsigned __int128;  // GCC/Clang; -Wpedantic-clean
+    return static_cast<std::uint64_t>((static_cast<U128>(next()) * n) >> 64);
+  }
+};
+
 // xoshiro256**, its four words expanded from one seed by splitmix64: the same seed gives
 // the same stream.
 class Xoshiro256 {
