@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "vkv/detail/node_pool.hpp"
@@ -62,32 +63,27 @@ inline std::optional<std::chrono::steady_clock::time_point> expires_at_of(
           std::chrono::nanoseconds(expires)));
 }
 
-// The record a reader is handed: a copy of the node's state under the key. Inlined
-// always: out of line it costs a call and a second pass over the record per read.
-template <class T, class Key>
-[[gnu::always_inline]] inline Record<T, Key> make_record(const Key& id, const Node<T>& node) {
-  return Record<T, Key>{
-      id, node.value, node.version, node.revision, node.deleted != 0, expires_at_of(node.expires)};
+// The record a reader is handed: a copy of the node's state under the key (copied, or
+// moved in when `id` is an rvalue: a create's own key). Inlined always: out of line it
+// costs a call and a second pass over the record per read.
+template <class T, class KeyArg>
+[[gnu::always_inline]] inline Record<T, std::remove_cvref_t<KeyArg>> make_record(
+    KeyArg&& id, const Node<T>& node) {
+  return Record<T, std::remove_cvref_t<KeyArg>>{
+      std::forward<KeyArg>(id),   node.value, node.version, node.revision, node.deleted != 0,
+      expires_at_of(node.expires)};
 }
 
-// make_record for emplace() and std::in_place: converts where the record is to live,
-// so the key and value are copied once, never moved afterwards.
-template <class T, class Key>
+// make_record for emplace() and std::in_place: converts where the record is to live, so
+// the key and value are copied once, never moved afterwards. Record is an aggregate:
+// built through this conversion, not from a parenthesized list (clang 14 has no P0960).
+// KeyRef = Key&& takes the key (a create's own).
+template <class T, class Key, class KeyRef = const Key&>
 struct RecordOf {
-  const Key& id;
-  const Node<T>& node;
-  operator Record<T, Key>() const { return make_record(id, node); }  // NOLINT: implicit by design
-};
-
-// RecordOf with the key moved in (a create's own key). Record is an aggregate: built
-// through this conversion, not from a parenthesized list (clang 14 has no P0960).
-template <class T, class Key>
-struct RecordTakingKey {
-  Key& id;
+  KeyRef id;
   const Node<T>& node;
   operator Record<T, Key>() const {  // NOLINT: implicit by design
-    return Record<T, Key>{std::move(id), node.value,        node.version,
-                          node.revision, node.deleted != 0, expires_at_of(node.expires)};
+    return make_record(static_cast<KeyRef>(id), node);
   }
 };
 

@@ -398,7 +398,7 @@ class StoreEngine : public StoreCore<T, Key, Hash, KeyEqual> {
     const std::uint32_t features = features_.load(std::memory_order_relaxed);
     fresh->expires = expires;
     bound_.stamp(*fresh);
-    out.emplace(RecordTakingKey<T, Key>{id, *fresh});  // revision 1, live, `expires`
+    out.emplace(RecordOf<T, Key, Key&&>{std::move(id), *fresh});  // revision 1, live, `expires`
     const HashedKey key = index_.hashed(out->id);
     std::optional<EvictionEvent> removed;  // an expired record this create replaced
     bool inserted = false;
