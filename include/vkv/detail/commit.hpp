@@ -32,6 +32,7 @@
 #include "vkv/detail/expiry.hpp"
 #include "vkv/detail/key_text.hpp"
 #include "vkv/detail/node.hpp"
+#include "vkv/detail/node_pool.hpp"
 #include "vkv/detail/record_slot.hpp"
 #include "vkv/detail/transaction_descriptor.hpp"
 #include "vkv/detail/verdict.hpp"
@@ -54,6 +55,12 @@ struct KeyedTxDescriptor final : TxDescriptor<T> {
   static const RecordSlot<T>* find(const TxDescriptor<T>& base, std::size_t j) {
     const auto& self = static_cast<const KeyedTxDescriptor&>(base);
     return self.index->find(self.index->hashed(self.keys[j]));
+  }
+  std::size_t footprint() const noexcept override {
+    std::size_t bytes = sizeof(KeyedTxDescriptor) - sizeof(TxDescriptor<T>) +
+                        TxDescriptor<T>::footprint() + keys.capacity() * sizeof(Key);
+    for (const Key& key : keys) bytes += heap_bytes(key);
+    return bytes;
   }
   const Index* index;     // the store outlives every operation on it
   std::vector<Key> keys;  // in install order

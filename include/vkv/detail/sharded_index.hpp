@@ -58,6 +58,7 @@
 
 #include "vkv/detail/epoch.hpp"
 #include "vkv/detail/lookup_table.hpp"
+#include "vkv/detail/node_pool.hpp"
 #include "vkv/detail/version_generator.hpp"
 
 namespace vkv::detail {
@@ -138,9 +139,14 @@ class DeferredAllocator {
 
   void deallocate(U* p, std::size_t n) noexcept {
     epoch::Deleter deleter = &free;
+    std::size_t bytes = n * sizeof(U);
     if constexpr (kHoldsEntry) {
-      // The entry is built (and ours to destroy) iff destroy() just deferred it.
-      if (deferred_entry == p->storage()) deleter = &destroy_entry_and_free;
+      // The entry is built (and ours to destroy) iff destroy() just deferred it; then the
+      // heap its key owns is garbage too, and counts against the bound (epoch "Bounds").
+      if (deferred_entry == p->storage()) {
+        deleter = &destroy_entry_and_free;
+        bytes += heap_bytes(p->storage()->first);
+      }
       deferred_entry = nullptr;
     }
     // relaxed: set before destruction by the only thread that can still use the map.
@@ -148,7 +154,7 @@ class DeferredAllocator {
       deleter(p);
     } else {
       epoch::unlink_fence();  // epoch invariant 6: the map unlinked p under its locks
-      epoch::retire(p, deleter, n * sizeof(U));
+      epoch::retire(p, deleter, bytes);
     }
   }
 

@@ -104,6 +104,11 @@ struct TxDescriptor {
   TxDescriptor(const TxDescriptor&) = delete;
   TxDescriptor& operator=(const TxDescriptor&) = delete;
   virtual ~TxDescriptor() = default;  // retired through this base by helpers
+  // The bytes its retirement holds until freed (the garbage bound counts them): itself
+  // and its entries; a derived descriptor adds what it owns.
+  virtual std::size_t footprint() const noexcept {
+    return sizeof(TxDescriptor) + entries.capacity() * sizeof(TxEntry<T>);
+  }
 
   std::atomic<TxStatus> status{TxStatus::undecided};
   std::atomic<std::uint32_t> refs{1};  // the owner's, plus one per helper (invariant 5)
@@ -187,7 +192,9 @@ template <class T>
 void drop_reference(TxDescriptor<T>& descriptor) noexcept {
   // acq_rel: every holder's use of the descriptor happens-before the retirement.
   if (descriptor.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    epoch::retire(&descriptor);
+    epoch::retire(
+        &descriptor, [](void* p) noexcept { delete static_cast<TxDescriptor<T>*>(p); },
+        descriptor.footprint());
   }
 }
 
