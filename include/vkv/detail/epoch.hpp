@@ -370,10 +370,12 @@ inline void retire(void* object, Deleter deleter, std::size_t bytes) noexcept {
   }
 }
 
+// retire() for an object made by `new`: freed by `delete`, counted as `bytes` (by
+// default its size; an object that owns heap memory passes what it holds in all).
 template <class U>
-void retire(U* object) noexcept {
+void retire(U* object, std::size_t bytes = sizeof(U)) noexcept {
   retire(
-      object, [](void* p) noexcept { delete static_cast<U*>(p); }, sizeof(U));
+      object, [](void* p) noexcept { delete static_cast<U*>(p); }, bytes);
 }
 
 // Monitoring: objects retired and not yet freed, over all threads (live or exited; a

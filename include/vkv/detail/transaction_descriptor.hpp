@@ -192,9 +192,7 @@ template <class T>
 void drop_reference(TxDescriptor<T>& descriptor) noexcept {
   // acq_rel: every holder's use of the descriptor happens-before the retirement.
   if (descriptor.refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    epoch::retire(
-        &descriptor, [](void* p) noexcept { delete static_cast<TxDescriptor<T>*>(p); },
-        descriptor.footprint());
+    epoch::retire(&descriptor, descriptor.footprint());  // deleted through the virtual dtor
   }
 }
 
