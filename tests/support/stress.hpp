@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace vkv_test {
@@ -55,30 +56,42 @@ inline std::string realistic_key(std::string name, std::int64_t i) {
   return name;
 }
 
-// Evidence that a test's threads really ran at the same time: a run whose threads went
-// one after another checks its invariants without any concurrency. Thread t calls
-// step(t) after each operation; every 64 of its steps it sums the other threads'
-// counts, and if that sum moved between two of its samples, another thread made
-// progress in the middle of its own run. After joining, overlapping() says how many
-// threads saw that; a test expects at least one.
+// Makes a test's threads run at the same time, and records the evidence: a run whose
+// threads went one after another checks its invariants without any concurrency. On a
+// loaded two-core machine that happens by itself (CI once saw four threads of 6,250
+// writes each run one after another), so the overlap is injected, not hoped for.
+//
+// Thread t calls step(t) after (or before) each operation. Two waits make the overlap:
+// - at its first step, a thread waits until every thread has taken its first step, so
+//   no thread gets past step 1 before every thread has started;
+// - at its kHold-th step, a thread waits until some other thread has taken its second
+//   step. That step came after the rendezvous, so after this thread's first step, and
+//   before its kHold-th: another thread made progress in the middle of this one's run.
+// A thread that reached kHold and got past it has seen that (saw_progress); after
+// joining, overlapping() says how many threads did, and a test expects at least one.
+//
+// Requirements (every stress test meets them): every thread calls step at least once
+// (else the rendezvous never ends), and some thread other than the one holding calls it
+// at least twice. Both waits only yield: each ends as soon as a thread that is already
+// runnable takes one step that nothing else waits on.
 class Overlap {
  public:
+  static constexpr std::uint64_t kHold = 64;
+
   explicit Overlap(int threads) : slots_(static_cast<std::size_t>(threads)) {}
 
   void step(int thread) noexcept {
     Slot& mine = slots_[static_cast<std::size_t>(thread)];
-    // relaxed: a single writer per count; others only need some recent value of it.
+    // relaxed: a single writer per count; the waits below only need to see some recent
+    // value of the others' counts, and they read nothing those counts publish.
     const std::uint64_t n = mine.count.load(std::memory_order_relaxed) + 1;
     mine.count.store(n, std::memory_order_relaxed);
-    if (n % 64 != 0) return;
-    std::uint64_t others = 0;
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-      if (i != static_cast<std::size_t>(thread)) {
-        others += slots_[i].count.load(std::memory_order_relaxed);
-      }
+    if (n == 1) {
+      while (min_other(thread) < 1) std::this_thread::yield();
+    } else if (n == kHold && slots_.size() > 1) {
+      while (max_other(thread) < 2) std::this_thread::yield();
+      mine.saw_progress = true;  // owner-only field, read after join
     }
-    if (n > 64 && others != mine.others_seen) mine.saw_progress = true;  // owner-only fields
-    mine.others_seen = others;
   }
 
   // Call after joining the threads.
@@ -91,9 +104,27 @@ class Overlap {
  private:
   struct alignas(64) Slot {
     std::atomic<std::uint64_t> count{0};
-    std::uint64_t others_seen = 0;
     bool saw_progress = false;
   };
+
+  std::uint64_t min_other(int thread) const noexcept {
+    std::uint64_t least = UINT64_MAX;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (i == static_cast<std::size_t>(thread)) continue;
+      least = std::min(least, slots_[i].count.load(std::memory_order_relaxed));
+    }
+    return least;
+  }
+
+  std::uint64_t max_other(int thread) const noexcept {
+    std::uint64_t most = 0;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (i == static_cast<std::size_t>(thread)) continue;
+      most = std::max(most, slots_[i].count.load(std::memory_order_relaxed));
+    }
+    return most;
+  }
+
   std::vector<Slot> slots_;
 };
 
