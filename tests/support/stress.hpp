@@ -87,9 +87,9 @@ class Overlap {
     const std::uint64_t n = mine.count.load(std::memory_order_relaxed) + 1;
     mine.count.store(n, std::memory_order_relaxed);
     if (n == 1) {
-      while (min_other(thread) < 1) std::this_thread::yield();
+      while (others(thread).least < 1) std::this_thread::yield();
     } else if (n == kHold && slots_.size() > 1) {
-      while (max_other(thread) < 2) std::this_thread::yield();
+      while (others(thread).most < 2) std::this_thread::yield();
       mine.saw_progress = true;  // owner-only field, read after join
     }
   }
@@ -107,22 +107,21 @@ class Overlap {
     bool saw_progress = false;
   };
 
-  std::uint64_t min_other(int thread) const noexcept {
-    std::uint64_t least = UINT64_MAX;
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-      if (i == static_cast<std::size_t>(thread)) continue;
-      least = std::min(least, slots_[i].count.load(std::memory_order_relaxed));
-    }
-    return least;
-  }
-
-  std::uint64_t max_other(int thread) const noexcept {
+  struct Span {
+    std::uint64_t least = UINT64_MAX;  // stays so when there is no other thread
     std::uint64_t most = 0;
+  };
+
+  // The fewest and the most steps any other thread has taken.
+  Span others(int thread) const noexcept {
+    Span span;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       if (i == static_cast<std::size_t>(thread)) continue;
-      most = std::max(most, slots_[i].count.load(std::memory_order_relaxed));
+      const std::uint64_t count = slots_[i].count.load(std::memory_order_relaxed);
+      span.least = std::min(span.least, count);
+      span.most = std::max(span.most, count);
     }
-    return most;
+    return span;
   }
 
   std::vector<Slot> slots_;
